@@ -1,0 +1,34 @@
+# PRSNL Video: `make run` starts everything locally, `make test` runs every check. Python 3.11 is all it needs.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint venv clean bench
+
+$(STAMP): requirements.txt layers/worker/requirements.txt requirements-dev.txt $(wildcard requirements-infra.txt)
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt $(if $(wildcard requirements-infra.txt),-r requirements-infra.txt)
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: the local stack (moto, API on 127.0.0.1:8000, worker loop, sample media) in the foreground
+run: $(STAMP)
+	$(PY) -m chalicelib.local.stack
+
+## test: ruff, then the whole pytest suite
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench: $(STAMP)
+	$(PY) bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .ruff_cache chalice.out cdk.out infra/cdk.out

@@ -1,0 +1,29 @@
+"""boto3 clients, created on first use and cached per (service, region, endpoint).
+
+Clients are never made at import: the endpoint (moto server, in-process moto, AWS) is only
+known once the environment is set. ``reset()`` drops them (tests, endpoint changes).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"})
+
+
+def client(service: str):
+    return _client(service, os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                   os.environ.get("AWS_ENDPOINT_URL"))
+
+
+@lru_cache(maxsize=None)
+def _client(service: str, region: str, endpoint: str | None):
+    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
+
+
+def reset() -> None:
+    _client.cache_clear()

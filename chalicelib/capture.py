@@ -1,0 +1,55 @@
+"""The capture use case, shared by the API and the Telegram bot: check a link, record it, queue the job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib import jobs, platforms, urls, videos
+from chalicelib.errors import BadRequestError
+from chalicelib.models import Job, Video, transact
+from chalicelib.wiring import Services
+
+MAX_URL_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    video: Video
+    job: Job | None
+    created: bool
+
+
+def capture(url: str, *, owner_id: str, services: Services, source: str = "api", title: str | None = None,
+            tags: list[str] | None = None, note: str | None = None, correlation_id: str | None = None,
+            job_params: dict | None = None) -> CaptureResult:
+    """Queue a link for download, or return the owner's existing video of the same thing."""
+    url = (url or "").strip()
+    if not url or len(url) > MAX_URL_LENGTH:
+        raise BadRequestError(f"url must be a link of at most {MAX_URL_LENGTH} characters", code="invalid_url")
+    resolved = platforms.resolve(url)
+    urls.check_url(resolved.canonical_url, allow_loopback=services.settings.allow_loopback_urls)
+
+    existing = videos.find_by_source(owner_id, resolved.dedupe_key)
+    if existing is not None and existing.status != videos.FAILED:
+        return CaptureResult(existing, None, created=False)
+
+    now = services.clock.now()
+    video = Video(
+        services.clock.new_id(), owner_id=owner_id, created_at=now, updated_at=now, status=videos.QUEUED,
+        source=source, source_url=url, canonical_url=resolved.canonical_url,
+        owner_source=videos.owner_source(owner_id, resolved.dedupe_key), platform=resolved.platform,
+        platform_id=resolved.platform_id, title=title, tags=list(tags or []), note=note,
+    )
+    job = jobs.new_job(services.clock.new_id(), video_id=video.video_id, owner_id=owner_id, kind="capture",
+                       now=now, params=job_params)
+    video.job_id = job.job_id
+    if existing is not None:  # a failed earlier try: replace it so the owner keeps one record
+        existing.delete()
+    transact(saves=(video, job))
+    message = jobs.JobMessage(job.job_id, video.video_id, owner_id, kind="capture", correlation_id=correlation_id)
+    try:
+        services.queue.send(message)
+    except Exception:
+        transact(deletes=(video, job))
+        raise
+    return CaptureResult(video, job, created=True)

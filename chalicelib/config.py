@@ -1,0 +1,108 @@
+"""Settings: one frozen object read from the environment, lazily and once.
+
+Read lazily (never at import) because chalice's test client and the local stack set the
+environment per call; tests call ``get_settings.cache_clear()`` after changing it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+MB = 1024 * 1024
+GB = 1024 * MB
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+def _float(name: str, default: float) -> float:
+    return float(_env(name, str(default)))
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    aws_endpoint_url: str | None
+    bucket: str
+    backup_bucket: str
+    users_table: str
+    api_keys_table: str
+    videos_table: str
+    jobs_table: str
+    jobs_queue: str
+    jobs_queue_url: str | None
+    max_video_bytes: int
+    max_duration_seconds: int
+    compress_above_bytes: int
+    max_height: int
+    default_quota_bytes: int
+    worker_concurrency: int
+    max_attempts: int
+    retry_backoff_seconds: int
+    allow_loopback_urls: bool
+    progress_interval_seconds: float
+    signed_url_seconds: int
+    ffmpeg_binary: str | None
+    api_port: int
+    aws_port: int
+    samples_port: int
+
+    @property
+    def jobs_dlq(self) -> str:
+        return f"{self.jobs_queue}-dlq"
+
+
+def load_settings() -> Settings:
+    """Build settings from ``PRSNL_*`` variables; defaults name resources after the stage."""
+    stage = _env("PRSNL_STAGE", "local")
+    prefix = f"prsnl-{stage}"
+    return Settings(
+        stage=stage,
+        region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
+        aws_endpoint_url=_env("AWS_ENDPOINT_URL"),
+        bucket=_env("PRSNL_BUCKET", f"{prefix}-media"),
+        backup_bucket=_env("PRSNL_BACKUP_BUCKET", f"{prefix}-backup"),
+        users_table=_env("PRSNL_USERS_TABLE", f"{prefix}-users"),
+        api_keys_table=_env("PRSNL_API_KEYS_TABLE", f"{prefix}-api-keys"),
+        videos_table=_env("PRSNL_VIDEOS_TABLE", f"{prefix}-videos"),
+        jobs_table=_env("PRSNL_JOBS_TABLE", f"{prefix}-jobs"),
+        jobs_queue=_env("PRSNL_JOBS_QUEUE", f"{prefix}-jobs"),
+        jobs_queue_url=_env("PRSNL_JOBS_QUEUE_URL"),
+        max_video_bytes=_int("PRSNL_MAX_VIDEO_BYTES", 500 * MB),
+        max_duration_seconds=_int("PRSNL_MAX_DURATION_SECONDS", 4 * 3600),
+        compress_above_bytes=_int("PRSNL_COMPRESS_ABOVE_BYTES", 200 * MB),
+        max_height=_int("PRSNL_MAX_HEIGHT", 1080),
+        default_quota_bytes=_int("PRSNL_DEFAULT_QUOTA_BYTES", 10 * GB),
+        worker_concurrency=_int("PRSNL_WORKER_CONCURRENCY", 4),
+        max_attempts=_int("PRSNL_MAX_ATTEMPTS", 3),
+        retry_backoff_seconds=_int("PRSNL_RETRY_BACKOFF_SECONDS", 10),
+        allow_loopback_urls=_bool("PRSNL_ALLOW_LOOPBACK_URLS", stage == "local"),
+        progress_interval_seconds=_float("PRSNL_PROGRESS_INTERVAL_SECONDS", 1.0),
+        signed_url_seconds=_int("PRSNL_SIGNED_URL_SECONDS", 300),
+        ffmpeg_binary=_env("PRSNL_FFMPEG"),
+        api_port=_int("PRSNL_API_PORT", 8000),
+        aws_port=_int("PRSNL_AWS_PORT", 5000),
+        samples_port=_int("PRSNL_SAMPLES_PORT", 8001),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+

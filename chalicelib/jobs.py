@@ -1,0 +1,155 @@
+"""Jobs: the SQS message schema, the job states and their conditional transitions.
+
+A job moves only by conditional writes, so a message delivered twice cannot run twice: the
+claim ``queued -> running`` (or the reclaim of an expired lease) is the idempotency record.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.errors import JobCancelledError, NotFoundError
+from chalicelib.models import Job, condition_failed, to_json_dict
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+JOB_TTL = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class JobMessage:
+    """The body of a jobs-queue message: ids only; the records hold the rest."""
+
+    job_id: str
+    video_id: str
+    owner_id: str
+    kind: str = "capture"
+    correlation_id: str | None = None
+    enqueued_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, body: str) -> JobMessage:
+        data = json.loads(body)
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def new_job(job_id: str, *, video_id: str, owner_id: str, kind: str, now: datetime, params: dict | None = None) -> Job:
+    return Job(
+        job_id,
+        video_id=video_id,
+        owner_id=owner_id,
+        kind=kind,
+        status=QUEUED,
+        params=params,
+        progress={"stage": QUEUED, "percent": 0},
+        created_at=now,
+        updated_at=now,
+        expires_at=JOB_TTL,
+    )
+
+
+def get(job_id: str) -> Job:
+    try:
+        return Job.get(job_id)
+    except Job.DoesNotExist:
+        raise NotFoundError(f"job {job_id} not found") from None
+
+
+def get_for_owner(job_id: str, owner_id: str) -> Job:
+    """A job of another owner is as missing as a job that does not exist."""
+    job = get(job_id)
+    if job.owner_id != owner_id:
+        raise NotFoundError(f"job {job_id} not found")
+    return job
+
+
+def to_dict(job: Job) -> dict:
+    return to_json_dict(job, hide=("expires_at", "lease_until"))
+
+
+def claim(job: Job, *, now: datetime, lease: timedelta) -> bool:
+    """Take the job for this worker; False when another delivery holds or finished it."""
+    condition = (Job.status == QUEUED) | ((Job.status == RUNNING) & (Job.lease_until < now))
+    try:
+        job.update(
+            actions=[
+                Job.status.set(RUNNING),
+                Job.attempts.add(1),
+                Job.lease_until.set(now + lease),
+                Job.updated_at.set(now),
+                Job.progress.set({"stage": "starting", "percent": 0}),
+            ],
+            condition=condition,
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str) -> None:
+    """Give the job back to the queue after a transient failure (the next delivery may claim it)."""
+    _finish(job, QUEUED, now=now, error_code=error_code, message=message, expect=RUNNING)
+
+
+def succeed(job: Job, *, now: datetime) -> None:
+    _finish(job, SUCCEEDED, now=now, expect=RUNNING, progress={"stage": "ready", "percent": 100})
+
+
+def fail(job: Job, *, now: datetime, error_code: str, message: str) -> None:
+    _finish(job, FAILED, now=now, error_code=error_code, message=message, progress={"stage": FAILED})
+
+
+def cancel(job: Job, *, now: datetime) -> bool:
+    """Stop a job that has not finished; False when it already had."""
+    try:
+        _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED})
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def _finish(job: Job, status: str, *, now: datetime, expect: str | None = None, error_code: str | None = None,
+            message: str | None = None, progress: dict | None = None) -> None:
+    actions = [Job.status.set(status), Job.updated_at.set(now), Job.lease_until.remove()]
+    if error_code:
+        actions += [Job.error_code.set(error_code), Job.error_message.set(message)]
+    if progress:
+        actions.append(Job.progress.set(progress))
+    condition = (Job.status == expect) if expect else Job.status.is_in(QUEUED, RUNNING)
+    job.update(actions=actions, condition=condition)
+
+
+class ProgressReporter:
+    """Writes download/processing progress to the job at most once per interval (and always at stage changes)."""
+
+    def __init__(self, job: Job, *, interval: float, clock=time.monotonic):
+        self._job = job
+        self._interval = interval
+        self._clock = clock
+        self._last_write = float("-inf")
+        self._last_stage = None
+
+    def __call__(self, stage: str, **figures) -> None:
+        now = self._clock()
+        if stage == self._last_stage and now - self._last_write < self._interval:
+            return
+        self._last_write, self._last_stage = now, stage
+        progress = {"stage": stage, **{k: v for k, v in figures.items() if v is not None}}
+        try:
+            self._job.update(actions=[Job.progress.set(progress)], condition=Job.status == RUNNING)
+        except UpdateError as exc:
+            if condition_failed(exc):
+                raise JobCancelledError(f"job {self._job.job_id} is no longer running") from None
+            raise

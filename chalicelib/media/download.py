@@ -1,0 +1,125 @@
+"""yt-dlp as a library: metadata first (no download), then the download with a hard byte limit.
+
+yt-dlp's ``max_filesize`` skips silently and is not enforced without a Content-Length, so the limit
+is enforced in the progress hook by raising, and the partial file is removed with the temp dir.
+Every connection runs inside ``urls.guarded_connections``: redirects and embedded URLs are checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from chalicelib.errors import PermanentJobError, PrsnlError
+from chalicelib.urls import guarded_connections
+
+ProgressCallback = Callable[..., None]
+Classify = Callable[[BaseException], PrsnlError]
+
+
+class DownloadLimitExceeded(Exception):
+    """Raised from the progress hook when the bytes pass the limit (a server that lies about its size)."""
+
+
+class YtDlpDownloader:
+    def probe(self, url: str, *, options: dict, allow_loopback: bool, classify: Classify) -> dict:
+        """Metadata and the chosen format, without downloading the media."""
+        import yt_dlp
+
+        with guarded_connections(allow_loopback=allow_loopback), yt_dlp.YoutubeDL(_base(options)) as ydl:
+            info = _run(lambda: ydl.extract_info(url, download=False), classify)
+            info = ydl.sanitize_info(info)
+            if not _known_size(info):
+                info["_content_length"] = _content_length(ydl, info)
+            return info
+
+    def download(self, info: dict, dest: Path, *, options: dict, max_bytes: int, allow_loopback: bool,
+                 on_progress: ProgressCallback, classify: Classify) -> Path:
+        """Download the probed media into ``dest``; returns the file. Stops as soon as bytes pass max_bytes."""
+        import yt_dlp
+
+        def hook(status: dict) -> None:
+            done = status.get("downloaded_bytes") or 0
+            if done > max_bytes:
+                raise DownloadLimitExceeded(done)
+            if status.get("status") == "downloading":
+                total = status.get("total_bytes") or status.get("total_bytes_estimate")
+                on_progress("downloading", bytes=done, total=total, speed=status.get("speed"),
+                            eta=status.get("eta"), percent=round(100 * done / total, 1) if total else None)
+
+        opts = _base(options) | {
+            "outtmpl": {"default": str(dest / "media.%(ext)s")},
+            "progress_hooks": [hook],
+            "paths": {"home": str(dest), "temp": str(dest)},
+        }
+        with guarded_connections(allow_loopback=allow_loopback), yt_dlp.YoutubeDL(opts) as ydl:
+            _run(lambda: ydl.process_ie_result(dict(info), download=True), classify, max_bytes=max_bytes)
+        files = sorted(p for p in dest.iterdir() if p.is_file() and p.name.startswith("media.")
+                       and not p.name.endswith((".part", ".ytdl")))
+        if not files:
+            raise PermanentJobError("the download produced no media file", code="invalid_media")
+        return max(files, key=lambda p: p.stat().st_size)
+
+
+def expected_size(info: dict) -> int | None:
+    """The best pre-download size estimate: the chosen formats' filesize, else the Content-Length."""
+    return _known_size(info) or info.get("_content_length")
+
+
+def _known_size(info: dict) -> int | None:
+    formats = info.get("requested_formats") or [info]
+    sizes = [f.get("filesize") or f.get("filesize_approx") for f in formats]
+    return sum(sizes) if sizes and all(sizes) else None
+
+
+def _content_length(ydl, info: dict) -> int | None:
+    """A HEAD on a direct file's URL (yt-dlp gives no size for those)."""
+    from yt_dlp.networking import HEADRequest
+
+    url = info.get("url")
+    if not url or info.get("protocol", "http").startswith("m3u8"):
+        return None
+    try:
+        with ydl.urlopen(HEADRequest(url, headers=info.get("http_headers") or {})) as response:
+            length = response.headers.get("Content-Length")
+    except Exception:  # a server without HEAD: the download limit still holds
+        return None
+    return int(length) if length and length.isdigit() else None
+
+
+def _base(options: dict) -> dict:
+    from chalicelib.media.tools import ffmpeg_exe
+
+    return {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": False,
+            "ffmpeg_location": ffmpeg_exe(), "socket_timeout": 20, "retries": 2, "fragment_retries": 3,
+            "color": {"stderr": "never", "stdout": "never"}} | options
+
+
+def _run(call, classify: Classify, *, max_bytes: int | None = None):
+    """Run a yt-dlp call, turning its exceptions into our errors (the platform classifies its own)."""
+    import yt_dlp
+
+    try:
+        return call()
+    except Exception as exc:
+        cause = _our_cause(exc)
+        if isinstance(cause, DownloadLimitExceeded):
+            raise PermanentJobError(f"the file is larger than the limit of {max_bytes} bytes",
+                                    code="too_large") from None
+        if cause is not None:
+            raise cause from None
+        if isinstance(exc, (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError, OSError)):
+            raise classify(exc) from exc
+        raise
+
+
+def _our_cause(exc: BaseException | None) -> BaseException | None:
+    """Our own exception (limit, blocked address) under yt-dlp's wrappers, if that is what stopped it."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (PrsnlError, DownloadLimitExceeded)):
+            return exc
+        seen.add(id(exc))
+        inner = getattr(exc, "exc_info", None)
+        exc = (inner[1] if inner else None) or exc.__cause__ or exc.__context__
+    return None

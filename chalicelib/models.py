@@ -1,0 +1,207 @@
+"""PynamoDB models: the one definition of every table, its keys and indexes.
+
+The local bootstrap creates tables from ``ALL_MODELS`` and infra/ generates the CDK tables from
+them, so a key or index is declared here only. Table names come from settings through
+``bind_tables`` (never at import).
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.connection import Connection
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import Settings
+
+
+class _Meta:
+    billing_mode = "PAY_PER_REQUEST"
+
+
+class UsersByTelegramId(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_telegram_id"
+        projection = KeysOnlyProjection()
+
+    telegram_id = NumberAttribute(hash_key=True)
+
+
+class User(Model):
+    """A person: quota counters live here and are changed only by conditional updates."""
+
+    class Meta(_Meta):
+        table_name = "users"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    is_admin = BooleanAttribute(default=False)
+    quota_bytes = NumberAttribute()
+    bytes_used = NumberAttribute(default=0)
+    bytes_reserved = NumberAttribute(default=0)
+    # quota_bytes - bytes_used - bytes_reserved, kept as an attribute so that a reservation is a
+    # single conditional decrement (DynamoDB conditions cannot do arithmetic).
+    bytes_available = NumberAttribute()
+    video_count = NumberAttribute(default=0)
+    telegram_id = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    by_telegram_id = UsersByTelegramId()
+
+
+class ApiKey(Model):
+    """One API key, stored as its SHA-256 only; a user may hold several."""
+
+    class Meta(_Meta):
+        table_name = "api_keys"
+
+    key_hash = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    label = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class VideosByOwner(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class VideosBySource(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_source"
+        projection = KeysOnlyProjection()
+
+    owner_source = UnicodeAttribute(hash_key=True)
+
+
+class Video(Model):
+    """A captured video: where it came from, what it is (probe) and where its objects are."""
+
+    class Meta(_Meta):
+        table_name = "videos"
+
+    video_id = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    status = UnicodeAttribute()
+    source = UnicodeAttribute(default="api")
+    source_url = UnicodeAttribute()
+    canonical_url = UnicodeAttribute()
+    owner_source = UnicodeAttribute()  # "{owner_id}#{platform}:{platform_id}": the de-duplication key
+    platform = UnicodeAttribute()
+    platform_id = UnicodeAttribute(null=True)
+    job_id = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    note = UnicodeAttribute(null=True)
+    # probe metadata, named as yt-dlp names them (compatibility with the original PRSNL backend)
+    duration = NumberAttribute(null=True)
+    width = NumberAttribute(null=True)
+    height = NumberAttribute(null=True)
+    fps = NumberAttribute(null=True)
+    codec = UnicodeAttribute(null=True)
+    audio_codec = UnicodeAttribute(null=True)
+    average_bitrate = NumberAttribute(null=True)
+    video_bitrate = NumberAttribute(null=True)
+    audio_bitrate = NumberAttribute(null=True)
+    filesize = NumberAttribute(null=True)
+    # platform metadata (title, uploader, upload_date, description, view_count...)
+    platform_meta = JSONAttribute(null=True)
+    file_key = UnicodeAttribute(null=True)
+    renditions = MapAttribute(default=dict)
+    thumbnails = MapAttribute(default=dict)
+    bytes_reserved = NumberAttribute(default=0)
+    bytes_stored = NumberAttribute(default=0)
+    error_code = UnicodeAttribute(null=True)
+    error_message = UnicodeAttribute(null=True)
+    by_owner = VideosByOwner()
+    by_source = VideosBySource()
+
+
+class JobsByStatus(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    updated_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Job(Model):
+    """One unit of work for the worker; its conditional status change is the idempotency record."""
+
+    class Meta(_Meta):
+        table_name = "jobs"
+
+    job_id = UnicodeAttribute(hash_key=True)
+    video_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    kind = UnicodeAttribute(default="capture")
+    status = UnicodeAttribute()
+    params = JSONAttribute(null=True)
+    progress = JSONAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    lease_until = UTCDateTimeAttribute(null=True)
+    error_code = UnicodeAttribute(null=True)
+    error_message = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+    by_status = JobsByStatus()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (User, ApiKey, Video, Job)
+
+_TABLE_SETTING = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_table", Job: "jobs_table"}
+
+
+def condition_failed(exc: Exception) -> bool:
+    """True when a PynamoDB write failed only because its condition did not hold."""
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def to_json_dict(record: Model, *, hide: tuple[str, ...] = ()) -> dict:
+    """A record as plain JSON values (datetimes as ISO 8601, maps as dicts)."""
+    data = {}
+    for name, value in record.attribute_values.items():
+        if name in hide:
+            continue
+        if hasattr(value, "isoformat"):
+            value = value.isoformat()
+        elif hasattr(value, "as_dict"):
+            value = value.as_dict()
+        data[name] = value
+    return data
+
+
+def transact(*, saves: tuple[Model, ...] = (), deletes: tuple[Model, ...] = ()) -> None:
+    """Write several records all or nothing (no half-written capture)."""
+    meta = (saves or deletes)[0].Meta
+    with TransactWrite(connection=Connection(region=meta.region, host=meta.host)) as tx:
+        for record in saves:
+            tx.save(record)
+        for record in deletes:
+            tx.delete(record)
+
+
+def bind_tables(settings: Settings) -> None:
+    """Point every model at the stage's table names, region and endpoint."""
+    for model in ALL_MODELS:
+        model.Meta.table_name = getattr(settings, _TABLE_SETTING[model])
+        model.Meta.region = settings.region
+        model.Meta.host = settings.aws_endpoint_url
+        model._connection = None

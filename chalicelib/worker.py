@@ -1,0 +1,45 @@
+"""The worker Lambda's handler (the image's CMD): one SQS batch, partial failures reported.
+
+The local worker loop and the tests call this very function with a genuine SQS event.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib import jobs, pipeline, wiring
+from chalicelib.observability import logger, metrics
+
+BACKOFF_BASE_SECONDS = 10
+BACKOFF_MAX_SECONDS = 900
+
+def backoff_seconds(receive_count: int) -> int:
+    """Exponential backoff for the next delivery: 10 s, 20 s, 40 s ... capped at 15 minutes."""
+    return min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, receive_count - 1))
+
+
+def record_handler(record: SQSRecord, lease_seconds: float) -> None:
+    message = jobs.JobMessage.from_json(record.body)
+    logger.append_keys(job_id=message.job_id, video_id=message.video_id, correlation_id=message.correlation_id)
+    services = wiring.services()
+    try:
+        pipeline.process_job(message, services=services, lease_seconds=lease_seconds)
+    except Exception:
+        count = int(record.attributes.approximate_receive_count or 1)
+        services.queue.retry_later(record.receipt_handle,
+                                  backoff_seconds(count, services.settings.retry_backoff_seconds))
+        raise
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context) -> dict:
+    lease = context.get_remaining_time_in_millis() / 1000
+
+    def handle(record: SQSRecord) -> None:
+        record_handler(record, lease)
+
+    # a processor per call: the local loop runs several batches at once and a processor keeps batch state
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

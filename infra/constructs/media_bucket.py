@@ -1,0 +1,97 @@
+"""The media bucket (versioned, private, TLS only, lifecycle), its access-log bucket and its replicated backup."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Validations
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+TEMP_PREFIX = "temp/"  # chalicelib.storage puts work in progress under temp/processing/{job_id}/
+REPLICATED_PREFIXES = ("videos/", "thumbnails/")
+TIERING_AFTER_DAYS = 30
+LOG_DAYS = 90
+
+
+def _private_bucket(scope: Construct, construct_id: str, **props) -> s3.Bucket:
+    """A bucket with every safety default: encrypted, no public access, TLS only, kept on stack delete."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        removal_policy=RemovalPolicy.RETAIN,
+        **props,
+    )
+
+
+class MediaBuckets(Construct):
+    """``media`` (served by CloudFront), ``backup`` (its replica) and ``logs`` (S3 and CloudFront access logs)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, noncurrent_days: int) -> None:
+        super().__init__(scope, construct_id)
+        self.logs = _private_bucket(
+            self,
+            "Logs",
+            # CloudFront standard logging writes with ACLs; S3 server access logs use the bucket policy.
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=Duration.days(LOG_DAYS))],
+        )
+        Validations.of(self.logs).acknowledge(
+            id="AwsSolutions-S1", reason="This is the access-log bucket; logging it into itself would loop."
+        )
+        self.backup = _private_bucket(
+            self,
+            "Backup",
+            versioned=True,
+            server_access_logs_bucket=self.logs,
+            server_access_logs_prefix="backup/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="backup-tiering",
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                    noncurrent_version_expiration=Duration.days(noncurrent_days),
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                            transition_after=Duration.days(TIERING_AFTER_DAYS),
+                        )
+                    ],
+                )
+            ],
+        )
+        self.media = _private_bucket(
+            self,
+            "Media",
+            versioned=True,
+            server_access_logs_bucket=self.logs,
+            server_access_logs_prefix="media/",
+            lifecycle_rules=_media_lifecycle(noncurrent_days),
+            # Everything but temp/: the stored files and thumbnails (S3 filters cannot exclude a prefix).
+            replication_rules=[
+                s3.ReplicationRule(destination=self.backup, priority=priority, filter=s3.Filter(prefix=prefix))
+                for priority, prefix in enumerate(REPLICATED_PREFIXES, start=1)
+            ],
+        )
+
+
+def _media_lifecycle(noncurrent_days: int) -> list[s3.LifecycleRule]:
+    return [
+        s3.LifecycleRule(id="expire-temp", prefix=TEMP_PREFIX, expiration=Duration.days(1)),
+        s3.LifecycleRule(
+            id="housekeeping",
+            abort_incomplete_multipart_upload_after=Duration.days(1),
+            noncurrent_version_expiration=Duration.days(noncurrent_days),
+            expired_object_delete_marker=True,
+        ),
+        s3.LifecycleRule(
+            id="intelligent-tiering",
+            prefix="videos/",
+            transitions=[
+                s3.Transition(
+                    storage_class=s3.StorageClass.INTELLIGENT_TIERING,
+                    transition_after=Duration.days(TIERING_AFTER_DAYS),
+                )
+            ],
+        ),
+    ]

@@ -1,0 +1,158 @@
+"""Shared fixtures: a clean environment per test, AWS on in-process moto, the media server, test media,
+the Chalice test client, a seeded user and a helper that drains the queue through the worker handler."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from tests import media as test_media
+
+TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "PRSNL_STAGE": "local",
+    "PRSNL_RETRY_BACKOFF_SECONDS": "0",
+    "PRSNL_PROGRESS_INTERVAL_SECONDS": "0.2",
+    "POWERTOOLS_METRICS_NAMESPACE": "PRSNL/Video",
+    "POWERTOOLS_SERVICE_NAME": "prsnl-test",
+}
+
+
+def reset_caches() -> None:
+    from chalicelib import aws, wiring
+    from chalicelib.config import get_settings
+
+    get_settings.cache_clear()
+    aws.reset()
+    wiring.reset()
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    """Every test starts from the same settings and no cached client or adapter."""
+    for name in list(os.environ):
+        if name.startswith(("PRSNL_", "AWS_ENDPOINT_URL")):
+            monkeypatch.delenv(name)
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    reset_caches()
+    yield
+    reset_caches()
+
+
+@pytest.fixture
+def settings_env(monkeypatch):
+    """Change settings inside a test: ``settings_env(PRSNL_MAX_VIDEO_BYTES="1000")``."""
+
+    def apply(**values):
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        reset_caches()
+
+    return apply
+
+
+@pytest.fixture
+def aws():
+    """In-process moto with the stage's bucket, tables and queues, made by the local bootstrap."""
+    from moto import mock_aws
+
+    from chalicelib.config import get_settings
+    from chalicelib.local.bootstrap import bootstrap
+
+    with mock_aws():
+        queues = bootstrap(get_settings())
+        yield queues
+
+
+@dataclass
+class SeededUser:
+    user_id: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+
+
+def seed_user(user_id: str, *, quota_bytes: int = 10 * 1024**3, is_admin: bool = False) -> SeededUser:
+    from chalicelib import auth, users, wiring
+
+    now = wiring.services().clock.now()
+    users.create_user(user_id, name=user_id.title(), quota_bytes=quota_bytes, now=now, is_admin=is_admin)
+    return SeededUser(user_id, auth.issue_key(user_id, now=now))
+
+
+@pytest.fixture
+def user(aws) -> SeededUser:
+    return seed_user("alice")
+
+
+@pytest.fixture
+def other_user(aws) -> SeededUser:
+    return seed_user("bob")
+
+
+@pytest.fixture
+def client(aws):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def drain(aws):
+    """Run what is on the jobs queue through the real worker handler, as Lambda would."""
+    from chalicelib import wiring
+    from chalicelib.local import worker_loop
+
+    def run(max_batches: int = 100) -> int:
+        return worker_loop.drain(wiring.services().queue, max_batches=max_batches)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory):
+    """Small test media, generated once per session with ffmpeg's lavfi sources."""
+    root = tmp_path_factory.mktemp("media")
+    test_media.make_clip(root / "clip.mp4", seconds=2)
+    test_media.make_webm(root / "clip.webm", seconds=2)
+    test_media.make_mkv(root / "clip.mkv", seconds=2)
+    test_media.make_corrupt(root / "corrupt.mp4")
+    return root
+
+
+@pytest.fixture(scope="session")
+def media_server(media_dir):
+    from chalicelib.local.samples import MediaServer
+
+    server = MediaServer(media_dir).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "prsnl-worker-test"
+    memory_limit_in_mb: int = 3008
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:prsnl-worker-test"
+    aws_request_id: str = "test-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 600_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()

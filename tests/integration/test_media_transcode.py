@@ -1,0 +1,170 @@
+"""run() with the real ffmpeg on tiny lavfi clips: every input comes out as a faststart H.264/AAC MP4."""
+
+import hashlib
+import time
+from dataclasses import replace
+
+import pytest
+
+from chalicelib.errors import PermanentJobError
+from chalicelib.media.probe import probe
+from chalicelib.media.transcode import CRF, Limits, plan, run
+from tests.media import (
+    make_av1,
+    make_clip,
+    make_corrupt,
+    make_hevc,
+    make_hls,
+    make_mkv,
+    make_mov,
+    make_webm,
+    top_level_boxes,
+)
+
+
+def packet_digests(path, kind: str) -> list[str]:
+    """One hash per demuxed packet of the first ``kind`` stream: equal lists mean no re-encode."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[0]
+        return [hashlib.sha1(bytes(packet)).hexdigest() for packet in container.demux(stream) if packet.size]
+
+
+def assert_browser_mp4(out, *, width, height, audio=True):
+    assert "mp4" in out.format_name
+    assert (out.video.codec, out.video.pix_fmt) == ("h264", "yuv420p")
+    assert out.video.profile in {"Constrained Baseline", "Baseline", "Main", "High"}
+    assert (out.video.width, out.video.height) == (width, height)
+    assert (out.audio.codec if out.audio else None) == ("aac" if audio else None)
+
+
+def faststart(path) -> bool:
+    boxes = top_level_boxes(path)
+    return boxes.index("moov") < boxes.index("mdat")
+
+
+def test_run_remuxes_without_reencoding_when_h264_aac(tmp_path):
+    # GIVEN an H.264/AAC MP4 with its index at the end (no faststart)
+    src = make_clip(tmp_path / "in.mp4", seconds=2, width=640, height=360)
+    assert not faststart(src)
+    p = plan(probe(src), Limits())
+    assert p.kind == "remux"
+
+    # WHEN it runs
+    started = time.monotonic()
+    out = run(p, src, tmp_path / "out.mp4")
+
+    # THEN the packets are the very same bytes, now behind a leading moov, in well under a second
+    assert time.monotonic() - started < 2
+    assert packet_digests(tmp_path / "out.mp4", "video") == packet_digests(src, "video")
+    assert packet_digests(tmp_path / "out.mp4", "audio") == packet_digests(src, "audio")
+    assert faststart(tmp_path / "out.mp4")
+    assert_browser_mp4(out, width=640, height=360)
+
+
+@pytest.mark.parametrize(("make", "name"), [
+    (make_webm, "in.webm"),
+    (make_mkv, "in.mkv"),
+    (make_mov, "in.mov"),
+    (make_hevc, "in.mp4"),
+    (make_av1, "in.mp4"),
+    (lambda path: make_clip(path, pix_fmt="yuv420p10le"), "high10.mp4"),
+])
+def test_run_outputs_browser_mp4_when_input_is_not(tmp_path, make, name):
+    src = make(tmp_path / name)
+
+    out = run(plan(probe(src), Limits()), src, tmp_path / "out.mp4")
+
+    assert_browser_mp4(out, width=320, height=240)
+    assert out.duration == pytest.approx(2.0, abs=0.1)
+    assert faststart(tmp_path / "out.mp4")
+
+
+def test_run_remuxes_hls_rendition_into_one_mp4(tmp_path):
+    playlist = make_hls(tmp_path / "hls", seconds=3)
+
+    out = run(plan(probe(playlist), Limits()), playlist, tmp_path / "out.mp4")
+
+    assert_browser_mp4(out, width=320, height=240)
+    assert out.duration == pytest.approx(3.0, abs=0.1)
+
+
+def test_run_keeps_silent_clip_silent(tmp_path):
+    src = make_webm(tmp_path / "in.webm", audio=False, seconds=0.6)
+
+    out = run(plan(probe(src), Limits()), src, tmp_path / "out.mp4")
+
+    assert_browser_mp4(out, width=320, height=240, audio=False)
+
+
+@pytest.mark.parametrize(("width", "height", "expected"), [
+    (2560, 1440, (1920, 1080)),
+    (1440, 2560, (1080, 1920)),  # portrait keeps its orientation, short side 1080
+])
+def test_run_scales_down_to_1080p_when_above(tmp_path, width, height, expected):
+    src = make_clip(tmp_path / "in.mp4", seconds=0.5, width=width, height=height)
+
+    out = run(plan(probe(src), Limits()), src, tmp_path / "out.mp4")
+
+    assert_browser_mp4(out, width=expected[0], height=expected[1])
+
+
+def test_run_makes_rendition_when_target_height_given(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", seconds=1, width=1280, height=720)
+
+    out = run(plan(probe(src), Limits(), target_height=360), src, tmp_path / "360p.mp4")
+
+    assert_browser_mp4(out, width=640, height=360)
+
+
+def test_run_compresses_when_above_threshold(tmp_path):
+    # GIVEN a heavy 720p H.264 file, browser-ready, and a threshold just below its size
+    src = make_clip(tmp_path / "in.mp4", seconds=2, width=1280, height=720)
+    info = probe(src)
+    compress = plan(info, Limits(compress_above_bytes=info.size - 1))
+    assert (compress.kind, compress.reason) == ("transcode", "compress")
+
+    # WHEN it is compressed, and for comparison transcoded without compression
+    compressed = run(compress, src, tmp_path / "compressed.mp4")
+    plain = run(replace(compress, crf=CRF, maxrate=Limits().max_bitrate), src, tmp_path / "plain.mp4")
+
+    # THEN it is smaller than both
+    assert compressed.size < plain.size < info.size
+    assert_browser_mp4(compressed, width=1280, height=720)
+
+
+def test_run_reports_progress_up_to_the_end(tmp_path):
+    src = make_webm(tmp_path / "in.webm", seconds=2, width=1280, height=720)
+    fractions = []
+
+    run(plan(probe(src), Limits()), src, tmp_path / "out.mp4", on_progress=fractions.append)
+
+    assert fractions == sorted(fractions)
+    assert 0.95 <= fractions[-1] <= 1.0
+
+
+def test_run_fails_as_invalid_media_when_input_truncated(tmp_path):
+    # GIVEN an MP4 whose index survives but half of whose media bytes are missing
+    src = make_corrupt(tmp_path / "cut.mp4", kind="truncated_faststart")
+    info = probe(src)
+
+    # WHEN it runs, THEN the output check catches the missing half
+    with pytest.raises(PermanentJobError) as error:
+        run(plan(info, Limits()), src, tmp_path / "out.mp4")
+
+    assert error.value.code == "invalid_media"
+
+
+def test_run_fails_as_invalid_media_when_ffmpeg_cannot_read(tmp_path):
+    # GIVEN a plan made for a good file that is then overwritten with garbage
+    src = make_clip(tmp_path / "in.mp4")
+    p = plan(probe(src), Limits())
+    make_corrupt(src, kind="garbage")
+
+    # WHEN it runs, THEN ffmpeg's failure is reported with its reason
+    with pytest.raises(PermanentJobError) as error:
+        run(p, src, tmp_path / "out.mp4")
+
+    assert error.value.code == "invalid_media"
+    assert "ffmpeg failed" in error.value.message
