@@ -36,9 +36,11 @@ def port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def wait_until(check, *, timeout: float, what: str) -> None:
+def wait_until(check, *, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode}")
         try:
             if check():
                 return
@@ -63,16 +65,16 @@ def start_moto(port: int) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1).ok, timeout=30,
-               what="the moto server")
+               what="the moto server", process=process)
     return process
 
 
 def start_api(port: int, env: dict) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "chalice.cli", "local", "--stage", "local",
+    process = subprocess.Popen([sys.executable, "-c", "from chalice.cli import main; main()", "local", "--stage", "local",
                                 "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
                                cwd=ROOT, env=env)
     wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).ok, timeout=60,
-               what="the API (chalice local)")
+               what="the API (chalice local)", process=process)
     return process
 
 

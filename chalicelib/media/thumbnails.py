@@ -27,10 +27,12 @@ def make_thumbnails(src, info: MediaInfo, out_dir) -> dict[str, Path]:
     video = require_video(info)
     paths = {name: Path(out_dir) / f"{name}.jpg" for name in THUMBNAIL_WIDTHS}
     source = ffmpeg.input(os.fspath(src), ss=round(info.duration * SEEK_SHARE, 3))
-    frame = (source[str(video.index)].filter("thumbnail", WINDOW_FRAMES)
+    largest = max(THUMBNAIL_WIDTHS.values())
+    # Shrink first: the window of frames the thumbnail filter holds stays small even for 4K.
+    frame = (_at_most(source[str(video.index)], largest).filter("thumbnail", WINDOW_FRAMES)
              .filter_multi_output("split", len(paths)))
     outputs = [
-        frame.stream(i).filter("scale", f"min(iw,{width})", -2)
+        _at_most(frame.stream(i), width)
         .output(os.fspath(paths[name]), vframes=1, update=1, **{"q:v": JPEG_QUALITY})
         for i, (name, width) in enumerate(THUMBNAIL_WIDTHS.items())
     ]
@@ -38,3 +40,7 @@ def make_thumbnails(src, info: MediaInfo, out_dir) -> dict[str, Path]:
     if not all(path.exists() for path in paths.values()):
         raise PermanentJobError("no frame to make a thumbnail from", code="invalid_media")
     return paths
+
+
+def _at_most(stream, width: int):
+    return stream.filter("scale", f"min(iw,{width})", -2)

@@ -43,18 +43,21 @@ def run_ffmpeg(stream, *, duration: float | None = None,
     """Run an ffmpeg-python graph with our binary.
 
     A non-zero exit means ffmpeg could not read or encode this media, which no retry fixes: it
-    becomes ``invalid_media``. Progress comes from ``-progress pipe:1``; stderr goes to a file so
-    a chatty failure cannot fill a pipe and block ffmpeg.
+    becomes ``invalid_media``. Progress comes from ``-progress pipe:1`` and only moves forward
+    (its ``out_time`` can step back between streams); stderr goes to a file so a chatty failure
+    cannot fill a pipe and block ffmpeg.
     """
     args = (stream.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
                                "-progress", "pipe:1")
             .overwrite_output().compile(cmd=ffmpeg_exe()))
     with tempfile.TemporaryFile() as stderr:
         with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True) as proc:
+            done = 0.0
             for line in proc.stdout:
                 key, _, value = line.strip().partition("=")
                 if on_progress and duration and key == "out_time_us" and value.isdigit():
-                    on_progress(min(1.0, int(value) / 1e6 / duration))
+                    done = max(done, min(1.0, int(value) / 1e6 / duration))
+                    on_progress(done)
         if proc.returncode != 0:
             stderr.seek(0)
             detail = stderr.read().decode(errors="replace").strip()[-_STDERR_TAIL:]

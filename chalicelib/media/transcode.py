@@ -72,7 +72,8 @@ def plan(info: MediaInfo, limits: Limits, target_height: int | None = None) -> P
         (not compress, "compress"),
     ])
     if not reasons:
-        return Plan(info, video="copy", audio=audio, reason="browser-ready")
+        reason = f"audio is {info.audio.codec}" if audio == "aac" else "browser-ready"
+        return Plan(info, video="copy", audio=audio, reason=reason)
     return Plan(info, video="h264", audio=audio, reason=", ".join(reasons), height=height - height % 2,
                 crf=COMPRESS_CRF if compress else CRF, maxrate=_maxrate(info, limits, compress))
 

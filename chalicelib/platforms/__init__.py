@@ -25,8 +25,7 @@ __all__ = ["PLATFORMS", "Platform", "Resolved", "get_platform", "resolve"]
 
 def resolve(url: str) -> Resolved:
     """The platform, its id and the canonical URL of a link; raises UnsupportedUrlError when unusable."""
-    url = url.strip()
-    host = _host_of(url)
+    url, host = _normalized(url.strip())
     return next(resolved for platform in PLATFORMS if (resolved := platform.resolve(url, host)))
 
 
@@ -37,7 +36,8 @@ def get_platform(name: str) -> Platform:
     raise KeyError(name)
 
 
-def _host_of(url: str) -> str:
+def _normalized(url: str) -> tuple[str, str]:
+    """The link with its scheme and host in lower case, and its host; refuses what is not http(s)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -46,4 +46,5 @@ def _host_of(url: str) -> str:
         raise UnsupportedUrlError("This link is malformed") from exc
     if parts.scheme.lower() not in ("http", "https") or not host or any(c.isspace() for c in url):
         raise UnsupportedUrlError("Only http:// and https:// links to a web page or a video can be saved")
-    return host.rstrip(".")
+    prefix = f"{parts.scheme}://{parts.netloc}"
+    return prefix.lower() + url[len(prefix) :], host.rstrip(".")

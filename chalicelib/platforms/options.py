@@ -37,12 +37,13 @@ def build(platform: str, settings, *, request_interval: float) -> dict:
 
 
 def format_selector(max_bytes: int) -> str:
-    """The best format that fits (unknown sizes pass: the download enforces the limit), else the smallest.
+    """The best format that fits (unknown sizes pass: the download enforces the limit), else the best:
+    its known size then tells the worker the item is too large.
 
     ``bv*+ba`` keeps a video that already has sound as it is (yt-dlp drops the extra audio).
     """
     fits = f"[filesize<?{max_bytes}][filesize_approx<?{max_bytes}]"
-    return f"bv*{fits}+ba/b{fits}/wv*+wa/w"
+    return f"bv*{fits}+ba/b{fits}/bv*+ba/b"
 
 
 def format_sort(max_height: int) -> list[str]:

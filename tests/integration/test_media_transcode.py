@@ -134,13 +134,15 @@ def test_run_compresses_when_above_threshold(tmp_path):
     assert_browser_mp4(compressed, width=1280, height=720)
 
 
-def test_run_reports_progress_up_to_the_end(tmp_path):
-    src = make_webm(tmp_path / "in.webm", seconds=2, width=1280, height=720)
+def test_run_reports_progress_forward_up_to_the_end(tmp_path):
+    # GIVEN an input whose downscale lasts about a second (ffmpeg reports every 0.5 s)
+    src = make_clip(tmp_path / "in.mp4", seconds=1, width=2560, height=1440)
     fractions = []
 
     run(plan(probe(src), Limits()), src, tmp_path / "out.mp4", on_progress=fractions.append)
 
     assert fractions == sorted(fractions)
+    assert fractions[0] > 0
     assert 0.95 <= fractions[-1] <= 1.0
 
 

@@ -1,0 +1,55 @@
+"""Least-privilege grants, one function per role: what the API, the worker and the schedules may touch.
+
+Explicit S3 actions rather than ``grant_read_write`` (whose ``s3:GetObject*``-style wildcards nag flags and
+which would let any role overwrite media).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+
+OBJECT_READ_DELETE = ("s3:GetObject", "s3:DeleteObject")
+OBJECT_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
+
+
+def _objects(role: iam.IRole, bucket: s3.IBucket, actions: Sequence[str]) -> None:
+    role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=[bucket.arn_for_objects("*")]))
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+
+
+def _tables(role: iam.IRole, tables: Sequence[dynamodb.ITable]) -> None:
+    for table in tables:
+        table.grant_read_write_data(role)
+
+
+def _secrets(role: iam.IRole, secrets: Sequence[secretsmanager.ISecret]) -> None:
+    for secret in secrets:
+        secret.grant_read(role)
+
+
+def api(role: iam.IRole, *, tables, bucket, queue: sqs.IQueue, secrets) -> None:
+    """Records, enqueueing, object reads and deletes (DELETE /videos/{id}); never writes media."""
+    _tables(role, tables)
+    _objects(role, bucket, OBJECT_READ_DELETE)
+    queue.grant_send_messages(role)
+    _secrets(role, secrets)
+
+
+def worker(role: iam.IRole, *, tables, bucket, secrets) -> None:
+    """Records and media objects (multipart uploads, temp/ cleanup); the SQS event source grants the queue."""
+    _tables(role, tables)
+    _objects(role, bucket, OBJECT_READ_DELETE + OBJECT_WRITE)
+    _secrets(role, secrets)
+
+
+def maintenance(role: iam.IRole, *, tables, bucket, queue: sqs.IQueue) -> None:
+    """Orphan sweep and snapshot (list, delete), stuck-job reaper (re-enqueue)."""
+    _tables(role, tables)
+    _objects(role, bucket, OBJECT_READ_DELETE)
+    queue.grant_send_messages(role)

@@ -1,0 +1,94 @@
+"""The Chalice app (REST API, Telegram webhook, light schedules) through Chalice's CDK construct.
+
+Chalice packages the app at synth and each function gets its own role (``autogen_policy: false``); the stack then
+grants every role only what its function does. Chalice names the API function ``APIHandler`` and its role
+``ApiHandlerRole``; any other function ``X`` (a schedule) has the role ``XRole``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import CfnResource, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from chalice.cdk import Chalice
+
+API_FUNCTION = "APIHandler"
+API_TIMEOUT_SECONDS = 29  # API Gateway's integration limit
+SCHEDULE_TIMEOUT_SECONDS = 300
+SCHEDULE_MEMORY_MB = 512
+# Every Chalice role starts with X-Ray only (its functions trace); logs and data access are granted by the stack.
+BASE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"}
+    ],
+}
+
+
+@dataclass(frozen=True)
+class ChaliceFunction:
+    logical_id: str
+    resource: CfnResource
+    role: iam.IRole
+
+
+def _role_id(function_id: str) -> str:
+    return "ApiHandlerRole" if function_id == API_FUNCTION else f"{function_id}Role"
+
+
+class ChaliceApi:
+    """The packaged app and its functions; the construct must sit directly in the stack named like the stage."""
+
+    def __init__(self, stack: Stack, *, source_dir: Path, work_dir: Path, environment: dict[str, str]) -> None:
+        policy_file = work_dir / "chalice-base-policy.json"
+        policy_file.write_text(json.dumps(BASE_POLICY))
+        self.chalice = Chalice(
+            stack,
+            "Api",
+            source_dir=str(source_dir),
+            stage_config={
+                "api_gateway_endpoint_type": "REGIONAL",
+                "autogen_policy": False,
+                "iam_policy_file": str(policy_file),  # absolute: Chalice joins it to .chalice/
+                "xray": True,
+                "lambda_timeout": API_TIMEOUT_SECONDS,
+                "environment_variables": environment,
+            },
+        )
+        self.app_name = json.loads((source_dir / ".chalice" / "config.json").read_text())["app_name"]
+        self.functions = [self._function(child) for child in self._serverless_functions()]
+
+    @property
+    def api(self) -> ChaliceFunction:
+        return next(f for f in self.functions if f.logical_id == API_FUNCTION)
+
+    @property
+    def schedules(self) -> list[ChaliceFunction]:
+        return [f for f in self.functions if f.logical_id != API_FUNCTION]
+
+    @property
+    def url(self) -> str:
+        return self.chalice.sam_template.get_output("EndpointURL").value
+
+    def _serverless_functions(self) -> list[CfnResource]:
+        return [
+            child
+            for child in self.chalice.sam_template.node.children
+            if isinstance(child, CfnResource) and child.cfn_resource_type == "AWS::Serverless::Function"
+        ]
+
+    def _function(self, resource: CfnResource) -> ChaliceFunction:
+        function_id = resource.node.id
+        role = self.chalice.get_role(_role_id(function_id))
+        # Chalice's own log_retention_in_days names the API's group wrongly (${ApiHandler}): make the group here.
+        log_group = logs.LogGroup(self.chalice, f"{function_id}Logs", retention=logs.RetentionDays.ONE_MONTH)
+        log_group.grant_write(role)
+        resource.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name})
+        if function_id != API_FUNCTION:
+            resource.add_property_override("Timeout", SCHEDULE_TIMEOUT_SECONDS)
+            resource.add_property_override("MemorySize", SCHEDULE_MEMORY_MB)
+        return ChaliceFunction(function_id, resource, role)

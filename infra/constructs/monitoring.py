@@ -1,0 +1,108 @@
+"""Alarms to one SNS topic and one dashboard: the platform's metrics plus the app's (infra/metric_specs.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.metric_specs import STORAGE_METRIC, MetricSpec
+
+FIVE_MINUTES = Duration.minutes(5)
+API_LATENCY_P90_MS = 3000
+API_5XX_PER_5_MINUTES = 5
+
+
+class Monitoring(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: str, namespace: str, metrics: Sequence[MetricSpec],
+        worker: lambda_.IFunction, dlq: sqs.IQueue, jobs: sqs.IQueue, api_name: str, api_stage: str,
+        storage_alarm_bytes: int, alarm_email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = _alarm_topic(self)
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self._stage, self._namespace = stage, namespace
+        self._alarms: list[cloudwatch.Alarm] = []
+        api = {"ApiName": api_name, "Stage": api_stage}
+        api_5xx = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="5XXError", dimensions_map=api,
+                                    statistic="Sum", period=FIVE_MINUTES)
+        api_latency = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="Latency", dimensions_map=api,
+                                        statistic="p90", period=FIVE_MINUTES)
+        dlq_visible = dlq.metric_approximate_number_of_messages_visible(statistic="Maximum", period=FIVE_MINUTES)
+        self._alarm("DlqNotEmpty", dlq_visible, 1, "A job message landed in the dead-letter queue")
+        self._alarm("WorkerErrors", worker.metric_errors(period=FIVE_MINUTES), 1, "The worker function failed")
+        self._alarm("WorkerThrottles", worker.metric_throttles(period=FIVE_MINUTES), 1, "The worker was throttled")
+        self._alarm("Api5xx", api_5xx, API_5XX_PER_5_MINUTES, "The API answers 5xx")
+        self._alarm("ApiLatencyP90", api_latency, API_LATENCY_P90_MS, "API p90 latency above 3 s", periods=3)
+        app_metrics = {spec.name: self._app_metric(spec) for spec in metrics}
+        for spec in metrics:
+            if spec.alarm:
+                metric = app_metrics[spec.name].with_(
+                    statistic=spec.alarm.statistic, period=Duration.minutes(spec.alarm.period_minutes)
+                )
+                self._alarm(spec.name, metric, spec.alarm.threshold, f"{spec.name} over {spec.alarm.threshold}",
+                            periods=spec.alarm.evaluation_periods)
+        storage = app_metrics[STORAGE_METRIC].with_(statistic="Maximum", period=Duration.days(1))
+        self._alarm("StorageOverThreshold", storage, storage_alarm_bytes, "Stored bytes above the threshold")
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"prsnl-video-{stage}")
+        self.dashboard.add_widgets(
+            _graph("API requests and errors", [
+                cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name=name, dimensions_map=api,
+                                  statistic="Sum", period=FIVE_MINUTES)
+                for name in ("Count", "4XXError", "5XXError")
+            ]),
+            _graph("API latency p90", [api_latency]),
+            _graph("Worker", [worker.metric_invocations(), worker.metric_errors(), worker.metric_throttles()]),
+            _graph("Worker duration", [worker.metric_duration(statistic="p90")]),
+        )
+        self.dashboard.add_widgets(
+            _graph("Queues", [jobs.metric_approximate_number_of_messages_visible(), dlq_visible,
+                              jobs.metric_approximate_age_of_oldest_message()]),
+            *(_graph(name, [metric]) for name, metric in app_metrics.items()),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self._alarms, width=24),
+        )
+
+    def _app_metric(self, spec: MetricSpec) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=self._namespace,
+            metric_name=spec.name,
+            dimensions_map={"service": spec.service, "stage": self._stage},
+            label=f"{spec.name} ({spec.unit})",
+            statistic="Sum",
+            period=FIVE_MINUTES,
+        )
+
+    def _alarm(self, name: str, metric: cloudwatch.IMetric, threshold: float, description: str, periods: int = 1):
+        alarm = metric.create_alarm(
+            self,
+            name,
+            alarm_description=description,
+            threshold=threshold,
+            evaluation_periods=periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        self._alarms.append(alarm)
+
+
+def _alarm_topic(scope: Construct) -> sns.Topic:
+    """An encrypted topic; CloudWatch cannot publish with the AWS-managed SNS key, so the key is ours."""
+    key = kms.Key(scope, "AlarmKey", enable_key_rotation=True, description="Encrypts the PRSNL alarm topic")
+    key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+    return sns.Topic(scope, "Alarms", master_key=key, enforce_ssl=True)
+
+
+def _graph(title: str, metrics: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(title=title, left=metrics, width=6)
