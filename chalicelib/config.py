@@ -51,6 +51,7 @@ class Settings:
     max_duration_seconds: int
     compress_above_bytes: int
     max_height: int
+    max_bitrate: int
     default_quota_bytes: int
     worker_concurrency: int
     max_attempts: int
@@ -88,6 +89,7 @@ def load_settings() -> Settings:
         max_duration_seconds=_int("PRSNL_MAX_DURATION_SECONDS", 4 * 3600),
         compress_above_bytes=_int("PRSNL_COMPRESS_ABOVE_BYTES", 200 * MB),
         max_height=_int("PRSNL_MAX_HEIGHT", 1080),
+        max_bitrate=_int("PRSNL_MAX_BITRATE", 8_000_000),
         default_quota_bytes=_int("PRSNL_DEFAULT_QUOTA_BYTES", 10 * GB),
         worker_concurrency=_int("PRSNL_WORKER_CONCURRENCY", 4),
         max_attempts=_int("PRSNL_MAX_ATTEMPTS", 3),

@@ -85,7 +85,9 @@ def probe(path) -> MediaInfo:
                 audio=audio,
             )
     except (av.FFmpegError, UnicodeDecodeError) as exc:
-        raise PermanentJobError(f"unreadable media: {exc}", code="invalid_media") from exc
+        # strerror leaves out the temp path that str(exc) carries
+        reason = getattr(exc, "strerror", None) or exc
+        raise PermanentJobError(f"unreadable media: {reason}", code="invalid_media") from exc
 
 
 def require_video(info: MediaInfo) -> VideoInfo:

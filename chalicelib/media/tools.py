@@ -15,7 +15,7 @@ from importlib.metadata import version
 from chalicelib.config import get_settings
 from chalicelib.errors import PermanentJobError
 
-_STDERR_TAIL = 2000
+_STDERR_TAIL = 500
 
 
 def ffmpeg_exe() -> str:

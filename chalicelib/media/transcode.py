@@ -36,7 +36,8 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings) -> Limits:
-        return cls(max_height=settings.max_height, compress_above_bytes=settings.compress_above_bytes)
+        return cls(max_height=settings.max_height, compress_above_bytes=settings.compress_above_bytes,
+                   max_bitrate=settings.max_bitrate)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from chalicelib.errors import PermanentJobError, PrsnlError, UnsupportedUrlError
+from chalicelib.errors import PrsnlError, UnsupportedUrlError
 from chalicelib.platforms import failures, options
 
 # Query parameters that only say who shared a link or from where; they never pick the media.
@@ -115,13 +115,13 @@ class Platform:
         """
         items = []
         for item in _flatten(info):
-            failures.refuse_live(item)
+            failures.refuse_live(item, label=self.label)
             if _has_video(item):
                 items.append(self.video_item(item))
             elif "images" in self.supports and (image := _image_item(item)):
                 items.append(image)
         if not items:
-            raise PermanentJobError(f"There is no video in this {self.label} post", code="no_video_in_post")
+            raise failures.error("no_video_in_post", self.label)
         return items
 
     def video_item(self, item: dict) -> dict:

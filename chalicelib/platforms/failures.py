@@ -16,16 +16,16 @@ Rules = tuple[tuple[str, str], ...]
 RETRYABLE = frozenset({"bot_check", "rate_limited", "transient"})
 
 WHY = {
-    "private_or_login_required": "This {label} item is private, age-restricted or needs a login",
+    "private_or_login_required": "This {label} link is private, age-restricted or needs a login",
     "bot_check": "{label} asked us to prove we are not a bot; try again later",
     "rate_limited": "{label} is limiting how often we can ask; try again later",
-    "geo_blocked": "This {label} item is not available in the country we download from",
-    "not_found": "This {label} item was removed or is unavailable",
+    "geo_blocked": "This {label} link is not available in the country we download from",
+    "not_found": "This {label} link was removed or is unavailable",
     "live_stream": "Live streams and premieres cannot be saved until they have ended",
     "unsupported_url": "This link has no video we can read",
-    "no_video_in_post": "There is no video in this {label} post",
+    "no_video_in_post": "There is no video at this {label} link",
     "transient": "{label} could not be reached; we will try again",
-    "download_failed": "This {label} item could not be downloaded",
+    "download_failed": "This {label} link could not be downloaded",
 }
 
 COMMON_RULES: Rules = (
@@ -40,7 +40,7 @@ COMMON_RULES: Rules = (
     ),
     (r"live event will begin|premieres? in|is live|live stream|livestream", "live_stream"),
     (r"no video|No video formats found|Requested format is not available|is not a video", "no_video_in_post"),
-    (r"HTTP Error 40[34]|HTTP Error 410", "not_found"),
+    (r"HTTP Error (404|410)", "not_found"),
     (
         r"HTTP Error 5\d\d|timed? ?out|Connection (reset|refused|aborted)|Temporary failure|"
         r"Name or service|Network is unreachable|Remote end closed|IncompleteRead|SSL|EOF occurred|"
@@ -54,21 +54,21 @@ COMMON_RULES: Rules = (
 TRANSIENT_TYPES = (TimeoutError, ConnectionError)
 
 
-def classify(error: BaseException | str, *, label: str, rules: Rules = ()) -> PrsnlError:
-    if isinstance(error, PrsnlError):
-        return error
-    message = _without_prefix(str(error))
-    code = "transient" if isinstance(error, TRANSIENT_TYPES) else _code_of(message, rules + COMMON_RULES)
-    return _error(code, label, _without_advice(message))
+def classify(failure: BaseException | str, *, label: str, rules: Rules = ()) -> PrsnlError:
+    if isinstance(failure, PrsnlError):
+        return failure
+    message = _without_prefix(str(failure))
+    code = "transient" if isinstance(failure, TRANSIENT_TYPES) else _code_of(message, rules + COMMON_RULES)
+    return error(code, label, _without_advice(message))
 
 
 def refuse_live(info: dict, *, label: str) -> None:
     """Live streams and upcoming premieres are refused; a stream that just ended is tried again later."""
     status = info.get("live_status") or ("is_live" if info.get("is_live") else None)
     if status in ("is_live", "is_upcoming"):
-        raise _error("live_stream", label, status)
+        raise error("live_stream", label, status)
     if status == "post_live":
-        raise _error("transient", label, "the stream has just ended and is still being processed")
+        raise TransientJobError("This stream has just ended and is still being processed; we will try again")
 
 
 def _without_prefix(message: str) -> str:
@@ -87,8 +87,10 @@ def _code_of(message: str, rules: Rules) -> str:
     return next(matching, "download_failed")
 
 
-def _error(code: str, label: str, detail: str) -> PrsnlError:
-    message = WHY[code].format(label=label)
+def error(code: str, label: str, detail: str = "") -> PrsnlError:
+    """Our error for a code: TransientJobError when retrying may help, PermanentJobError otherwise."""
+    why = WHY[code].format(label=label)
+    message = why[0].upper() + why[1:]
     if detail:
         message = f"{message} ({detail})"
     if code in RETRYABLE:

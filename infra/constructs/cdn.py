@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from infra.constructs import nag
 
 
 class MediaCdn(Construct):
@@ -50,15 +52,10 @@ class MediaCdn(Construct):
             log_bucket=log_bucket,
             log_file_prefix="cloudfront/",
         )
-        Validations.of(self.distribution).acknowledge(
-            id="AwsSolutions-CFR1", reason="A personal library: viewers are whoever holds a signed URL, anywhere."
+        nag.acknowledge(self.distribution, "CFR1", "A personal library: viewers are whoever holds a signed URL, anywhere."
         )
-        Validations.of(self.distribution).acknowledge(
-            id="AwsSolutions-CFR2",
-            reason="Every request needs a short-lived signed URL (trusted key group); WAF adds cost, not access control.",
+        nag.acknowledge(self.distribution, "CFR2", "Every request needs a short-lived signed URL (trusted key group); WAF adds cost, not access control.",
         )
-        Validations.of(self.distribution).acknowledge(
-            id="AwsSolutions-CFR4",
-            reason="Served on the default *.cloudfront.net certificate (no custom domain), where CloudFront "
+        nag.acknowledge(self.distribution, "CFR4", "Served on the default *.cloudfront.net certificate (no custom domain), where CloudFront "
             "fixes the minimum protocol; add a certificate and TLSv1.2_2021 with a custom domain.",
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from infra.constructs import nag
 
 TEMP_PREFIX = "temp/"  # chalicelib.storage puts work in progress under temp/processing/{job_id}/
 REPLICATED_PREFIXES = ("videos/", "thumbnails/")
@@ -37,8 +39,7 @@ class MediaBuckets(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=Duration.days(LOG_DAYS))],
         )
-        Validations.of(self.logs).acknowledge(
-            id="AwsSolutions-S1", reason="This is the access-log bucket; logging it into itself would loop."
+        nag.acknowledge(self.logs, "S1", "This is the access-log bucket; logging it into itself would loop."
         )
         self.backup = _private_bucket(
             self,

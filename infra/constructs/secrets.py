@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import SecretValue, Validations
+from aws_cdk import SecretValue
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
+
+from infra.constructs import nag
 
 
 class AppSecrets(Construct):
@@ -31,9 +33,7 @@ class AppSecrets(Construct):
             description='JSON {"youtube": "<Netscape cookies.txt>", ...}; {} means anonymous',
             secret_string_value=SecretValue.unsafe_plain_text("{}"),  # not a secret: an empty map
         )
-        Validations.of(self).acknowledge(
-            id="AwsSolutions-SMG4",
-            reason="Third-party credentials (Telegram, platform cookies, a CloudFront key pair registered with "
+        nag.acknowledge(self, "SMG4", "Third-party credentials (Telegram, platform cookies, a CloudFront key pair registered with "
             "the distribution) cannot be rotated by a Lambda; they are replaced by hand (docs/deploy.md).",
         )
 
