@@ -7,7 +7,7 @@ known once the environment is set. ``reset()`` drops them (tests, endpoint chang
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 import boto3
 from botocore.config import Config
@@ -20,7 +20,7 @@ def client(service: str):
                    os.environ.get("AWS_ENDPOINT_URL"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _client(service: str, region: str, endpoint: str | None):
     return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.errors import NotFoundError
 from pynamodb.exceptions import PutError
 
+from chalicelib.errors import NotFoundError
 from chalicelib.models import User, condition_failed
 
 

@@ -70,9 +70,9 @@ def start_moto(port: int) -> subprocess.Popen:
 
 
 def start_api(port: int, env: dict) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-c", "from chalice.cli import main; main()", "local", "--stage", "local",
-                                "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
-                               cwd=ROOT, env=env)
+    command = [sys.executable, "-c", "from chalice.cli import main; main()", "local", "--stage", "local",
+               "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
     wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).ok, timeout=60,
                what="the API (chalice local)", process=process)
     return process

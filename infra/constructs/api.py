@@ -16,6 +16,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from chalice.cdk import Chalice
 
+from infra.constructs import nag
+
 API_FUNCTION = "APIHandler"
 API_TIMEOUT_SECONDS = 29  # API Gateway's integration limit
 SCHEDULE_TIMEOUT_SECONDS = 300
@@ -27,6 +29,9 @@ BASE_POLICY = {
         {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"}
     ],
 }
+
+
+XRAY_REASON = "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions."
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class ChaliceApi:
                 "environment_variables": environment,
             },
         )
+        nag.acknowledge(self.chalice.sam_template, "IAM5[Resource::*]", XRAY_REASON)
         self.app_name = json.loads((source_dir / ".chalice" / "config.json").read_text())["app_name"]
         self.functions = [self._function(child) for child in self._serverless_functions()]
 

@@ -15,6 +15,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from chalicelib.config import MB
+from infra.constructs import nag
+from infra.constructs.api import XRAY_REASON
 
 TIMEOUT = Duration.minutes(15)
 MEMORY_MB = 3008
@@ -64,6 +66,7 @@ class Worker(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             environment=environment,
         )
+        nag.acknowledge(self.role, "IAM5[Resource::*]", XRAY_REASON)
         self.function.add_event_source(
             sources.SqsEventSource(queue, batch_size=1, report_batch_item_failures=True)
         )
