@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv clean bench
+.PHONY: run test lint venv clean bench smoke-platforms
 
 $(STAMP): requirements.txt layers/worker/requirements.txt requirements-dev.txt $(wildcard requirements-infra.txt)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -23,6 +23,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 -q
+
+## smoke-platforms: capture one public URL per platform for real (skipped, and says so, without internet)
+smoke-platforms: $(STAMP)
+	PRSNL_SMOKE=1 $(PY) -m pytest -q -rs tests/integration/test_platform_processors_smoke.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -29,9 +30,16 @@ def _objects(role: iam.IRole, bucket: s3.IBucket, actions: Sequence[str]) -> Non
 
 def _tables(role: iam.IRole, tables: Sequence[dynamodb.ITable]) -> None:
     for table in tables:
-        table.grant_read_write_data(role)
-        nag.acknowledge(role, nag.arn_wildcard(table, "/index/*"),
-                        "Queries use the table's own indexes (declared in chalicelib/models.py), all of them.")
+        table.grant_read_write_data(role)  # adds <table>/index/* only when the table has indexes
+        if _has_indexes(table):
+            nag.acknowledge(role, nag.arn_wildcard(table, "/index/*"),
+                            "Queries use the table's own indexes (declared in chalicelib/models.py), all of them.")
+
+
+def _has_indexes(table: dynamodb.Table) -> bool:
+    cfn = table.node.default_child
+    return bool(Stack.of(table).resolve(cfn.global_secondary_indexes) or
+                Stack.of(table).resolve(cfn.local_secondary_indexes))
 
 
 def _secrets(role: iam.IRole, secrets: Sequence[secretsmanager.ISecret]) -> None:

@@ -5,6 +5,7 @@ The synth is the real one: ``app.synth()`` with cdk-nag as a validation plugin, 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -48,8 +49,10 @@ def _synthesize(outdir: Path, work_dir: Path) -> Synth:
 
     started = time.monotonic()
     environment = {name: value for name, value in os.environ.items() if not name.startswith(("PRSNL_", "AWS_"))}
-    with mock.patch.dict(os.environ, {**environment, "PRSNL_STAGE": STAGE, "AWS_DEFAULT_REGION": REGION}, clear=True):
-        os.chdir(work_dir)  # Chalice writes chalice.out/ into the current directory
+    with (
+        mock.patch.dict(os.environ, {**environment, "PRSNL_STAGE": STAGE, "AWS_DEFAULT_REGION": REGION}, clear=True),
+        contextlib.chdir(work_dir),  # Chalice writes chalice.out/ into the current directory
+    ):
         app, _ = build_app(outdir=outdir, settings=load_settings(), work_dir=work_dir,
                            env=Environment(account=ACCOUNT, region=REGION))
         try:
@@ -64,17 +67,15 @@ def _synthesize(outdir: Path, work_dir: Path) -> Synth:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory) -> Synth:
-    shared = tmp_path_factory.getbasetemp().parent  # the same directory for every xdist worker of this run
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's directory, common to all its xdist workers
     outdir, work_dir, record = shared / "cdk.out", shared / "cdk-work", shared / "cdk-synth.json"
-    cwd = Path.cwd()
     with open(shared / "cdk-synth.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not record.exists():
             work_dir.mkdir(exist_ok=True)
-            try:
-                result = _synthesize(outdir, work_dir)
-            finally:
-                os.chdir(cwd)
+            result = _synthesize(outdir, work_dir)
             record.write_text(json.dumps({"seconds": result.seconds, "error": result.error}))
     saved = json.loads(record.read_text())
     return Synth(outdir, saved["seconds"], saved["error"])
