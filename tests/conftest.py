@@ -72,6 +72,32 @@ def aws():
         yield queues
 
 
+@pytest.fixture(scope="session")
+def moto_server():
+    """A moto server on loopback for the session (what `make run` talks to); state reset per test."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_server(moto_server, monkeypatch):
+    """Like ``aws`` but through the moto server over HTTP, as the local stack's processes are."""
+    import requests
+
+    from chalicelib.config import get_settings
+    from chalicelib.local.bootstrap import bootstrap
+
+    requests.post(f"{moto_server}/moto-api/reset", timeout=5).raise_for_status()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    reset_caches()
+    return bootstrap(get_settings())
+
+
 @dataclass
 class SeededUser:
     user_id: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import models
+from chalicelib.config import load_settings
 from infra.constructs.data import ttl_attribute
 
 
@@ -17,21 +18,20 @@ def _key_set(key_schema: list[dict]) -> set[tuple[str, str]]:
     return {(k["AttributeName"], k["KeyType"]) for k in key_schema}
 
 
-def _indexes(indexes: list[dict]) -> dict[str, tuple]:
-    return {
-        index.get("IndexName", index.get("index_name")): (
-            _key_set(index.get("KeySchema", index.get("key_schema"))),
-            (index.get("Projection") or index.get("projection"))["ProjectionType"],
-        )
-        for index in indexes
-    }
+def _template_indexes(indexes: list[dict]) -> dict[str, tuple]:
+    return {i["IndexName"]: (_key_set(i["KeySchema"]), i["Projection"]) for i in indexes}
+
+
+def _model_indexes(indexes: list[dict]) -> dict[str, tuple]:
+    return {i["index_name"]: (_key_set(i["key_schema"]), i["projection"]) for i in indexes}
 
 
 @pytest.mark.parametrize("model", models.ALL_MODELS, ids=lambda m: m.__name__)
-def test_table_matches_model_when_synthesized(synth, model):
+def test_table_matches_model_when_synthesized(synth, settings_env, model):
     # GIVEN the schema PynamoDB itself sends to CreateTable (the local bootstrap and moto tests use it too)
     schema = model._get_schema()
-    table_name = f"prsnl-dev-{models._TABLE_SETTING[model].removesuffix('_table').replace('_', '-')}"
+    settings_env(PRSNL_STAGE="dev")
+    table_name = getattr(load_settings(), models._TABLE_SETTING[model])
     # WHEN the stack is synthesized for the dev stage
     table = _tables_by_name(synth)[table_name]["Properties"]
     # THEN keys, attribute types, indexes and TTL are the model's
@@ -39,8 +39,9 @@ def test_table_matches_model_when_synthesized(synth, model):
     assert {(d["AttributeName"], d["AttributeType"]) for d in table["AttributeDefinitions"]} == {
         (d["AttributeName"], d["AttributeType"]) for d in schema["attribute_definitions"]
     }
-    assert _indexes(table.get("GlobalSecondaryIndexes", [])) == _indexes(schema["global_secondary_indexes"])
-    assert _indexes(table.get("LocalSecondaryIndexes", [])) == _indexes(schema["local_secondary_indexes"])
+    for template_key, schema_key in (("GlobalSecondaryIndexes", "global_secondary_indexes"),
+                                     ("LocalSecondaryIndexes", "local_secondary_indexes")):
+        assert _template_indexes(table.get(template_key, [])) == _model_indexes(schema[schema_key])
     ttl = ttl_attribute(model)
     assert table.get("TimeToLiveSpecification") == ({"AttributeName": ttl, "Enabled": True} if ttl else None)
 
