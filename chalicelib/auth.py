@@ -6,8 +6,10 @@ import hashlib
 import secrets
 from datetime import datetime
 
+from pynamodb.exceptions import DeleteError
+
 from chalicelib.errors import UnauthorizedError
-from chalicelib.models import ApiKey
+from chalicelib.models import ApiKey, condition_failed
 
 KEY_PREFIX = "prsnl_"
 
@@ -27,8 +29,21 @@ def register_key(user_id: str, key: str, *, now: datetime, label: str | None = N
     return key
 
 
-def revoke_key(key_hash: str) -> None:
-    ApiKey(key_hash).delete()
+def revoke_key(key_or_hash: str) -> bool:
+    """Delete a key given as the key itself or as its hash; False when there was no such key."""
+    key_hash = hash_key(key_or_hash) if key_or_hash.startswith(KEY_PREFIX) else key_or_hash
+    try:
+        ApiKey(key_hash).delete(condition=ApiKey.key_hash.exists())
+    except DeleteError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def list_keys(user_id: str) -> list[ApiKey]:
+    """The user's keys (hash, label, date): what an admin needs to pick one to revoke."""
+    return list(ApiKey.by_user.query(user_id))
 
 
 def user_for_key(key: str | None) -> str:

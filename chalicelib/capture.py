@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib import jobs, platforms, urls, videos
-from chalicelib.errors import BadRequestError
+from chalicelib import jobs, observability, platforms, urls, users, videos
+from chalicelib.errors import BadRequestError, QuotaExceededError
 from chalicelib.models import Job, Video, transact
 from chalicelib.wiring import Services
 
@@ -28,17 +28,28 @@ def capture(url: str, *, owner_id: str, services: Services, source: str = "api",
         raise BadRequestError(f"url must be a link of at most {MAX_URL_LENGTH} characters", code="invalid_url")
     resolved = platforms.resolve(url)
     urls.check_url(resolved.canonical_url, allow_loopback=services.settings.allow_loopback_urls)
+    return capture_resolved(resolved, url, owner_id=owner_id, services=services, source=source, title=title,
+                            tags=tags, note=note, correlation_id=correlation_id, job_params=job_params)
 
+
+def capture_resolved(resolved: platforms.Resolved, url: str, *, owner_id: str, services: Services, source: str,
+                     title: str | None = None, tags: list[str] | None = None, note: str | None = None,
+                     correlation_id: str | None = None, job_params: dict | None = None,
+                     kind: str = "video") -> CaptureResult:
+    """Record and queue what is already resolved: a checked link, or a file the bot received (no link)."""
     existing = videos.find_by_source(owner_id, resolved.dedupe_key)
     if existing is not None and existing.status != videos.FAILED:
+        observability.capture_requested(resolved.platform, source=source, created=False)
         return CaptureResult(existing, None, created=False)
+    if users.get_user(owner_id).bytes_available <= 0:  # the worker's reservation is the real check
+        raise QuotaExceededError("the storage quota is used up: delete a video first")
 
     now = services.clock.now()
     video = Video(
         services.clock.new_id(), owner_id=owner_id, created_at=now, updated_at=now, status=videos.QUEUED,
         source=source, source_url=url, canonical_url=resolved.canonical_url,
         owner_source=videos.owner_source(owner_id, resolved.dedupe_key), platform=resolved.platform,
-        platform_id=resolved.platform_id, title=title, tags=list(tags or []), note=note,
+        platform_id=resolved.platform_id, title=title, tags=list(tags or []), note=note, kind=kind,
     )
     job = jobs.new_job(services.clock.new_id(), video_id=video.video_id, owner_id=owner_id, kind="capture",
                        now=now, params=job_params)
@@ -46,10 +57,12 @@ def capture(url: str, *, owner_id: str, services: Services, source: str = "api",
     if existing is not None:  # a failed earlier try: replace it so the owner keeps one record
         existing.delete()
     transact(saves=(video, job))
-    message = jobs.JobMessage(job.job_id, video.video_id, owner_id, kind="capture", correlation_id=correlation_id)
+    message = jobs.JobMessage(job.job_id, video.video_id, owner_id, kind="capture",
+                              correlation_id=correlation_id or observability.logger.get_correlation_id())
     try:
         services.queue.send(message)
     except Exception:
         transact(deletes=(video, job))
         raise
+    observability.capture_requested(resolved.platform, source=source, created=True)
     return CaptureResult(video, job, created=True)

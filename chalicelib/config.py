@@ -27,6 +27,18 @@ def _float(name: str, default: float) -> float:
     return float(_env(name, str(default)))
 
 
+def _ints(name: str) -> tuple[int, ...]:
+    """A comma-separated list of integers (Telegram user ids)."""
+    return tuple(int(item) for item in (_env(name) or "").split(",") if item.strip())
+
+
+def _telegram_download_limit() -> int | None:
+    """What getFile serves: 20 MB on the public Bot API, no limit of its own on a self-hosted server."""
+    if _env("PRSNL_TELEGRAM_DOWNLOAD_LIMIT"):
+        return _int("PRSNL_TELEGRAM_DOWNLOAD_LIMIT", 0)
+    return None if _env("PRSNL_TELEGRAM_API_URL") else 20 * MB
+
+
 def _bool(name: str, default: bool) -> bool:
     value = _env(name)
     if value is None:
@@ -45,6 +57,7 @@ class Settings:
     api_keys_table: str
     videos_table: str
     jobs_table: str
+    snapshots_table: str
     jobs_queue: str
     jobs_queue_url: str | None
     max_video_bytes: int
@@ -59,6 +72,25 @@ class Settings:
     allow_loopback_urls: bool
     progress_interval_seconds: float
     signed_url_seconds: int
+    cdn_domain: str | None
+    cdn_key_pair_id: str | None
+    cdn_private_key: str | None
+    cdn_private_key_secret: str | None
+    orphan_grace_seconds: int
+    maintenance_interval_seconds: int
+    telegram_token: str | None
+    telegram_webhook_secret: str | None
+    telegram_token_secret: str | None
+    telegram_webhook_secret_secret: str | None
+    telegram_api_url: str | None
+    telegram_allowed_users: tuple[int, ...]
+    telegram_download_limit: int | None
+    telegram_edit_interval_seconds: float
+    idempotency_table: str
+    watch_url: str
+    work_dir: str | None
+    ops_table: str
+    tracing: bool
     ffmpeg_binary: str | None
     api_port: int
     aws_port: int
@@ -83,6 +115,7 @@ def load_settings() -> Settings:
         api_keys_table=_env("PRSNL_API_KEYS_TABLE", f"{prefix}-api-keys"),
         videos_table=_env("PRSNL_VIDEOS_TABLE", f"{prefix}-videos"),
         jobs_table=_env("PRSNL_JOBS_TABLE", f"{prefix}-jobs"),
+        snapshots_table=_env("PRSNL_SNAPSHOTS_TABLE", f"{prefix}-storage-snapshots"),
         jobs_queue=_env("PRSNL_JOBS_QUEUE", f"{prefix}-jobs"),
         jobs_queue_url=_env("PRSNL_JOBS_QUEUE_URL"),
         max_video_bytes=_int("PRSNL_MAX_VIDEO_BYTES", 500 * MB),
@@ -97,6 +130,26 @@ def load_settings() -> Settings:
         allow_loopback_urls=_bool("PRSNL_ALLOW_LOOPBACK_URLS", stage == "local"),
         progress_interval_seconds=_float("PRSNL_PROGRESS_INTERVAL_SECONDS", 1.0),
         signed_url_seconds=_int("PRSNL_SIGNED_URL_SECONDS", 300),
+        cdn_domain=_env("PRSNL_CDN_DOMAIN"),
+        cdn_key_pair_id=_env("PRSNL_CDN_KEY_PAIR_ID"),
+        cdn_private_key=_env("PRSNL_CDN_PRIVATE_KEY"),
+        cdn_private_key_secret=_env("PRSNL_CDN_PRIVATE_KEY_SECRET"),
+        orphan_grace_seconds=_int("PRSNL_ORPHAN_GRACE_SECONDS", 3600),
+        maintenance_interval_seconds=_int("PRSNL_MAINTENANCE_INTERVAL_SECONDS", 3600),
+        telegram_token=_env("PRSNL_TELEGRAM_TOKEN"),
+        telegram_webhook_secret=_env("PRSNL_TELEGRAM_WEBHOOK_SECRET"),
+        telegram_token_secret=_env("PRSNL_TELEGRAM_TOKEN_SECRET"),
+        telegram_webhook_secret_secret=_env("PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET"),
+        telegram_api_url=_env("PRSNL_TELEGRAM_API_URL"),
+        telegram_allowed_users=_ints("PRSNL_TELEGRAM_ALLOWED_USERS"),
+        telegram_download_limit=_telegram_download_limit(),
+        telegram_edit_interval_seconds=_float("PRSNL_TELEGRAM_EDIT_INTERVAL_SECONDS", 3.0),
+        idempotency_table=_env("PRSNL_IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
+        watch_url=_env("PRSNL_WATCH_URL",
+                       f"http://127.0.0.1:{_int('PRSNL_API_PORT', 8000)}/api/videos/{{video_id}}/stream"),
+        work_dir=_env("PRSNL_WORK_DIR"),  # where the worker downloads and encodes (None: the system temp dir)
+        ops_table=_env("PRSNL_OPS_TABLE", f"{prefix}-ops"),
+        tracing=_bool("PRSNL_TRACING", False),  # X-Ray through Powertools' Tracer (costs ~0.5 s of cold start)
         ffmpeg_binary=_env("PRSNL_FFMPEG"),
         api_port=_int("PRSNL_API_PORT", 8000),
         aws_port=_int("PRSNL_AWS_PORT", 5000),

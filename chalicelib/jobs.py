@@ -18,6 +18,7 @@ from chalicelib.models import Job, condition_failed, to_json_dict
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+LEASE_EXPIRED = "lease_expired"  # error code of a job the maintenance took back from a dead worker
 JOB_TTL = timedelta(days=30)
 
 
@@ -120,22 +121,38 @@ def cancel(job: Job, *, now: datetime) -> bool:
     return True
 
 
+def reap(job: Job, *, now: datetime, requeue: bool, message: str) -> bool:
+    """Take back a job whose worker died (lease over): queued again or failed; False when it moved on meanwhile."""
+    status = QUEUED if requeue else FAILED
+    try:
+        _finish(job, status, now=now, expect=RUNNING, lease_over_at=now, error_code=LEASE_EXPIRED, message=message,
+                progress={"stage": status})
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
 def _finish(job: Job, status: str, *, now: datetime, expect: str | None = None, error_code: str | None = None,
-            message: str | None = None, progress: dict | None = None) -> None:
+            message: str | None = None, progress: dict | None = None, lease_over_at: datetime | None = None) -> None:
     actions = [Job.status.set(status), Job.updated_at.set(now), Job.lease_until.remove()]
     if error_code:
         actions += [Job.error_code.set(error_code), Job.error_message.set(message)]
     if progress:
         actions.append(Job.progress.set(progress))
     condition = (Job.status == expect) if expect else Job.status.is_in(QUEUED, RUNNING)
+    if lease_over_at:
+        condition &= Job.lease_until < lease_over_at
     job.update(actions=actions, condition=condition)
 
 
 class ProgressReporter:
     """Writes download/processing progress to the job at most once per interval (and always at stage changes)."""
 
-    def __init__(self, job: Job, *, interval: float, clock=time.monotonic):
+    def __init__(self, job: Job, *, interval: float, clock=time.monotonic, on_change=None):
         self._job = job
+        self._on_change = on_change  # told each progress written (the Telegram reply follows it)
         self._interval = interval
         self._clock = clock
         self._last_write = float("-inf")
@@ -153,3 +170,5 @@ class ProgressReporter:
             if condition_failed(exc):
                 raise JobCancelledError(f"job {self._job.job_id} is no longer running") from None
             raise
+        if self._on_change:
+            self._on_change(progress)

@@ -53,9 +53,21 @@ class User(Model):
     # single conditional decrement (DynamoDB conditions cannot do arithmetic).
     bytes_available = NumberAttribute()
     video_count = NumberAttribute(default=0)
+    # stored bytes and video counts by "platform:<name>", "month:<YYYY-MM>" and "prefix:<key prefix>",
+    # moved in the same conditional update as the quota counters (the storage stats read only these)
+    usage_bytes = MapAttribute(default=dict)
+    usage_count = MapAttribute(default=dict)
     telegram_id = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     by_telegram_id = UsersByTelegramId()
+
+
+class ApiKeysByUser(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
 
 
 class ApiKey(Model):
@@ -68,6 +80,7 @@ class ApiKey(Model):
     user_id = UnicodeAttribute()
     label = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    by_user = ApiKeysByUser()
 
 
 class VideosByOwner(GlobalSecondaryIndex):
@@ -99,6 +112,7 @@ class Video(Model):
     updated_at = UTCDateTimeAttribute()
     status = UnicodeAttribute()
     source = UnicodeAttribute(default="api")
+    kind = UnicodeAttribute(default="video")  # "video", or "image": the file is a JPEG (photos sent to the bot)
     source_url = UnicodeAttribute()
     canonical_url = UnicodeAttribute()
     owner_source = UnicodeAttribute()  # "{owner_id}#{platform}:{platform_id}": the de-duplication key
@@ -119,6 +133,10 @@ class Video(Model):
     video_bitrate = NumberAttribute(null=True)
     audio_bitrate = NumberAttribute(null=True)
     filesize = NumberAttribute(null=True)
+    profile = UnicodeAttribute(null=True)
+    pix_fmt = UnicodeAttribute(null=True)
+    sample_rate = NumberAttribute(null=True)
+    channels = NumberAttribute(null=True)
     # platform metadata (title, uploader, upload_date, description, view_count...)
     platform_meta = JSONAttribute(null=True)
     file_key = UnicodeAttribute(null=True)
@@ -126,6 +144,7 @@ class Video(Model):
     thumbnails = MapAttribute(default=dict)
     bytes_reserved = NumberAttribute(default=0)
     bytes_stored = NumberAttribute(default=0)
+    object_sizes = MapAttribute(default=dict)  # S3 key -> bytes of every stored object (file, renditions, thumbnails)
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
     by_owner = VideosByOwner()
@@ -164,9 +183,51 @@ class Job(Model):
     by_status = JobsByStatus()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (User, ApiKey, Video, Job)
+class StorageSnapshot(Model):
+    """One day's storage figures of one user (or of everyone, owner ``*``): the storage trend series."""
 
-_TABLE_SETTING = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_table", Job: "jobs_table"}
+    class Meta(_Meta):
+        table_name = "storage_snapshots"
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    day = UnicodeAttribute(range_key=True)  # YYYY-MM-DD (UTC)
+    bytes_used = NumberAttribute(default=0)
+    bytes_reserved = NumberAttribute(default=0)
+    quota_bytes = NumberAttribute(default=0)
+    video_count = NumberAttribute(default=0)
+    users = NumberAttribute(null=True)  # global snapshot only
+    taken_at = UTCDateTimeAttribute()
+
+
+class IdempotencyKey(Model):
+    """A delivery seen once (a Telegram update id): written with a conditional put, expired by TTL."""
+
+    class Meta(_Meta):
+        table_name = "idempotency"
+
+    key = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+
+
+class OpsRecord(Model):
+    """Operations data: the worker's heartbeat (``heartbeat``/``worker``) and the hourly job rollups
+    (``rollup``/``<hour>#<platform>``), whose counters are attributes added with ADD (see opsmetrics)."""
+
+    class Meta(_Meta):
+        table_name = "ops"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    at = UTCDateTimeAttribute(null=True)
+    data = JSONAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (User, ApiKey, Video, Job, StorageSnapshot, IdempotencyKey, OpsRecord)
+
+_TABLE_SETTING = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_table", Job: "jobs_table",
+                  StorageSnapshot: "snapshots_table", IdempotencyKey: "idempotency_table", OpsRecord: "ops_table"}
 
 
 def condition_failed(exc: Exception) -> bool:

@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from chalicelib import jobs, quotas, storage, videos
-from chalicelib.errors import JobCancelledError, NotFoundError, PermanentJobError, PrsnlError
+from chalicelib import jobs, observability, quotas, renditions, storage, urls, videos
+from chalicelib.errors import JobCancelledError, NotFoundError, PermanentJobError, PrsnlError, TransientJobError
 from chalicelib.models import Job, Video, condition_failed
 from chalicelib.observability import logger
 from chalicelib.wiring import Services
-
-LIVE_STATES = ("is_live", "is_upcoming", "post_live")
 
 
 @dataclass(frozen=True)
@@ -48,17 +46,27 @@ def process_job(message: jobs.JobMessage, *, services: Services, lease_seconds: 
         work.cleanup_outputs()
         jobs.cancel(job, now=services.clock.now())
         return Outcome(True, jobs.CANCELLED)
-    except PermanentJobError as exc:
-        work.fail(exc)
-        return Outcome(True, jobs.FAILED)
     except Exception as exc:
-        error = exc if isinstance(exc, PrsnlError) else PrsnlError(str(exc), code="transient")
+        error = exc if isinstance(exc, PrsnlError) else _unexpected(exc)
+        if not isinstance(error, TransientJobError):  # too large, private, blocked, corrupt...: no retry helps
+            work.fail(error)
+            observability.job_finished(job.kind, work.video, work.stats, code=error.code)
+            return Outcome(True, jobs.FAILED)
         if job.attempts >= services.settings.max_attempts:
             work.fail(error)
+            observability.job_finished(job.kind, work.video, work.stats, code=error.code, last_attempt=True)
         else:
             work.release_for_retry(error)
-        raise
+            observability.job_retried(work.video, error.code)
+        raise  # SQS redelivers it after the worker's backoff, or moves it to the DLQ after the last attempt
+    observability.job_finished(job.kind, work.video, work.stats)
     return Outcome(True, jobs.SUCCEEDED)
+
+
+def _unexpected(exc: Exception) -> TransientJobError:
+    """Network, AWS throttling, a crashed tool: worth another try. The details go to the log, not the user."""
+    logger.exception("unexpected failure", extra={"error_type": type(exc).__name__})
+    return TransientJobError(f"a temporary failure ({type(exc).__name__})")
 
 
 class _Run:
@@ -68,64 +76,96 @@ class _Run:
         self.job = job
         self.services = services
         self.settings = services.settings
-        self.progress = jobs.ProgressReporter(job, interval=self.settings.progress_interval_seconds)
+        self.progress = jobs.ProgressReporter(job, interval=self.settings.progress_interval_seconds,
+                                              on_change=lambda progress: services.notifier.progress(job, progress))
         self.uploaded: list[str] = []
         self.reserved = 0
         self.video: Video | None = None
+        self.stats = observability.JobStats()
 
     def run(self) -> None:
         try:
             self.video = videos.get(self.job.video_id)
         except NotFoundError:
             raise JobCancelledError("the video was deleted") from None
-        workdir = Path(tempfile.mkdtemp(prefix=f"prsnl-{self.job.job_id}-"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"prsnl-{self.job.job_id}-", dir=self.settings.work_dir))
         try:
-            self._capture(workdir)
+            if self.job.kind == renditions.KIND:
+                renditions.make(self, workdir)
+            else:
+                self._capture(workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _capture(self, workdir: Path) -> None:
-        from chalicelib import platforms
+        from chalicelib import images
         from chalicelib.media import probe as media_probe
         from chalicelib.media import thumbnails, transcode
 
         video, settings = self.video, self.settings
-        platform = platforms.get_platform(video.platform)
+        platform, downloader = self._source()
         options = platform.ydl_options(settings)
         allow_loopback = settings.allow_loopback_urls
         self.progress("probing")
-        info = self.services.downloader.probe(video.canonical_url, options=options, allow_loopback=allow_loopback,
-                                              classify=platform.classify_error)
+        from_link = video.platform != "telegram"  # a file sent to the bot has no link to check and is one file
+        if from_link:
+            urls.check_url(video.canonical_url, allow_loopback=allow_loopback)
+        info = downloader.probe(video.canonical_url, options=options, allow_loopback=allow_loopback,
+                                classify=platform.classify_error)
+        if from_link:
+            info = _single_video(platform, info)
         estimate = self._check_before_download(info)
         self._reserve(estimate)
         max_bytes = min(settings.max_video_bytes, self._bytes_left() + self.reserved)
-        source = self.services.downloader.download(info, workdir, options=options, max_bytes=max_bytes,
-                                                   allow_loopback=allow_loopback, on_progress=self.progress,
-                                                   classify=platform.classify_error)
+        with self.stats.timed("download"):
+            source = downloader.download(info, workdir, options=options, max_bytes=max_bytes,
+                                         allow_loopback=allow_loopback, on_progress=self.progress,
+                                         classify=platform.classify_error)
+        self.stats.download_bytes = source.stat().st_size
         self.progress("processing", percent=0)
+        if video.kind == images.IMAGE:
+            output, thumbs, record = images.prepare(source, workdir)
+            return self._store(output, storage.image_key(video.video_id, video.created_at), thumbs, record,
+                               platform.to_metadata(info))
         source_info = media_probe.probe(source)
         self._check_duration(source_info.duration)
         output = workdir / "output.mp4"
         plan = transcode.plan(source_info, transcode.Limits.from_settings(settings))
-        final_info = transcode.run(plan, source, output,
-                                   on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
-        thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
+        with self.stats.timed(plan.kind):
+            final_info = transcode.run(plan, source, output,
+                                       on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
+        with self.stats.timed("thumbnails"):
+            thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
+        self._store(output, storage.video_key(video.video_id, video.created_at), thumbs, final_info.as_record(),
+                    platform.to_metadata(info))
+
+    def _source(self):
+        """Where the media comes from: a file sent to the bot (Telegram's file API), else the link (yt-dlp)."""
+        from chalicelib import platforms
+
+        if self.video.platform == "telegram":
+            from chalicelib.telegram import files
+
+            return files.TELEGRAM, files.TelegramFileDownloader(self.job, self.services)
+        return platforms.get_platform(self.video.platform), self.services.downloader
+
+    def _store(self, output: Path, file_key: str, thumbs: dict[str, Path], record: dict, meta: dict) -> None:
+        """Upload the file and its thumbnails, settle the quota, mark the video ready and tell the chat."""
+        video = self.video
         self.progress("uploading")
-        file_key = storage.video_key(video.video_id, video.created_at)
         thumb_keys = {size: storage.thumbnail_key(video.video_id, video.created_at, size) for size in thumbs}
-        total = self._upload(output, file_key)
-        for size, path in thumbs.items():
-            total += self._upload(path, thumb_keys[size])
-        quotas.settle(video.owner_id, reserved=self.reserved, actual=total)
+        sizes = {file_key: self._upload(output, file_key)}
+        sizes.update({thumb_keys[size]: self._upload(path, thumb_keys[size]) for size, path in thumbs.items()})
+        quotas.settle(video.owner_id, reserved=self.reserved, actual=sum(sizes.values()),
+                      usage=quotas.Usage.of(video, sizes))
         self.reserved = 0
-        self._mark_ready(file_key, thumb_keys, total, final_info.as_record(), platform.to_metadata(info))
+        self._mark_ready(file_key, thumb_keys, sizes, record, meta)
         jobs.succeed(self.job, now=self.services.clock.now())
+        self.services.notifier.ready(self.job, self.video, thumbnail=thumbs.get("medium"))
 
     def _check_before_download(self, info: dict) -> int:
         from chalicelib.media.download import expected_size
 
-        if info.get("is_live") or info.get("live_status") in LIVE_STATES:
-            raise PermanentJobError("live streams and premieres cannot be saved", code="live_stream")
         self._check_duration(info.get("duration"))
         size = expected_size(info) or 0
         if size > self.settings.max_video_bytes:
@@ -158,10 +198,12 @@ class _Run:
         self.uploaded.append(key)
         return self.services.storage.put_file(path, key)
 
-    def _mark_ready(self, file_key: str, thumb_keys: dict, total: int, probe: dict, meta: dict) -> None:
+    def _mark_ready(self, file_key: str, thumb_keys: dict, sizes: dict[str, int], probe: dict, meta: dict) -> None:
         now = self.services.clock.now()
+        total = sum(sizes.values())
         actions = [Video.status.set(videos.READY), Video.file_key.set(file_key), Video.thumbnails.set(thumb_keys),
-                   Video.bytes_stored.set(total), Video.bytes_reserved.set(0), Video.updated_at.set(now),
+                   Video.bytes_stored.set(total), Video.object_sizes.set(sizes), Video.bytes_reserved.set(0),
+                   Video.updated_at.set(now),
                    Video.platform_meta.set(meta), Video.error_code.remove(), Video.error_message.remove()]
         actions += [getattr(Video, name).set(value) for name, value in probe.items()
                     if value is not None and hasattr(Video, name)]
@@ -171,7 +213,7 @@ class _Run:
             self.video.update(actions=actions, condition=Video.video_id.exists())
         except Exception as exc:
             if condition_failed(exc):  # deleted while we worked: give the bytes back
-                quotas.release(self.video.owner_id, used=total, videos=1)
+                quotas.release(self.video.owner_id, used=total, videos=1, usage=quotas.Usage.of(self.video, sizes))
                 raise JobCancelledError("the video was deleted while it was processed") from None
             raise
 
@@ -182,10 +224,14 @@ class _Run:
         jobs.fail(self.job, now=now, error_code=error.code, message=error.message)
         if self.video is not None:
             try:
-                videos.mark_failed(self.video, now=now, code=error.code, message=error.message)
+                if self.job.kind == renditions.KIND:  # the video stays ready; only this rendition failed
+                    renditions.mark_failed(self.video, self.job, now=now, code=error.code, message=error.message)
+                else:
+                    videos.mark_failed(self.video, now=now, code=error.code, message=error.message)
             except Exception as exc:
                 if not condition_failed(exc):
                     raise
+        self.services.notifier.failed(self.job, error)
 
     def release_for_retry(self, error: PrsnlError) -> None:
         logger.warning("job will be retried", extra={"job_id": self.job.job_id, "attempt": self.job.attempts,
@@ -201,3 +247,19 @@ class _Run:
         if self.reserved and self.video is not None:
             quotas.release(self.video.owner_id, reserved=self.reserved)
             self.reserved = 0
+
+
+def _single_video(platform, info: dict) -> dict:
+    """The one video of a link. The platform refuses live streams and posts with no video.
+
+    Seam for multi-item posts (X posts with several videos, carousels): the platform's ``entries``
+    lists every item; storing them all under one capture is the platforms' work. Until then such a
+    post fails with its own code rather than being cut down to its first item.
+    """
+    items = platform.entries(info)
+    if len(items) > 1:
+        raise PermanentJobError(f"this post holds {len(items)} items; saving several is not supported yet",
+                                code="multi_item_post")
+    if items[0].get("kind") != "video":
+        raise PermanentJobError("there is no video at this link", code="no_video_in_post")
+    return items[0]

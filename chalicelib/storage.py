@@ -26,6 +26,10 @@ ABORT_MULTIPART_DAYS = 1
 NONCURRENT_EXPIRE_DAYS = 30
 INTELLIGENT_TIERING_DAYS = 30
 TEMP_PREFIX = "temp/"
+# The thumbnail sizes of the key layout (media.thumbnails makes them; the API never imports media).
+THUMBNAIL_SIZES = ("small", "medium", "large")
+# The rendition heights of the key layout: videos/YYYY/MM/{uuid}_{quality}.mp4
+RENDITION_QUALITIES = ("360p", "480p", "720p", "1080p")
 
 
 def lifecycle_rules() -> list[dict]:
@@ -45,6 +49,11 @@ def lifecycle_rules() -> list[dict]:
 def video_key(video_id: str, created_at: datetime, quality: str | None = None) -> str:
     suffix = f"_{quality}" if quality else ""
     return f"videos/{created_at:%Y/%m}/{video_id}{suffix}.mp4"
+
+
+def image_key(video_id: str, created_at: datetime) -> str:
+    """An image capture's picture sits where its video would (same prefix, same lifecycle)."""
+    return f"videos/{created_at:%Y/%m}/{video_id}.jpg"
 
 
 def thumbnail_key(video_id: str, created_at: datetime, size: str) -> str:
@@ -74,6 +83,11 @@ class S3Storage:
             ExtraArgs={"ContentType": content_type(key), "CacheControl": CACHE_FOREVER},
         )
         return path.stat().st_size
+
+    def get_file(self, key: str, path: Path) -> Path:
+        """Download an object to a local file (the worker's input for a rendition)."""
+        self._s3.download_file(self.bucket, key, str(path), Config=_TRANSFER)
+        return path
 
     def presign(self, key: str, seconds: int) -> str:
         return self._s3.generate_presigned_url(

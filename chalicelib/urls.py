@@ -18,13 +18,14 @@ from chalicelib.errors import BlockedUrlError, UnsupportedUrlError
 _real_getaddrinfo = socket.getaddrinfo
 _guard = threading.local()
 _install_lock = threading.Lock()
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def address_problem(address: str, *, allow_loopback: bool) -> str | None:
     """Why an IP address may not be fetched, or None when it is a public address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None) or _nat64(ip)
         if embedded is not None:
             return address_problem(str(embedded), allow_loopback=allow_loopback)
     if ip.is_loopback:
@@ -35,6 +36,11 @@ def address_problem(address: str, *, allow_loopback: bool) -> str | None:
     if not ip.is_global:
         return "not-global"
     return None
+
+
+def _nat64(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a NAT64 gateway would reach for this address (64:ff9b::/96)."""
+    return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None
 
 
 def resolve_host(host: str, port: int | None = None) -> list[str]:

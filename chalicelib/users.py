@@ -1,12 +1,13 @@
-"""User records: creation with a full quota, and lookups."""
+"""User records: creation with a full quota, lookups, and the admin changes (quota, admin flag)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.errors import NotFoundError
+from chalicelib.errors import ForbiddenError, NotFoundError
 from chalicelib.models import User, condition_failed
 
 
@@ -14,7 +15,7 @@ def create_user(user_id: str, *, name: str, quota_bytes: int, now: datetime, is_
                 telegram_id: int | None = None) -> User:
     """Create the user once; an existing user is left as it is (safe to seed twice)."""
     user = User(user_id, name=name, quota_bytes=quota_bytes, bytes_available=quota_bytes, is_admin=is_admin,
-                telegram_id=telegram_id, created_at=now)
+                telegram_id=telegram_id, created_at=now, usage_bytes={}, usage_count={})
     try:
         user.save(condition=User.user_id.does_not_exist())
     except PutError as exc:
@@ -29,3 +30,36 @@ def get_user(user_id: str) -> User:
         return User.get(user_id)
     except User.DoesNotExist:
         raise NotFoundError(f"user {user_id} not found") from None
+
+
+def get_admin(user_id: str) -> User:
+    """The user when they are an admin; ForbiddenError otherwise."""
+    user = get_user(user_id)
+    if not user.is_admin:
+        raise ForbiddenError("this needs an admin's API key")
+    return user
+
+
+def all_users() -> Iterator[User]:
+    """Every user (admin views): the users table holds one small counter record per person."""
+    return User.scan()
+
+
+def set_quota(user_id: str, quota_bytes: int) -> User:
+    """Change the quota; what is available moves by the same amount, guarded against a concurrent change."""
+    while True:
+        user = get_user(user_id)
+        try:
+            user.update(actions=[User.quota_bytes.set(quota_bytes),
+                                 User.bytes_available.add(quota_bytes - user.quota_bytes)],
+                        condition=User.quota_bytes == user.quota_bytes)
+            return user
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+
+
+def set_admin(user_id: str, is_admin: bool) -> User:
+    user = get_user(user_id)
+    user.update(actions=[User.is_admin.set(is_admin)], condition=User.user_id.exists())
+    return user

@@ -38,6 +38,13 @@ class Services:
 
         return YtDlpDownloader()
 
+    @cached_property
+    def notifier(self):
+        """Telegram replies follow the jobs the bot queued; without a bot configured, nobody is told."""
+        from chalicelib.telegram.notifier import NullNotifier, TelegramNotifier, configured
+
+        return TelegramNotifier(self.settings) if configured(self.settings) else NullNotifier()
+
 
 _services: Services | None = None
 _overrides: dict = {}

@@ -8,20 +8,21 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import jobs, pipeline, wiring
-from chalicelib.observability import logger, metrics
+from chalicelib import health, jobs, observability, pipeline, wiring
+from chalicelib.observability import logger
 
-BACKOFF_BASE_SECONDS = 10
 BACKOFF_MAX_SECONDS = 900
 
-def backoff_seconds(receive_count: int) -> int:
-    """Exponential backoff for the next delivery: 10 s, 20 s, 40 s ... capped at 15 minutes."""
-    return min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, receive_count - 1))
+
+def backoff_seconds(receive_count: int, base: int) -> int:
+    """Exponential backoff for the next delivery: base, 2 base, 4 base ... capped at 15 minutes."""
+    return min(BACKOFF_MAX_SECONDS, base * 2 ** max(0, receive_count - 1))
 
 
 def record_handler(record: SQSRecord, lease_seconds: float) -> None:
     message = jobs.JobMessage.from_json(record.body)
     logger.append_keys(job_id=message.job_id, video_id=message.video_id, correlation_id=message.correlation_id)
+    observability.job_received(message.enqueued_at)
     services = wiring.services()
     try:
         pipeline.process_job(message, services=services, lease_seconds=lease_seconds)
@@ -32,10 +33,11 @@ def record_handler(record: SQSRecord, lease_seconds: float) -> None:
         raise
 
 
-@metrics.log_metrics
+@observability.traced
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context) -> dict:
     lease = context.get_remaining_time_in_millis() / 1000
+    health.beat(wiring.services())
 
     def handle(record: SQSRecord) -> None:
         record_handler(record, lease)

@@ -20,8 +20,9 @@ def cdk_context() -> dict:
     return json.loads(CDK_JSON.read_text())["context"]
 
 
-def build_app(*, outdir: Path, settings: Settings, work_dir: Path, env: Environment | None = None,
-              context: dict | None = None) -> tuple[App, PrsnlStack]:
+def build_app(
+    *, outdir: Path, settings: Settings, work_dir: Path, env: Environment | None = None, context: dict | None = None
+) -> tuple[App, PrsnlStack]:
     """The app with every AwsSolutions finding checked at ``app.synth()`` (acknowledged ones carry a reason).
 
     ``work_dir`` must outlive ``app.synth()``: Chalice packages the API there (run it as the current directory,

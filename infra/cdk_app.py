@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def main() -> None:
 
     settings = load_settings()
     outdir = Path(os.environ.get("CDK_OUTDIR", DEFAULT_OUTDIR))
+    if "CDK_OUTDIR" not in os.environ:  # our own outdir (the cdk CLI manages its own): drop stale assets
+        shutil.rmtree(outdir, ignore_errors=True)
     env = Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region)
     with tempfile.TemporaryDirectory(prefix="prsnl-synth-") as work, contextlib.chdir(work):
         app, _ = build_app(outdir=outdir, settings=settings, work_dir=Path(work), env=env)

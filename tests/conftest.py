@@ -3,6 +3,8 @@ the Chalice test client, a seeded user and a helper that drains the queue throug
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from dataclasses import dataclass
 
@@ -182,3 +184,61 @@ class LambdaContext:
 @pytest.fixture
 def lambda_context() -> LambdaContext:
     return LambdaContext()
+
+
+@pytest.fixture
+def work_dir(tmp_path, settings_env):
+    """The worker's temp root (PRSNL_WORK_DIR), so a test can check that nothing is left behind."""
+    path = tmp_path / "work"
+    path.mkdir()
+    settings_env(PRSNL_WORK_DIR=path)
+    return path
+
+
+TELEGRAM_USER = 111  # the whitelisted Telegram user of the telegram fixture
+WEBHOOK_SECRET = "test-webhook-secret_1"
+
+
+@pytest.fixture
+def telegram(settings_env):
+    """A fake Bot API server on loopback (tests/fake_telegram.py) with the bot configured to use it."""
+    from tests.fake_telegram import TOKEN, FakeBotApi
+
+    server = FakeBotApi().start()
+    settings_env(PRSNL_TELEGRAM_TOKEN=TOKEN, PRSNL_TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                 PRSNL_TELEGRAM_API_URL=server.url, PRSNL_TELEGRAM_ALLOWED_USERS=f"{TELEGRAM_USER},222",
+                 PRSNL_TELEGRAM_EDIT_INTERVAL_SECONDS="0")
+    yield server
+    server.stop()
+
+
+
+class LogCapture(logging.Handler):
+    """Log lines exactly as a handler writes them (our JSON logger's, or a library's through the root logger)."""
+
+    def __init__(self, formatter: logging.Formatter):
+        super().__init__()
+        self.setFormatter(formatter)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def records(self) -> list[dict]:
+        return [json.loads(line) for line in self.lines]
+
+
+@pytest.fixture(autouse=True)
+def app_logs():
+    """Every test's log lines, ours (JSON; as dicts: ``app_logs.records()``) and the libraries'; a line with
+    an API key, a Bearer or bot token or a cookie fails the test that wrote it."""
+    from chalicelib.observability import find_secrets, logger
+
+    ours, theirs = LogCapture(logger.registered_formatter), LogCapture(logging.Formatter("%(name)s %(message)s"))
+    logger.addHandler(ours)
+    logging.getLogger().addHandler(theirs)
+    yield ours
+    logger.removeHandler(ours)
+    logging.getLogger().removeHandler(theirs)
+    leaked = find_secrets("\n".join(ours.lines + theirs.lines))
+    assert not leaked, f"secrets reached the logs: {leaked}"

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("maintenance", "ops")
 
 
 def build_parser() -> argparse.ArgumentParser:

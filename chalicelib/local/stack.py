@@ -137,6 +137,20 @@ def main() -> int:
     return 0
 
 
+def maintenance_timer(interval: float, stop: threading.Event) -> None:
+    """EventBridge's part on the local stack (chalice local runs no schedules): maintenance and the day's
+    storage snapshot every ``interval`` seconds (the snapshot rewrites the day's figures)."""
+    from chalicelib import maintenance, trends, wiring
+    from chalicelib.observability import logger
+
+    while not stop.wait(interval):
+        try:
+            maintenance.run(services=wiring.services(), apply=True)
+            trends.snapshot(services=wiring.services())
+        except Exception:
+            logger.exception("local maintenance failed; trying again next interval")
+
+
 def start_services(settings, env: dict, processes: list, stop: threading.Event) -> dict:
     from chalicelib import wiring
     from chalicelib.local import worker_loop
@@ -151,6 +165,8 @@ def start_services(settings, env: dict, processes: list, stop: threading.Event) 
     threading.Thread(target=worker_loop.serve, args=(services.queue,),
                      kwargs={"concurrency": settings.worker_concurrency, "stop": stop},
                      name="worker-loop", daemon=True).start()
+    threading.Thread(target=maintenance_timer, args=(settings.maintenance_interval_seconds, stop),
+                     name="maintenance-timer", daemon=True).start()
     processes.append(start_api(settings.api_port, {**os.environ, **env}))
     return {
         "api_url": f"http://127.0.0.1:{settings.api_port}",

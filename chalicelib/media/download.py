@@ -38,8 +38,11 @@ class YtDlpDownloader:
         """Download the probed media into ``dest``; returns the file. Stops as soon as bytes pass max_bytes."""
         import yt_dlp
 
+        per_file: dict[str, int] = {}  # a video and an audio format download to separate files
+
         def hook(status: dict) -> None:
-            done = status.get("downloaded_bytes") or 0
+            per_file[status.get("filename", "")] = status.get("downloaded_bytes") or 0
+            done = sum(per_file.values())
             if done > max_bytes:
                 raise DownloadLimitExceeded(done)
             if status.get("status") == "downloading":
@@ -88,11 +91,18 @@ def _content_length(ydl, info: dict) -> int | None:
 
 
 def _base(options: dict) -> dict:
+    """Our defaults, the platform's options, then what the address guard needs, which no platform may change:
+    fragments in this thread (the guard is per thread), HLS by yt-dlp itself, and an ffmpeg that may read
+    only local files (yt-dlp hands some streams to ffmpeg, whose connections the guard cannot see)."""
     from chalicelib.media.tools import ffmpeg_exe
 
-    return {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": False,
-            "ffmpeg_location": ffmpeg_exe(), "socket_timeout": 20, "retries": 2, "fragment_retries": 3,
-            "color": {"stderr": "never", "stdout": "never"}} | options
+    defaults = {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": False,
+                "socket_timeout": 20, "retries": 2, "fragment_retries": 3,
+                "color": {"stderr": "never", "stdout": "never"}}
+    guarded = {"ffmpeg_location": ffmpeg_exe(), "concurrent_fragment_downloads": 1, "hls_prefer_native": True,
+               "external_downloader": {"default": "native"},
+               "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]}}
+    return defaults | options | guarded
 
 
 def _run(call, classify: Classify, *, max_bytes: int | None = None):
@@ -114,12 +124,20 @@ def _run(call, classify: Classify, *, max_bytes: int | None = None):
 
 
 def _our_cause(exc: BaseException | None) -> BaseException | None:
-    """Our own exception (limit, blocked address) under yt-dlp's wrappers, if that is what stopped it."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
+    """Our own exception (limit, blocked address) under yt-dlp's wrappers, if that is what stopped it.
+
+    yt-dlp wraps errors in ``exc_info``/causes, and its request director keeps a handler's
+    unexpected errors (our guard's refusal) in ``NoSupportingHandlers.unexpected_errors``.
+    """
+    pending, seen = [exc], set()
+    while pending:
+        exc = pending.pop(0)
+        if exc is None or id(exc) in seen:
+            continue
         if isinstance(exc, (PrsnlError, DownloadLimitExceeded)):
             return exc
         seen.add(id(exc))
         inner = getattr(exc, "exc_info", None)
-        exc = (inner[1] if inner else None) or exc.__cause__ or exc.__context__
+        pending += [inner[1] if inner else None, exc.__cause__, exc.__context__,
+                    *getattr(exc, "unexpected_errors", ())]
     return None

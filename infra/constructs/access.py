@@ -24,22 +24,29 @@ OBJECT_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
 def _objects(role: iam.IRole, bucket: s3.IBucket, actions: Sequence[str]) -> None:
     role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=[bucket.arn_for_objects("*")]))
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
-    nag.acknowledge(role, nag.arn_wildcard(bucket, "/*"),
-                    "Object keys are generated per video (videos/YYYY/MM/{uuid}...); the actions are object-level only.")
+    nag.acknowledge(
+        role,
+        nag.arn_wildcard(bucket, "/*"),
+        "Object keys are generated per video (videos/YYYY/MM/{uuid}...); the actions are object-level only.",
+    )
 
 
 def _tables(role: iam.IRole, tables: Sequence[dynamodb.ITable]) -> None:
     for table in tables:
         table.grant_read_write_data(role)  # adds <table>/index/* only when the table has indexes
         if _has_indexes(table):
-            nag.acknowledge(role, nag.arn_wildcard(table, "/index/*"),
-                            "Queries use the table's own indexes (declared in chalicelib/models.py), all of them.")
+            nag.acknowledge(
+                role,
+                nag.arn_wildcard(table, "/index/*"),
+                "Queries use the table's own indexes (declared in chalicelib/models.py), all of them.",
+            )
 
 
 def _has_indexes(table: dynamodb.Table) -> bool:
     cfn = table.node.default_child
-    return bool(Stack.of(table).resolve(cfn.global_secondary_indexes) or
-                Stack.of(table).resolve(cfn.local_secondary_indexes))
+    return bool(
+        Stack.of(table).resolve(cfn.global_secondary_indexes) or Stack.of(table).resolve(cfn.local_secondary_indexes)
+    )
 
 
 def _secrets(role: iam.IRole, secrets: Sequence[secretsmanager.ISecret]) -> None:

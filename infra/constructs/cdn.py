@@ -52,10 +52,17 @@ class MediaCdn(Construct):
             log_bucket=log_bucket,
             log_file_prefix="cloudfront/",
         )
-        nag.acknowledge(self.distribution, "CFR1", "A personal library: viewers are whoever holds a signed URL, anywhere."
+        nag.acknowledge(
+            self.distribution, "CFR1", "A personal library: viewers are whoever holds a signed URL, anywhere."
         )
-        nag.acknowledge(self.distribution, "CFR2", "Every request needs a short-lived signed URL (trusted key group); WAF adds cost, not access control.",
+        nag.acknowledge(
+            self.distribution,
+            "CFR2",
+            "Every request needs a short-lived signed URL (trusted key group); WAF adds cost, not access control.",
         )
-        nag.acknowledge(self.distribution, "CFR4", "Served on the default *.cloudfront.net certificate (no custom domain), where CloudFront "
+        nag.acknowledge(
+            self.distribution,
+            "CFR4",
+            "Served on the default *.cloudfront.net certificate (no custom domain), where CloudFront "
             "fixes the minimum protocol; add a certificate and TLSv1.2_2021 with a custom domain.",
         )

@@ -39,8 +39,7 @@ class MediaBuckets(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=Duration.days(LOG_DAYS))],
         )
-        nag.acknowledge(self.logs, "S1", "This is the access-log bucket; logging it into itself would loop."
-        )
+        nag.acknowledge(self.logs, "S1", "This is the access-log bucket; logging it into itself would loop.")
         self.backup = _private_bucket(
             self,
             "Backup",
@@ -75,8 +74,11 @@ class MediaBuckets(Construct):
             ],
         )
         for bucket in (self.media, self.backup):
-            nag.acknowledge(self.media, nag.arn_wildcard(bucket, "/*"),
-                            "Replication reads every replicated object and writes its replica under the same key.")
+            nag.acknowledge(
+                self.media,
+                nag.arn_wildcard(bucket, "/*"),
+                "Replication reads every replicated object and writes its replica under the same key.",
+            )
 
 
 def _media_lifecycle(noncurrent_days: int) -> list[s3.LifecycleRule]:

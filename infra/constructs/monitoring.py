@@ -24,9 +24,20 @@ API_5XX_PER_5_MINUTES = 5
 
 class Monitoring(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, stage: str, namespace: str, metrics: Sequence[MetricSpec],
-        worker: lambda_.IFunction, dlq: sqs.IQueue, jobs: sqs.IQueue, api_name: str, api_stage: str,
-        storage_alarm_bytes: int, alarm_email: str | None,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        namespace: str,
+        metrics: Sequence[MetricSpec],
+        worker: lambda_.IFunction,
+        dlq: sqs.IQueue,
+        jobs: sqs.IQueue,
+        api_name: str,
+        api_stage: str,
+        storage_alarm_bytes: int,
+        alarm_email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = _alarm_topic(self)
@@ -35,10 +46,12 @@ class Monitoring(Construct):
         self._stage, self._namespace = stage, namespace
         self._alarms: list[cloudwatch.Alarm] = []
         api = {"ApiName": api_name, "Stage": api_stage}
-        api_5xx = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="5XXError", dimensions_map=api,
-                                    statistic="Sum", period=FIVE_MINUTES)
-        api_latency = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="Latency", dimensions_map=api,
-                                        statistic="p90", period=FIVE_MINUTES)
+        api_5xx = cloudwatch.Metric(
+            namespace="AWS/ApiGateway", metric_name="5XXError", dimensions_map=api, statistic="Sum", period=FIVE_MINUTES
+        )
+        api_latency = cloudwatch.Metric(
+            namespace="AWS/ApiGateway", metric_name="Latency", dimensions_map=api, statistic="p90", period=FIVE_MINUTES
+        )
         dlq_visible = dlq.metric_approximate_number_of_messages_visible(statistic="Maximum", period=FIVE_MINUTES)
         self._alarm("DlqNotEmpty", dlq_visible, 1, "A job message landed in the dead-letter queue")
         self._alarm("WorkerErrors", worker.metric_errors(period=FIVE_MINUTES), 1, "The worker function failed")
@@ -51,25 +64,47 @@ class Monitoring(Construct):
                 metric = app_metrics[spec.name].with_(
                     statistic=spec.alarm.statistic, period=Duration.minutes(spec.alarm.period_minutes)
                 )
-                self._alarm(spec.name, metric, spec.alarm.threshold, f"{spec.name} over {spec.alarm.threshold}",
-                            periods=spec.alarm.evaluation_periods)
+                self._alarm(
+                    spec.name,
+                    metric,
+                    spec.alarm.threshold,
+                    f"{spec.name} over {spec.alarm.threshold}",
+                    periods=spec.alarm.evaluation_periods,
+                )
         storage = app_metrics[STORAGE_METRIC].with_(statistic="Maximum", period=Duration.days(1))
         self._alarm("StorageOverThreshold", storage, storage_alarm_bytes, "Stored bytes above the threshold")
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"prsnl-video-{stage}")
         self.dashboard.add_widgets(
-            _graph("API requests and errors", [
-                cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name=name, dimensions_map=api,
-                                  statistic="Sum", period=FIVE_MINUTES)
-                for name in ("Count", "4XXError", "5XXError")
-            ]),
+            _graph(
+                "API requests and errors",
+                [
+                    cloudwatch.Metric(
+                        namespace="AWS/ApiGateway",
+                        metric_name=name,
+                        dimensions_map=api,
+                        statistic="Sum",
+                        period=FIVE_MINUTES,
+                    )
+                    for name in ("Count", "4XXError", "5XXError")
+                ],
+            ),
             _graph("API latency p90", [api_latency]),
             _graph("Worker", [worker.metric_invocations(), worker.metric_errors(), worker.metric_throttles()]),
             _graph("Worker duration", [worker.metric_duration(statistic="p90")]),
         )
         self.dashboard.add_widgets(
-            _graph("Queues", [jobs.metric_approximate_number_of_messages_visible(), dlq_visible,
-                              jobs.metric_approximate_age_of_oldest_message()]),
-            *(_graph(name, [metric]) for name, metric in app_metrics.items()),
+            _graph(
+                "Queues",
+                [
+                    jobs.metric_approximate_number_of_messages_visible(),
+                    dlq_visible,
+                    jobs.metric_approximate_age_of_oldest_message(),
+                ],
+            ),
+            *(
+                _graph(spec.name, [app_metrics[spec.name].with_(label=f"{spec.name} ({spec.unit})")])
+                for spec in metrics
+            ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self._alarms, width=24),
         )
 
@@ -78,7 +113,6 @@ class Monitoring(Construct):
             namespace=self._namespace,
             metric_name=spec.name,
             dimensions_map={"service": spec.service, "stage": self._stage},
-            label=f"{spec.name} ({spec.unit})",
             statistic="Sum",
             period=FIVE_MINUTES,
         )

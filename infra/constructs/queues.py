@@ -12,7 +12,13 @@ DLQ_RETENTION = Duration.days(14)
 
 class JobQueues(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, name: str, dlq_name: str, worker_timeout: Duration,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        dlq_name: str,
+        worker_timeout: Duration,
         max_receive_count: int,
     ) -> None:
         super().__init__(scope, construct_id)

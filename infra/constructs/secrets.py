@@ -33,7 +33,10 @@ class AppSecrets(Construct):
             description='JSON {"youtube": "<Netscape cookies.txt>", ...}; {} means anonymous',
             secret_string_value=SecretValue.unsafe_plain_text("{}"),  # not a secret: an empty map
         )
-        nag.acknowledge(self, "SMG4", "Third-party credentials (Telegram, platform cookies, a CloudFront key pair registered with "
+        nag.acknowledge(
+            self,
+            "SMG4",
+            "Third-party credentials (Telegram, platform cookies, a CloudFront key pair registered with "
             "the distribution) cannot be rotated by a Lambda; they are replaced by hand (docs/deploy.md).",
         )
 

@@ -44,8 +44,16 @@ def worker_image(repo_root: Path) -> lambda_.DockerImageCode:
 
 class Worker(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, code: lambda_.DockerImageCode, queue: sqs.IQueue,
-        environment: dict[str, str], reserved_concurrency: int, max_video_bytes: int, log_retention: logs.RetentionDays,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.DockerImageCode,
+        queue: sqs.IQueue,
+        environment: dict[str, str],
+        reserved_concurrency: int,
+        max_video_bytes: int,
+        log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
@@ -67,6 +75,4 @@ class Worker(Construct):
             environment=environment,
         )
         nag.acknowledge(self.role, "IAM5[Resource::*]", XRAY_REASON)
-        self.function.add_event_source(
-            sources.SqsEventSource(queue, batch_size=1, report_batch_item_failures=True)
-        )
+        self.function.add_event_source(sources.SqsEventSource(queue, batch_size=1, report_batch_item_failures=True))

@@ -39,13 +39,25 @@ def table_env_name(model: type[models.Model]) -> str:
 
 class PrsnlStack(Stack):
     def __init__(
-        self, scope: Construct, *, settings: Settings, options: InfraOptions, work_dir: Path,
+        self,
+        scope: Construct,
+        *,
+        settings: Settings,
+        options: InfraOptions,
+        work_dir: Path,
         env: Environment | None = None,
     ) -> None:
-        super().__init__(scope, settings.stage, stack_name=f"prsnl-video-{settings.stage}", env=env,
-                         description=f"PRSNL Video ({settings.stage}): API, worker, storage, CDN, monitoring")
+        super().__init__(
+            scope,
+            settings.stage,
+            stack_name=f"prsnl-video-{settings.stage}",
+            env=env,
+            description=f"PRSNL Video ({settings.stage}): API, worker, storage, CDN, monitoring",
+        )
         public_key = CfnParameter(
-            self, "CdnPublicKeyPem", type="String", no_echo=False,
+            self,
+            "CdnPublicKeyPem",
+            type="String",
             description="PEM public key of the CloudFront signing key pair (its private key goes in the secret)",
         )
         self.tables = {
@@ -53,27 +65,59 @@ class PrsnlStack(Stack):
             for model in models.ALL_MODELS
         }
         self.buckets = MediaBuckets(self, "Storage", noncurrent_days=options.noncurrent_version_days)
-        self.queues = JobQueues(self, "Queues", name=settings.jobs_queue, dlq_name=settings.jobs_dlq,
-                                worker_timeout=TIMEOUT, max_receive_count=settings.max_attempts)
+        self.queues = JobQueues(
+            self,
+            "Queues",
+            name=settings.jobs_queue,
+            dlq_name=settings.jobs_dlq,
+            worker_timeout=TIMEOUT,
+            max_receive_count=settings.max_attempts,
+        )
         self.secrets = AppSecrets(self, "Secrets", prefix=f"prsnl-video/{settings.stage}")
-        self.cdn = MediaCdn(self, "Cdn", bucket=self.buckets.media, log_bucket=self.buckets.logs,
-                            public_key_pem=public_key.value_as_string)
+        self.cdn = MediaCdn(
+            self,
+            "Cdn",
+            bucket=self.buckets.media,
+            log_bucket=self.buckets.logs,
+            public_key_pem=public_key.value_as_string,
+        )
         environment = self._environment(settings)
-        self.api = ChaliceApi(self, source_dir=REPO_ROOT, work_dir=work_dir,
-                              environment={**environment, "POWERTOOLS_SERVICE_NAME": "prsnl-api"})
+        self.api = ChaliceApi(
+            self,
+            source_dir=REPO_ROOT,
+            work_dir=work_dir,
+            environment={**environment, "POWERTOOLS_SERVICE_NAME": "prsnl-api"},
+        )
         self.worker = Worker(
-            self, "Worker", code=worker_image(REPO_ROOT), queue=self.queues.jobs,
-            environment={**environment, "POWERTOOLS_SERVICE_NAME": "prsnl-worker",
-                         "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE},
-            reserved_concurrency=settings.worker_concurrency, max_video_bytes=settings.max_video_bytes,
+            self,
+            "Worker",
+            code=worker_image(REPO_ROOT),
+            queue=self.queues.jobs,
+            environment={
+                **environment,
+                "POWERTOOLS_SERVICE_NAME": "prsnl-worker",
+                "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+                # Only the worker: in the API's own environment its URL would be a dependency cycle.
+                "PRSNL_WATCH_URL": f"{self.api.url}api/videos/{{video_id}}/stream",
+            },
+            reserved_concurrency=settings.worker_concurrency,
+            max_video_bytes=settings.max_video_bytes,
             log_retention=logs.RetentionDays.ONE_MONTH,
         )
         self._grant()
         self.monitoring = Monitoring(
-            self, "Monitoring", stage=settings.stage, namespace=NAMESPACE, metrics=METRICS,
-            worker=self.worker.function, dlq=self.queues.dlq, jobs=self.queues.jobs,
-            api_name=self.api.app_name, api_stage=API_STAGE,
-            storage_alarm_bytes=options.storage_alarm_bytes, alarm_email=options.alarm_email,
+            self,
+            "Monitoring",
+            stage=settings.stage,
+            namespace=NAMESPACE,
+            metrics=METRICS,
+            worker=self.worker.function,
+            dlq=self.queues.dlq,
+            jobs=self.queues.jobs,
+            api_name=self.api.app_name,
+            api_stage=API_STAGE,
+            storage_alarm_bytes=options.storage_alarm_bytes,
+            alarm_email=options.alarm_email,
         )
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "CdnDomain", value=self.cdn.distribution.distribution_domain_name)
@@ -102,11 +146,24 @@ class PrsnlStack(Stack):
         """Least privilege: each function's role gets exactly what that function does."""
         tables = self.tables
         media = self.buckets.media
-        access.api(self.api.api.role, tables=list(tables.values()), bucket=media, queue=self.queues.jobs,
-                   secrets=[self.secrets.telegram_token, self.secrets.webhook_secret, self.secrets.cdn_signing_key])
+        access.api(
+            self.api.api.role,
+            tables=list(tables.values()),
+            bucket=media,
+            queue=self.queues.jobs,
+            secrets=[self.secrets.telegram_token, self.secrets.webhook_secret, self.secrets.cdn_signing_key],
+        )
         data_tables = [tables[m] for m in (models.User, models.Video, models.Job)]
         for schedule in self.api.schedules:
-            access.maintenance(schedule.role, tables=data_tables, bucket=media, queue=self.queues.jobs)
-        access.worker(self.worker.role, tables=data_tables, bucket=media,
-                      secrets=[self.secrets.telegram_token, self.secrets.platform_cookies])
-
+            access.maintenance(
+                schedule.role,
+                tables=[*data_tables, tables[models.StorageSnapshot]],
+                bucket=media,
+                queue=self.queues.jobs,
+            )
+        access.worker(
+            self.worker.role,
+            tables=data_tables,
+            bucket=media,
+            secrets=[self.secrets.telegram_token, self.secrets.platform_cookies],
+        )

@@ -53,8 +53,9 @@ def _synthesize(outdir: Path, work_dir: Path) -> Synth:
         mock.patch.dict(os.environ, {**environment, "PRSNL_STAGE": STAGE, "AWS_DEFAULT_REGION": REGION}, clear=True),
         contextlib.chdir(work_dir),  # Chalice writes chalice.out/ into the current directory
     ):
-        app, _ = build_app(outdir=outdir, settings=load_settings(), work_dir=work_dir,
-                           env=Environment(account=ACCOUNT, region=REGION))
+        app, _ = build_app(
+            outdir=outdir, settings=load_settings(), work_dir=work_dir, env=Environment(account=ACCOUNT, region=REGION)
+        )
         try:
             app.synth()
             error = None

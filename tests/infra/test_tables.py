@@ -39,8 +39,10 @@ def test_table_matches_model_when_synthesized(synth, settings_env, model):
     assert {(d["AttributeName"], d["AttributeType"]) for d in table["AttributeDefinitions"]} == {
         (d["AttributeName"], d["AttributeType"]) for d in schema["attribute_definitions"]
     }
-    for template_key, schema_key in (("GlobalSecondaryIndexes", "global_secondary_indexes"),
-                                     ("LocalSecondaryIndexes", "local_secondary_indexes")):
+    for template_key, schema_key in (
+        ("GlobalSecondaryIndexes", "global_secondary_indexes"),
+        ("LocalSecondaryIndexes", "local_secondary_indexes"),
+    ):
         assert _template_indexes(table.get(template_key, [])) == _model_indexes(schema[schema_key])
     ttl = ttl_attribute(model)
     assert table.get("TimeToLiveSpecification") == ({"AttributeName": ttl, "Enabled": True} if ttl else None)
@@ -59,11 +61,14 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template):
 
     tables = template.find_resources("AWS::DynamoDB::Table")
     assert len(tables) == len(models.ALL_MODELS)
-    template.all_resources_properties("AWS::DynamoDB::Table", {
-        "BillingMode": "PAY_PER_REQUEST",
-        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-        "SSESpecification": {"SSEEnabled": True},
-        "DeletionProtectionEnabled": True,
-        "TableName": Match.string_like_regexp("^prsnl-dev-"),
-    })
+    template.all_resources_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "DeletionProtectionEnabled": True,
+            "TableName": Match.string_like_regexp("^prsnl-dev-"),
+        },
+    )
     assert all(t["DeletionPolicy"] == "Retain" for t in tables.values())

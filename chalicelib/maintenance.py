@@ -1,0 +1,307 @@
+"""Storage care, run hourly (EventBridge in AWS, a timer in the local stack) and by ``prsnl-video maintenance``.
+
+One run: take back jobs whose worker died, delete objects no record points to, mark records whose
+objects are gone ``broken``, clear temp leftovers, and recompute each user's counters from the
+records. Everything pages through the bucket and the tables a page at a time, and a dry run
+changes nothing. A capture in flight is never touched: objects younger than the grace period,
+videos still queued or processing and users with such videos are left alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib import jobs, quotas, renditions, storage, videos
+from chalicelib.errors import NotFoundError
+from chalicelib.models import Job, User, Video, condition_failed
+from chalicelib.observability import logger
+from chalicelib.wiring import Services
+
+MEDIA_PREFIXES = ("videos/", "thumbnails/")
+TEMP_PREFIX = "temp/processing/"
+PAGE = 100  # objects or records handled at once (BatchGetItem takes 100 keys)
+SAMPLE = 20  # examples kept per finding: the report stays small whatever the bucket holds
+IN_FLIGHT = (videos.QUEUED, videos.PROCESSING)
+COUNTED = (videos.READY, videos.BROKEN)  # the statuses whose bytes the quota holds
+# the video id embedded in every media key: videos/YYYY/MM/{id}[_{quality}].mp4, thumbnails/YYYY/MM/{id}_{size}.jpg
+KEY_ID = re.compile(r"^(?:videos|thumbnails)/\d{4}/\d{2}/(?P<id>[^/_.]+)")
+_KEY_ATTRIBUTES = ["video_id", "status", "file_key", "thumbnails", "object_sizes", "renditions"]  # a list, for PynamoDB
+
+
+@dataclass
+class Finding:
+    """How many things of one kind were found and fixed, their bytes, and a few examples."""
+
+    found: int = 0
+    fixed: int = 0
+    bytes: int = 0
+    examples: list = field(default_factory=list)
+
+    def add(self, example, nbytes: int = 0) -> None:
+        self.found += 1
+        self.bytes += nbytes
+        if len(self.examples) < SAMPLE:
+            self.examples.append(example)
+
+
+@dataclass
+class Report:
+    applied: bool
+    orphan_objects: Finding = field(default_factory=Finding)
+    broken_videos: Finding = field(default_factory=Finding)
+    stuck_jobs_requeued: Finding = field(default_factory=Finding)
+    stuck_jobs_failed: Finding = field(default_factory=Finding)
+    temp_leftovers: Finding = field(default_factory=Finding)
+    quota_drift: Finding = field(default_factory=Finding)
+    users_skipped_busy: int = 0
+
+    def findings(self) -> dict[str, Finding]:
+        return {name: value for name, value in vars(self).items() if isinstance(value, Finding)}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """The report as people read it (the CLI prints this)."""
+        head = "maintenance: changes applied" if self.applied else "maintenance: dry run, nothing changed"
+        lines = [head]
+        for name, finding in self.findings().items():
+            lines.append(f"  {name.replace('_', ' '):<22} found {finding.found:>6}  fixed {finding.fixed:>6}"
+                         f"  bytes {finding.bytes:>12}")
+            lines += [f"      {example}" for example in finding.examples]
+        if self.users_skipped_busy:
+            lines.append(f"  users with a capture in flight, counters not checked: {self.users_skipped_busy}")
+        return lines
+
+
+def run(*, services: Services, apply: bool) -> Report:
+    """One maintenance pass; ``apply=False`` only reports what it would do."""
+    sweep = _Sweep(services, apply)
+    sweep.reap_stuck_jobs()
+    sweep.delete_orphans()
+    sweep.mark_broken()
+    sweep.clear_temp()
+    sweep.reconcile_counters()
+    logger.info("maintenance finished", extra={"report": sweep.report.to_dict()})
+    return sweep.report
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items (the last one shorter): one page in memory at a time."""
+    iterator = iter(items)
+    while page := list(itertools.islice(iterator, size)):
+        yield page
+
+
+def video_id_of(key: str) -> str | None:
+    match = KEY_ID.match(key)
+    return match.group("id") if match else None
+
+
+def stored_keys(video: Video) -> set[str]:
+    """Every object the record says exists: its sized objects, plus file and thumbnails of older records."""
+    keys = set(_as_dict(video.object_sizes)) | set(_as_dict(video.thumbnails).values())
+    if video.file_key:
+        keys.add(video.file_key)
+    return keys
+
+
+def stored_bytes(video: Video) -> int:
+    return sum(_as_dict(video.object_sizes).values()) or video.bytes_stored or 0
+
+
+def _as_dict(value) -> dict:
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value or {})
+
+
+class _Sweep:
+    def __init__(self, services: Services, apply: bool):
+        self.services = services
+        self.storage = services.storage
+        self.apply = apply
+        self.now = services.clock.now()
+        self.cutoff = self.now - timedelta(seconds=services.settings.orphan_grace_seconds)
+        self.report = Report(applied=apply)
+
+    # jobs whose worker died: queued again once, failed the second time
+
+    def reap_stuck_jobs(self) -> None:
+        max_attempts = self.services.settings.max_attempts
+        for job in Job.by_status.query(jobs.RUNNING, filter_condition=Job.lease_until < self.now):
+            requeue = job.error_code != jobs.LEASE_EXPIRED and job.attempts < max_attempts
+            finding = self.report.stuck_jobs_requeued if requeue else self.report.stuck_jobs_failed
+            finding.add(f"job {job.job_id} (video {job.video_id}, attempt {job.attempts}, "
+                        f"lease ended {job.lease_until:%Y-%m-%d %H:%M:%S})")
+            if self.apply and self._reap(job, requeue):
+                finding.fixed += 1
+
+    def _reap(self, job: Job, requeue: bool) -> bool:
+        message = ("its worker stopped before finishing; queued again" if requeue
+                   else "its worker stopped before finishing, again; given up")
+        video = _video_or_none(job.video_id)
+        if not jobs.reap(job, now=self.now, requeue=requeue, message=message):
+            return False
+        if video is not None:
+            self._give_back_reservation(video)
+            if not requeue:
+                self._fail_video(video, job, message)
+        self._delete_temp_files(job.job_id)
+        if requeue:
+            self.services.queue.send(jobs.JobMessage(job.job_id, job.video_id, job.owner_id, kind=job.kind))
+        return True
+
+    def _fail_video(self, video: Video, job: Job, message: str) -> None:
+        """As the pipeline fails a job: a rendition's failure leaves its video ready."""
+        if job.kind == renditions.KIND:
+            renditions.mark_failed(video, job, now=self.now, code=jobs.LEASE_EXPIRED, message=message)
+        else:
+            videos.mark_failed(video, now=self.now, code=jobs.LEASE_EXPIRED, message=message)
+
+    def _give_back_reservation(self, video: Video) -> None:
+        """The capture's reservation, held on its video (a rendition's lives only in the counters, which
+        ``reconcile_counters`` recomputes once nothing is in flight)."""
+        reserved = video.bytes_reserved or 0
+        if not reserved:
+            return
+        try:
+            video.update(actions=[Video.bytes_reserved.set(0), Video.updated_at.set(self.now)],
+                         condition=Video.bytes_reserved == reserved)
+        except UpdateError as exc:
+            if condition_failed(exc):  # moved on meanwhile: whoever moved it settled or released it
+                return
+            raise
+        quotas.release(video.owner_id, reserved=reserved)
+
+    def _delete_temp_files(self, job_id: str) -> None:
+        self.storage.delete([obj["Key"] for obj in self.storage.list(storage.temp_prefix(job_id))])
+        work_root = Path(self.services.settings.work_dir or tempfile.gettempdir())
+        for workdir in work_root.glob(f"prsnl-{job_id}-*"):  # a local worker's files (a Lambda's /tmp died with it)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    # objects no record points to
+
+    def delete_orphans(self) -> None:
+        for prefix in MEDIA_PREFIXES:
+            for page in batched(self.storage.list(prefix), PAGE):
+                orphans = self._orphans(page)
+                for obj in orphans:
+                    self.report.orphan_objects.add(obj["Key"], obj["Size"])
+                if self.apply and orphans:
+                    self.storage.delete([obj["Key"] for obj in orphans])
+                    self.report.orphan_objects.fixed += len(orphans)
+
+    def _orphans(self, page: list[dict]) -> list[dict]:
+        old = [obj for obj in page if obj["LastModified"] < self.cutoff]
+        ids = {video_id_of(obj["Key"]) for obj in old} - {None}
+        records = {v.video_id: v for v in Video.batch_get(ids, attributes_to_get=_KEY_ATTRIBUTES)} if ids else {}
+        return [obj for obj in old if not self._wanted(obj["Key"], records.get(video_id_of(obj["Key"])))]
+
+    @staticmethod
+    def _wanted(key: str, video: Video | None) -> bool:
+        if video is None:
+            return False
+        return _in_flight(video) or key in stored_keys(video)
+
+    # records whose objects are gone
+
+    def mark_broken(self) -> None:
+        ready = Video.status == videos.READY
+        for video in Video.scan(filter_condition=ready, page_size=PAGE, attributes_to_get=_KEY_ATTRIBUTES):
+            missing = sorted(key for key in stored_keys(video) if self.storage.head(key) is None)
+            if not missing:
+                continue
+            self.report.broken_videos.add(f"video {video.video_id}: missing {', '.join(missing)}")
+            if self.apply and self._mark_broken(video, missing):
+                self.report.broken_videos.fixed += 1
+
+    def _mark_broken(self, video: Video, missing: list[str]) -> bool:
+        try:
+            video.update(actions=[Video.status.set(videos.BROKEN), Video.error_code.set("missing_objects"),
+                                  Video.error_message.set(f"stored objects are missing: {', '.join(missing)}"),
+                                  Video.updated_at.set(self.now)],
+                         condition=Video.status == videos.READY)
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+    # work files left under temp/processing/ (lifecycle expires them in AWS; moto has no lifecycle)
+
+    def clear_temp(self) -> None:
+        delete_here = self.services.settings.stage == "local"
+        for page in batched(self.storage.list(TEMP_PREFIX), PAGE):
+            old = [obj for obj in page if obj["LastModified"] < self.cutoff]
+            for obj in old:
+                self.report.temp_leftovers.add(obj["Key"], obj["Size"])
+            if self.apply and delete_here and old:
+                self.storage.delete([obj["Key"] for obj in old])
+                self.report.temp_leftovers.fixed += len(old)
+
+    # each user's counters against their records
+
+    def reconcile_counters(self) -> None:
+        for user in User.scan(page_size=PAGE):
+            actual = _recount(user.user_id)
+            if actual is None:
+                self.report.users_skipped_busy += 1
+                continue
+            used, reserved, count = actual
+            expected = {"bytes_used": used, "bytes_reserved": reserved, "video_count": count,
+                        "bytes_available": user.quota_bytes - used - reserved}
+            counters = {name: getattr(user, name) or 0 for name in expected}
+            if counters == expected:
+                continue
+            self.report.quota_drift.add(f"user {user.user_id}: counters {counters}, records {expected}",
+                                        abs(counters["bytes_used"] - used))
+            if self.apply and self._correct(user, counters, expected):
+                self.report.quota_drift.fixed += 1
+
+    def _correct(self, user: User, counters: dict, expected: dict) -> bool:
+        """Set the counters from the records, only if nothing moved them since they were read."""
+        condition = User.quota_bytes == user.quota_bytes
+        for name, value in counters.items():
+            condition &= getattr(User, name) == value
+        try:
+            user.update(actions=[getattr(User, name).set(value) for name, value in expected.items()],
+                        condition=condition)
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+
+def _video_or_none(video_id: str) -> Video | None:
+    try:
+        return videos.get(video_id)
+    except NotFoundError:
+        return None
+
+
+def _in_flight(video: Video) -> bool:
+    """A capture or a rendition still running: its bytes are moving between reserved and used."""
+    entries = _as_dict(video.renditions).values()
+    return video.status in IN_FLIGHT or any(entry.get("status") == renditions.QUEUED for entry in entries)
+
+
+def _recount(owner_id: str) -> tuple[int, int, int] | None:
+    """(bytes used, bytes reserved, videos) from the owner's records; None while a capture is in flight."""
+    used = reserved = count = 0
+    for video in Video.by_owner.query(owner_id, page_size=PAGE):
+        if _in_flight(video):
+            return None
+        reserved += video.bytes_reserved or 0
+        if video.status in COUNTED:
+            used += stored_bytes(video)
+            count += 1
+    return used, reserved, count

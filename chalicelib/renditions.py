@@ -1,0 +1,166 @@
+"""Renditions: smaller copies of a stored video (``videos/YYYY/MM/{uuid}_{720p}.mp4``), made by a transcode job.
+
+The API asks once per quality: the video record's ``renditions[quality]`` entry is claimed by a
+conditional write, so asking twice (even at the same moment) queues one job. The worker side runs
+inside the pipeline's job run (``make``), which undoes its uploads and reservation on failure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib import jobs, quotas, storage, users, videos
+from chalicelib.errors import (
+    BadRequestError,
+    ConflictError,
+    JobCancelledError,
+    NotFoundError,
+    PermanentJobError,
+    QuotaExceededError,
+)
+from chalicelib.models import Job, Video, condition_failed
+
+KIND = "transcode"
+ORIGINAL = "original"
+QUALITIES = {quality: int(quality.removesuffix("p")) for quality in storage.RENDITION_QUALITIES}
+# The original PRSNL backend's names (DESIGN "Compatibility"): original is the stored file itself.
+ALIASES = {"low": "360p", "medium": "480p", "high": "720p", ORIGINAL: ORIGINAL}
+QUEUED, READY, FAILED = "queued", "ready", "failed"
+
+
+def parse_quality(value: str | None, *, default: str = ORIGINAL) -> str:
+    """A quality name (``720p``) or ``original``; old names are aliases."""
+    if not value:
+        return default
+    quality = ALIASES.get(value.lower(), value.lower())
+    if quality != ORIGINAL and quality not in QUALITIES:
+        names = ", ".join([*QUALITIES, *ALIASES])
+        raise BadRequestError(f"quality must be one of {names}", code="invalid_quality")
+    return quality
+
+
+def source_height(video: Video) -> int:
+    """The short side of the picture: a portrait 1080x1920 video is 1080p."""
+    return min(video.width or 0, video.height or 0)
+
+
+def stored_key(video: Video, quality: str) -> str:
+    """The S3 key to serve for a quality; NotFoundError when that rendition is not made (yet)."""
+    _require_ready(video)
+    if quality == ORIGINAL:
+        return video.file_key
+    entry = video.renditions.as_dict().get(quality) or {}
+    if entry.get("status") != READY:
+        raise NotFoundError(f"there is no {quality} rendition yet; POST /api/videos/{video.video_id}/transcode "
+                            "makes one", code="rendition_not_found")
+    return entry["key"]
+
+
+def request(video: Video, quality: str, *, services, correlation_id: str | None = None) -> dict:
+    """The rendition's state, queuing its job unless it exists or is on its way."""
+    _require_ready(video)
+    if quality == ORIGINAL:
+        return {"quality": ORIGINAL, "status": READY, "key": video.file_key}
+    if QUALITIES[quality] > source_height(video):
+        raise BadRequestError(f"{quality} is above the source ({source_height(video)}p): no upscaling",
+                              code="upscale_refused")
+    entry = video.renditions.as_dict().get(quality)
+    if entry and entry.get("status") != FAILED:
+        return _answer(quality, entry)
+    if users.get_user(video.owner_id).bytes_available <= 0:
+        raise QuotaExceededError("the storage quota is used up: delete something first")
+    now = services.clock.now()
+    job = jobs.new_job(services.clock.new_id(), video_id=video.video_id, owner_id=video.owner_id, kind=KIND,
+                       now=now, params={"quality": quality})
+    job.save()
+    entry = {"status": QUEUED, "job_id": job.job_id}
+    if not _claim(video, quality, entry, now):
+        job.delete()
+        return _answer(quality, videos.get(video.video_id).renditions.as_dict()[quality])
+    services.queue.send(jobs.JobMessage(job.job_id, video.video_id, video.owner_id, kind=KIND,
+                                        correlation_id=correlation_id))
+    return _answer(quality, entry)
+
+
+def _answer(quality: str, entry: dict) -> dict:
+    return {"quality": quality, **entry}
+
+
+def _require_ready(video: Video) -> None:
+    if video.status != videos.READY or not video.file_key:
+        raise ConflictError(f"video {video.video_id} is {video.status}, not ready", code="not_ready")
+
+
+def _claim(video: Video, quality: str, entry: dict, now) -> bool:
+    """Take the quality for one job: only when no rendition of it exists or the last try failed."""
+    slot = Video.renditions[quality]
+    try:
+        video.update(actions=[slot.set(entry), Video.updated_at.set(now)],
+                     condition=Video.video_id.exists() & (slot.does_not_exist() | (slot["status"] == FAILED)))
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+# --- worker side ----------------------------------------------------------------------------------
+
+def make(work, workdir: Path) -> None:
+    """Run a transcode job: fetch the stored file, scale it down, upload the rendition, count its bytes.
+
+    ``work`` is the pipeline's run of the job: its ``uploaded`` and ``reserved`` are undone on failure.
+    """
+    from chalicelib.media import probe as media_probe
+    from chalicelib.media import transcode
+
+    video, job, services = work.video, work.job, work.services
+    quality = job.params["quality"]
+    if video.status != videos.READY or not video.file_key:
+        raise PermanentJobError(f"video {video.video_id} is {video.status}, not ready", code="not_ready")
+    work.progress("downloading")
+    source = services.storage.get_file(video.file_key, workdir / "source.mp4")
+    info = media_probe.probe(source)
+    try:
+        plan = transcode.plan(info, transcode.Limits.from_settings(services.settings), target_height=QUALITIES[quality])
+    except BadRequestError as exc:
+        raise PermanentJobError(exc.message, code=exc.code) from None
+    estimate = min(info.size, int(info.size * (QUALITIES[quality] / max(1, source_height(video))) ** 2))
+    quotas.reserve(video.owner_id, estimate)
+    work.reserved = estimate
+    output = workdir / f"{quality}.mp4"
+    result = transcode.run(plan, source, output,
+                           on_progress=lambda f: work.progress("processing", percent=round(100 * f, 1)))
+    work.progress("uploading")
+    key = storage.video_key(video.video_id, video.created_at, quality)
+    work.uploaded.append(key)
+    size = services.storage.put_file(output, key)
+    usage = quotas.Usage.of(video, {key: size})
+    quotas.settle(video.owner_id, reserved=work.reserved, actual=size, videos=0, usage=usage)
+    work.reserved = 0
+    record = result.as_record()
+    entry = {"status": READY, "job_id": job.job_id, "key": key, "filesize": size,
+             **{name: record[name] for name in ("width", "height", "codec", "audio_codec", "average_bitrate")}}
+    _store(video, quality, entry, key, size, usage, now=services.clock.now())
+    jobs.succeed(job, now=services.clock.now())
+
+
+def _store(video: Video, quality: str, entry: dict, key: str, size: int, usage: quotas.Usage, *, now) -> None:
+    try:
+        video.update(actions=[Video.renditions[quality].set(entry), Video.object_sizes[key].set(size),
+                              Video.bytes_stored.add(size), Video.updated_at.set(now)],
+                     condition=Video.video_id.exists())
+    except UpdateError as exc:
+        if condition_failed(exc):  # deleted while we worked: give the bytes back, the pipeline removes the file
+            quotas.release(video.owner_id, used=size, usage=usage)
+            raise JobCancelledError("the video was deleted while the rendition was made") from None
+        raise
+
+
+def mark_failed(video: Video, job: Job, *, now, code: str, message: str) -> None:
+    """The rendition's try failed; the video itself stays ready and the quality may be asked again."""
+    entry = {"status": FAILED, "job_id": job.job_id, "error_code": code, "error_message": message}
+    video.update(actions=[Video.renditions[job.params["quality"]].set(entry), Video.updated_at.set(now)],
+                 condition=Video.video_id.exists())

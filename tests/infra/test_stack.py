@@ -1,0 +1,452 @@
+"""Every AWS resource of the stack and its safety properties, asserted on the synthesized template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Match
+
+from chalicelib import models
+from chalicelib.config import load_settings
+from infra.constructs.worker import ephemeral_storage_mb
+from infra.stacks.prsnl_stack import table_env_name
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKER_TIMEOUT = 900
+# what config.py must read back: resource names, and the secrets' names (the values stay in Secrets Manager)
+RESOURCE_VARS = (
+    "PRSNL_BUCKET",
+    "PRSNL_BACKUP_BUCKET",
+    *(table_env_name(model) for model in models.ALL_MODELS),
+    "PRSNL_JOBS_QUEUE",
+    "PRSNL_JOBS_QUEUE_URL",
+    "PRSNL_CDN_DOMAIN",
+    "PRSNL_CDN_KEY_PAIR_ID",
+    "PRSNL_CDN_PRIVATE_KEY_SECRET",
+    "PRSNL_TELEGRAM_TOKEN_SECRET",
+    "PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET",
+    "PRSNL_WATCH_URL",
+)
+
+
+def _resources(synth, type_: str) -> dict[str, dict]:
+    return {k: r for k, r in synth.template()["Resources"].items() if r["Type"] == type_}
+
+
+def _one(synth, type_: str, **where) -> tuple[str, dict]:
+    found = [
+        (k, r)
+        for k, r in _resources(synth, type_).items()
+        if all(r["Properties"].get(name) == value for name, value in where.items())
+    ]
+    assert len(found) == 1, f"{type_} {where}: {[k for k, _ in found]}"
+    return found[0]
+
+
+def _worker(synth) -> tuple[str, dict]:
+    return _one(synth, "AWS::Lambda::Function", PackageType="Image")
+
+
+def _bucket_id(synth, logging_prefix: str) -> str:
+    return next(
+        k
+        for k, r in _resources(synth, "AWS::S3::Bucket").items()
+        if r["Properties"].get("LoggingConfiguration", {}).get("LogFilePrefix") == logging_prefix
+    )
+
+
+def _policy_statements(synth, role_id: str) -> list[dict]:
+    """Every statement of the IAM policies attached to ``role_id`` (CDK-created or Chalice's)."""
+    statements = []
+    for policy in _resources(synth, "AWS::IAM::Policy").values():
+        roles = policy["Properties"]["Roles"]
+        if {"Ref": role_id} in roles or any(role_id in str(role) for role in roles):
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statements: list[dict]) -> set[str]:
+    return {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+
+# --- worker -------------------------------------------------------------------------------------------------
+
+
+def test_worker_is_a_container_image_sized_for_the_largest_video(synth):
+    _, worker = _worker(synth)
+    props = worker["Properties"]
+    assert props["MemorySize"] >= 3008
+    assert props["Timeout"] == WORKER_TIMEOUT
+    assert props["EphemeralStorage"]["Size"] >= 2048
+    assert props["EphemeralStorage"]["Size"] * 1024 * 1024 >= 3 * load_settings().max_video_bytes
+    assert props["ReservedConcurrentExecutions"] == load_settings().worker_concurrency
+    assert props["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_ephemeral_storage_grows_with_the_size_limit_within_lambda_bounds():
+    assert ephemeral_storage_mb(500 * 1024 * 1024) == 2048
+    assert ephemeral_storage_mb(1024 * 1024 * 1024) == 4096
+    assert ephemeral_storage_mb(10 * 1024**3) == 10240
+
+
+def test_worker_image_runs_the_worker_handler_from_the_shared_requirements():
+    dockerfile = (REPO_ROOT / "layers/worker/Dockerfile").read_text()
+    assert dockerfile.splitlines()[-1] == 'CMD ["chalicelib.worker.handler"]'
+    assert "pip install --no-cache-dir -r /build/layers/worker/requirements.txt" in dockerfile
+    assert "FROM public.ecr.aws/lambda/python:" in dockerfile
+
+
+def test_worker_image_context_holds_only_what_the_dockerfile_copies(synth):
+    [asset] = [p for p in synth.outdir.glob("asset.*") if (p / "layers/worker/Dockerfile").exists()]
+    assert sorted(p.name for p in asset.iterdir()) == ["chalicelib", "layers", "requirements.txt"]
+    assert not list(asset.rglob("__pycache__"))
+
+
+def test_worker_consumes_the_jobs_queue_reporting_batch_item_failures(synth, template):
+    jobs_id, _ = _one(synth, "AWS::SQS::Queue", QueueName="prsnl-dev-jobs")
+    worker_id, _ = _worker(synth)
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [jobs_id, "Arn"]},
+            "FunctionName": {"Ref": worker_id},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 1,
+        },
+    )
+
+
+def test_worker_env_names_resources_as_config_reads_them(synth, settings_env):
+    _, worker = _worker(synth)
+    env = worker["Properties"]["Environment"]["Variables"]
+    assert set(RESOURCE_VARS) <= set(env)
+    # every resource name handed over is one config.py reads: set each to a marker and read it back
+    settings_env(**{name: f"marker-{name}" for name in RESOURCE_VARS})
+    assert {f"marker-{name}" for name in RESOURCE_VARS} <= set(vars(load_settings()).values())
+    assert env["PRSNL_STAGE"] == "dev"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "prsnl-worker"
+
+
+# --- queues -------------------------------------------------------------------------------------------------
+
+
+def test_jobs_queue_redrives_to_the_dlq_after_max_attempts(synth):
+    dlq_id, dlq = _one(synth, "AWS::SQS::Queue", QueueName="prsnl-dev-jobs-dlq")
+    _, jobs = _one(synth, "AWS::SQS::Queue", QueueName="prsnl-dev-jobs")
+    assert jobs["Properties"]["VisibilityTimeout"] >= 6 * WORKER_TIMEOUT
+    assert jobs["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": load_settings().max_attempts,
+    }
+    for queue in (jobs, dlq):
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_queues_refuse_requests_without_tls(template):
+    template.resource_count_is("AWS::SQS::QueuePolicy", 2)
+    template.all_resources_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+# --- buckets ------------------------------------------------------------------------------------------------
+
+
+def test_every_bucket_is_private_encrypted_and_tls_only(template):
+    buckets = template.find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 3  # media, backup, logs
+    template.all_resources_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}},
+                ]
+            },
+        },
+    )
+    assert all(b["DeletionPolicy"] == "Retain" for b in buckets.values())
+    template.resource_count_is("AWS::S3::BucketPolicy", 3)
+    template.all_resources_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_media_bucket_is_versioned_logged_and_expires_what_it_should(synth):
+    media = synth.template()["Resources"][_bucket_id(synth, "media/")]["Properties"]
+    assert media["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {rule["Id"]: rule for rule in media["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-temp"] == {"Id": "expire-temp", "Prefix": "temp/", "ExpirationInDays": 1, "Status": "Enabled"}
+    housekeeping = rules["housekeeping"]
+    assert housekeeping["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert housekeeping["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert rules["intelligent-tiering"]["Transitions"] == [
+        {"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 30},
+    ]
+
+
+def test_media_bucket_replicates_to_the_versioned_backup_bucket(synth):
+    resources = synth.template()["Resources"]
+    media = resources[_bucket_id(synth, "media/")]["Properties"]
+    backup_id = _bucket_id(synth, "backup/")
+    assert resources[backup_id]["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = media["ReplicationConfiguration"]["Rules"]
+    assert {rule["Filter"]["Prefix"] for rule in rules} == {"videos/", "thumbnails/"}
+    assert all(rule["Destination"]["Bucket"] == {"Fn::GetAtt": [backup_id, "Arn"]} for rule in rules)
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+
+
+def test_server_access_logs_go_to_the_log_bucket(synth):
+    resources = synth.template()["Resources"]
+    logged = [
+        r["Properties"]["LoggingConfiguration"]
+        for r in resources.values()
+        if r["Type"] == "AWS::S3::Bucket" and "LoggingConfiguration" in r["Properties"]
+    ]
+    [logs_id] = {c["DestinationBucketName"]["Ref"] for c in logged}
+    assert len(logged) == 2  # media and backup
+    assert "LifecycleConfiguration" in resources[logs_id]["Properties"]
+
+
+# --- CDN ----------------------------------------------------------------------------------------------------
+
+
+def test_cdn_reads_the_bucket_through_origin_access_control_with_signed_urls_only(synth, template):
+    template.has_resource_properties(
+        "AWS::CloudFront::OriginAccessControl",
+        {
+            "OriginAccessControlConfig": Match.object_like(
+                {"OriginAccessControlOriginType": "s3", "SigningBehavior": "always", "SigningProtocol": "sigv4"}
+            ),
+        },
+    )
+    key_group_id, _ = _one(synth, "AWS::CloudFront::KeyGroup")
+    _, distribution = _one(synth, "AWS::CloudFront::Distribution")
+    behavior = distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    assert behavior["TrustedKeyGroups"] == [{"Ref": key_group_id}]
+    assert behavior["ViewerProtocolPolicy"] == "https-only"
+    assert behavior["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"]
+    template.has_resource_properties(
+        "AWS::CloudFront::PublicKey",
+        {
+            "PublicKeyConfig": Match.object_like({"EncodedKey": {"Ref": "CdnPublicKeyPem"}}),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "s3:GetObject",
+                                "Principal": {"Service": "cloudfront.amazonaws.com"},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_cdn_cache_key_is_the_path_so_ranges_are_served_from_cache(synth):
+    cache_id, cache = _one(synth, "AWS::CloudFront::CachePolicy")
+    config = cache["Properties"]["CachePolicyConfig"]
+    key = config["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "none"}  # signatures stay out of the cache key
+    assert key["HeadersConfig"] == {"HeaderBehavior": "none"}
+    assert config["DefaultTTL"] >= 86400
+    _, distribution = _one(synth, "AWS::CloudFront::Distribution")
+    assert distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]["CachePolicyId"] == {
+        "Ref": cache_id
+    }
+
+
+# --- secrets, schedules, monitoring -------------------------------------------------------------------------
+
+
+def test_secrets_exist_for_telegram_cdn_key_and_cookies(template):
+    for name in ("telegram-token", "telegram-webhook-secret", "cdn-signing-key", "platform-cookies"):
+        template.has_resource_properties("AWS::SecretsManager::Secret", {"Name": f"prsnl-video/dev/{name}"})
+
+
+@pytest.mark.parametrize(
+    "alarm, namespace, metric",
+    [
+        ("DlqNotEmpty", "AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("WorkerErrors", "AWS/Lambda", "Errors"),
+        ("WorkerThrottles", "AWS/Lambda", "Throttles"),
+        ("Api5xx", "AWS/ApiGateway", "5XXError"),
+        ("ApiLatencyP90", "AWS/ApiGateway", "Latency"),
+        ("StorageOverThreshold", "PRSNL/Video", "BytesStored"),
+        ("JobsFailed", "PRSNL/Video", "JobsFailed"),
+    ],
+)
+def test_alarm_notifies_the_alarm_topic(synth, alarm, namespace, metric):
+    topic_id, _ = _one(synth, "AWS::SNS::Topic")
+    [found] = [
+        r["Properties"]
+        for k, r in _resources(synth, "AWS::CloudWatch::Alarm").items()
+        if k.startswith(f"Monitoring{alarm}")
+    ]
+    assert (found["Namespace"], found["MetricName"]) == (namespace, metric)
+    assert found["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(synth):
+    _, topic = _one(synth, "AWS::SNS::Topic")
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = synth.template()["Resources"][key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    principals = [s["Principal"] for s in key["KeyPolicy"]["Statement"]]
+    assert {"Service": "cloudwatch.amazonaws.com"} in principals
+
+
+def test_dashboard_shows_every_app_metric(synth):
+    _, dashboard = _one(synth, "AWS::CloudWatch::Dashboard")
+    body = str(dashboard["Properties"]["DashboardBody"])
+    for name in ("CapturesAccepted", "JobsSucceeded", "JobsFailed", "BytesStored", "5XXError", "Throttles"):
+        assert name in body
+
+
+# --- the Chalice API ----------------------------------------------------------------------------------------
+
+
+def _api(synth) -> dict:
+    return synth.template()["Resources"]["APIHandler"]["Properties"]
+
+
+def test_api_serves_every_route_of_the_chalice_app(synth):
+    from app import app
+
+    api = next(iter(_resources(synth, "AWS::Serverless::Api").values()))["Properties"]
+    assert set(api["DefinitionBody"]["paths"]) == set(app.routes)
+    assert api["StageName"] == "api"
+    assert api["EndpointConfiguration"] == "REGIONAL"
+
+
+def test_api_function_gets_the_stage_resources_and_traces(synth):
+    api = _api(synth)
+    assert api["Tracing"] == "Active"
+    assert api["Timeout"] <= 29
+    env = api["Environment"]["Variables"]
+    assert env["PRSNL_STAGE"] == "dev"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "prsnl-api"
+    assert {"PRSNL_BUCKET", "PRSNL_JOBS_QUEUE_URL", "PRSNL_VIDEOS_TABLE", "PRSNL_CDN_KEY_PAIR_ID"} <= set(env)
+
+
+def test_every_function_logs_to_its_own_group_with_retention(synth):
+    groups = _resources(synth, "AWS::Logs::LogGroup")
+    functions = [_api(synth), _worker(synth)[1]["Properties"]]
+    for function in functions:
+        config = function.get("LoggingConfig") or {"LogGroup": {"Ref": function["LoggingConfig"]}}
+        group_id = config["LogGroup"]["Ref"]
+        assert groups[group_id]["Properties"]["RetentionInDays"] == 30
+
+
+def _schedules(synth) -> dict[str, dict]:
+    """Chalice's scheduled functions by logical id, with their schedule expressions."""
+    return {
+        function_id: function
+        for function_id, function in _resources(synth, "AWS::Serverless::Function").items()
+        if any(event["Type"] == "Schedule" for event in function["Properties"].get("Events", {}).values())
+    }
+
+
+def test_schedules_run_maintenance_hourly_and_the_storage_snapshot_daily(synth):
+    expressions = [
+        event["Properties"]["Schedule"]
+        for function in _schedules(synth).values()
+        for event in function["Properties"]["Events"].values()
+    ]
+    assert "rate(1 hour)" in expressions
+    # daily: a rate of one day, or a cron whose day-of-month, month, day-of-week and year fields are all open
+    assert any(
+        e == "rate(1 day)" or (e.startswith("cron(") and e.split()[2:] == ["*", "*", "?", "*)"]) for e in expressions
+    )
+
+
+def test_scheduled_functions_have_own_roles_for_maintenance_only(synth):
+    schedules = _schedules(synth)
+    assert schedules
+    for function_id, function in schedules.items():
+        assert function["Properties"]["Timeout"] == 300
+        actions = _actions(_policy_statements(synth, f"{function_id}Role"))
+        assert {"s3:ListBucket", "s3:DeleteObject", "sqs:SendMessage", "dynamodb:UpdateItem"} <= actions
+        assert "s3:PutObject" not in actions
+        assert not any(a.startswith("secretsmanager:") for a in actions)
+
+
+# --- least privilege ----------------------------------------------------------------------------------------
+
+
+def test_no_policy_grants_a_service_wide_wildcard_action(synth):
+    statements = [
+        s
+        for p in _resources(synth, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert statements
+    assert not {a for a in _actions(statements) if a == "*" or a.endswith(":*")}
+
+
+def test_only_the_worker_writes_media(synth):
+    worker_role = _worker(synth)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert {"s3:PutObject", "s3:AbortMultipartUpload"} <= _actions(_policy_statements(synth, worker_role))
+    assert "s3:PutObject" not in _actions(_policy_statements(synth, "ApiHandlerRole"))
+
+
+def test_the_worker_cannot_read_api_keys_or_send_jobs(synth):
+    worker_role = _worker(synth)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = _policy_statements(synth, worker_role)
+    api_keys_table, _ = _one(synth, "AWS::DynamoDB::Table", TableName="prsnl-dev-api-keys")
+    assert api_keys_table not in str(statements)
+    assert "sqs:SendMessage" not in _actions(statements)
+
+
+def test_the_api_reads_its_secrets_but_not_the_platform_cookies(synth):
+    statements = _policy_statements(synth, "ApiHandlerRole")
+    secrets = {k: r["Properties"]["Name"] for k, r in _resources(synth, "AWS::SecretsManager::Secret").items()}
+    readable = {name for key, name in secrets.items() if key in str(statements)}
+    assert readable == {
+        "prsnl-video/dev/telegram-token",
+        "prsnl-video/dev/telegram-webhook-secret",
+        "prsnl-video/dev/cdn-signing-key",
+    }

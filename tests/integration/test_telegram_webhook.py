@@ -1,0 +1,285 @@
+"""The Telegram bot through the real app's webhook, the real worker handler and a fake Bot API server:
+links, videos and photos become captures whose one reply is edited until the final state."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib import aws as aws_clients
+from chalicelib import wiring
+from chalicelib.models import IdempotencyKey, Job, User, Video
+from tests.conftest import TELEGRAM_USER, WEBHOOK_SECRET
+from tests.fake_telegram import TOKEN, photo_update, text_update, video_update
+from tests.media import ffmpeg
+
+STRANGER = 999
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings_env):
+    settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
+
+
+def post_update(client, update, *, secret: str | None = WEBHOOK_SECRET, path: str = "/telegram/webhook"):
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    body = update if isinstance(update, str) else json.dumps(update)
+    return client.http.post(path, headers=headers, body=body)
+
+
+def videos_of(telegram_id: int) -> list[Video]:
+    return [v for v in Video.scan() if v.owner_id == f"telegram-{telegram_id}"]
+
+
+def test_link_message_ends_with_the_final_edit_holding_the_link(client, telegram, drain, media_server):
+    # GIVEN a whitelisted user sends a message with a link
+    link = media_server.url("files", "clip.mp4")
+    response = post_update(client, text_update(1, TELEGRAM_USER, f"save this {link} please"))
+    # THEN the webhook answers 200 with one "queued" reply, and only the worker downloads
+    assert response.status_code == 200, response.body
+    assert response.json_body == {"ok": True, "handled": True}
+    [reply] = telegram.calls_of("sendMessage")
+    assert reply["text"].startswith("⏳ Queued") and link in reply["text"]
+    assert reply["reply_parameters"]["message_id"] == 1
+    # WHEN the worker runs the job
+    assert drain() == 1
+    # THEN that same reply was edited through the stages to the final state with the link and the watch link
+    [video] = videos_of(TELEGRAM_USER)
+    assert video.status == "ready" and video.source == "telegram"
+    [final] = telegram.texts(TELEGRAM_USER)[:1]
+    assert final.startswith("✅ Saved") and link in final
+    assert f"/api/videos/{video.video_id}/stream" in final
+    edits = [e["text"] for e in telegram.calls_of("editMessageText")]
+    assert any(text.startswith(("⬇️ Downloading", "⚙️ Processing")) for text in edits), edits
+    assert edits[-1] == final
+    # AND the thumbnail was sent under it
+    [photo] = telegram.calls_of("sendPhoto")
+    assert photo["reply_parameters"]["message_id"] == min(message_id for _, message_id in telegram.messages)
+    assert len(photo["photo"]) > 1000
+
+
+def test_webhook_is_served_on_the_old_backend_path_too(client, telegram, drain):
+    response = post_update(client, text_update(2, TELEGRAM_USER, "/help"), path="/api/telegram/webhook")
+    assert response.status_code == 200
+    [reply] = telegram.calls_of("sendMessage")
+    assert f"Your Telegram id is {TELEGRAM_USER}" in reply["text"]
+
+
+def test_video_message_ends_as_a_ready_video(client, telegram, drain, media_dir):
+    # GIVEN a video sent to the bot (the Bot API holds its bytes)
+    content = (media_dir / "clip.webm").read_bytes()
+    telegram.add_file("video-file-1", content, unique_id="vid-u1", name="holiday.webm")
+    update = video_update(3, TELEGRAM_USER, file_id="video-file-1", unique_id="vid-u1", size=len(content),
+                          caption="Holiday")
+    # WHEN it reaches the webhook and the worker runs
+    assert post_update(client, update).status_code == 200
+    assert telegram.calls_of("getFile") == []  # the webhook never downloads
+    assert drain() == 1
+    # THEN the video is ready as an MP4 with thumbnails, and the reply says so
+    [video] = videos_of(TELEGRAM_USER)
+    assert video.status == "ready", (video.error_code, video.error_message)
+    assert video.kind == "video" and video.platform == "telegram" and video.title == "Holiday"
+    assert video.file_key.endswith(".mp4") and set(video.thumbnails.as_dict()) == {"small", "medium", "large"}
+    assert video.codec == "h264" and video.width == 320
+    final = telegram.texts(TELEGRAM_USER)[0]
+    assert final.startswith("✅ Saved: Holiday") and "0:02" in final
+    # AND no record carries the file URL (it holds the bot token): the job keeps the file_id only
+    [job] = Job.scan()
+    assert job.params["telegram"]["file"]["file_id"] == "video-file-1"
+    records = json.dumps([video.attribute_values, job.attribute_values], default=str)
+    assert TOKEN not in records and TOKEN.split(":")[1] not in records
+
+
+def test_photo_is_stored_as_an_image_capture_with_thumbnails(client, telegram, drain, tmp_path):
+    # GIVEN a photo (a JPEG) sent to the bot
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x480", "-frames:v", "1", str(tmp_path / "photo.jpg"))
+    content = (tmp_path / "photo.jpg").read_bytes()
+    telegram.add_file("photo-1", content, unique_id="ph-u1", name="photo.jpg")
+    post_update(client, photo_update(4, TELEGRAM_USER, file_id="photo-1", unique_id="ph-u1", size=len(content)))
+    assert drain() == 1
+    # THEN the largest size is kept byte for byte as the image's file, with three thumbnails
+    [video] = videos_of(TELEGRAM_USER)
+    assert video.status == "ready" and video.kind == "image"
+    assert video.file_key.endswith(f"{video.video_id}.jpg") and (video.width, video.height) == (640, 480)
+    s3 = aws_clients.client("s3")
+    bucket = wiring.services().settings.bucket
+    stored = s3.get_object(Bucket=bucket, Key=video.file_key)
+    assert stored["Body"].read() == content and stored["ContentType"] == "image/jpeg"
+    assert set(video.thumbnails.as_dict()) == {"small", "medium", "large"}
+    assert telegram.texts(TELEGRAM_USER)[0].startswith("✅ Saved: Your photo")
+
+
+def test_file_over_the_public_api_limit_gets_a_clear_reply(client, telegram, drain, settings_env):
+    # GIVEN the public Bot API's 20 MB download limit and a 25 MB video
+    settings_env(PRSNL_TELEGRAM_DOWNLOAD_LIMIT=str(20 * 1024 * 1024))
+    size = 25 * 1024 * 1024
+    post_update(client, video_update(5, TELEGRAM_USER, file_id="big", unique_id="big-u", size=size))
+    # THEN the bot says why and what to do, and nothing is queued or fetched
+    [reply] = telegram.calls_of("sendMessage")
+    assert "25.0 MB" in reply["text"] and "20.0 MB" in reply["text"] and "link" in reply["text"]
+    assert telegram.calls_of("getFile") == []
+    assert drain() == 0
+    assert videos_of(TELEGRAM_USER) == []
+
+
+def test_large_file_is_fetched_when_a_self_hosted_api_lifts_the_limit(client, telegram, drain, media_dir):
+    # GIVEN a self-hosted Bot API (no download limit) and a file Telegram says is 25 MB
+    telegram.download_limit = None
+    content = (media_dir / "clip.mp4").read_bytes()
+    telegram.add_file("big-ok", content, unique_id="big-ok-u", name="big.mp4")
+    post_update(client, video_update(6, TELEGRAM_USER, file_id="big-ok", unique_id="big-ok-u",
+                                     size=25 * 1024 * 1024))
+    assert drain() == 1
+    assert [v.status for v in videos_of(TELEGRAM_USER)] == ["ready"]
+
+
+def test_user_not_on_the_whitelist_gets_one_polite_refusal(client, telegram, drain, media_server):
+    response = post_update(client, text_update(7, STRANGER, f"{media_server.url('files', 'clip.mp4')}"))
+    assert response.status_code == 200
+    [reply] = telegram.calls_of("sendMessage")
+    assert str(STRANGER) in reply["text"] and "private bot" in reply["text"]
+    # nothing stored: no user, no video, no job
+    assert drain() == 0
+    assert list(User.scan()) == [] and list(Video.scan()) == []
+
+
+@pytest.mark.parametrize("secret, status", [(None, 401), ("wrong-secret", 403), (WEBHOOK_SECRET + "x", 403)])
+def test_webhook_refused_without_the_right_secret(client, telegram, drain, media_server, secret, status):
+    update = text_update(8, TELEGRAM_USER, media_server.url("files", "clip.mp4"))
+    response = post_update(client, update, secret=secret)
+    assert response.status_code == status
+    assert response.json_body["error"]["code"] in ("missing_secret_token", "wrong_secret_token")
+    assert telegram.calls == [] and drain() == 0 and list(IdempotencyKey.scan()) == []
+
+
+def test_webhook_refused_when_no_secret_is_configured(client, telegram, settings_env):
+    settings_env(PRSNL_TELEGRAM_WEBHOOK_SECRET="")
+    response = post_update(client, text_update(9, TELEGRAM_USER, "/help"), secret="")
+    assert response.status_code in (401, 403)
+    assert telegram.calls == []
+
+
+def test_same_update_twice_makes_one_capture(client, telegram, drain, media_server):
+    update = text_update(10, TELEGRAM_USER, media_server.url("files", "clip.mp4"))
+    first, second = post_update(client, update), post_update(client, update)
+    assert first.status_code == second.status_code == 200
+    assert (first.json_body["handled"], second.json_body["handled"]) == (True, False)
+    assert len(telegram.calls_of("sendMessage")) == 1
+    assert drain() == 1 and len(videos_of(TELEGRAM_USER)) == 1
+
+
+@pytest.mark.parametrize("body", [
+    "not json", "", "[1, 2]", json.dumps({"no_update_id": 1}), json.dumps({"update_id": "11"}),
+    json.dumps({"update_id": 12, "message": "not a message"}),
+    json.dumps({"update_id": 13, "message": {"message_id": 1}}),
+])
+def test_malformed_update_is_acknowledged_and_ignored(client, telegram, drain, body):
+    response = post_update(client, body)
+    assert response.status_code == 200, response.body
+    assert response.json_body == {"ok": True, "handled": False}
+    assert telegram.calls_of("sendMessage") == [] and drain() == 0
+
+
+def test_link_that_cannot_be_saved_gets_the_reason_in_its_reply(client, telegram, drain):
+    # GIVEN a text link (an entity with its own URL) that is not http(s)
+    text = "my file"
+    update = text_update(14, TELEGRAM_USER, text, entities=[
+        {"type": "text_link", "offset": 3, "length": 4, "url": "ftp://example.com/a.mp4"}])
+    post_update(client, update)
+    # THEN the one reply says it in plain words, and nothing is queued
+    assert telegram.texts(TELEGRAM_USER) == ["❌ Not saved: this link is not a video I can save.\n"
+                                             "ftp://example.com/a.mp4"]
+    assert drain() == 0
+
+
+def test_failed_job_ends_with_the_reason_in_plain_words(client, telegram, drain, media_server):
+    post_update(client, text_update(15, TELEGRAM_USER, media_server.url("files", "corrupt.mp4")))
+    drain()
+    [video] = videos_of(TELEGRAM_USER)
+    assert video.status == "failed"
+    assert telegram.texts(TELEGRAM_USER)[0].startswith("❌ Not saved: the file is damaged or is not a video.")
+
+
+def test_several_links_in_one_message_each_get_a_reply(client, telegram, drain, media_server):
+    first, second = media_server.url("files", "clip.mp4"), media_server.url("files", "clip.mkv")
+    post_update(client, text_update(16, TELEGRAM_USER, f"{first} and {second} and {first}"))
+    assert len(telegram.calls_of("sendMessage")) == 2
+    assert drain() == 2
+    finals = telegram.texts(TELEGRAM_USER)
+    assert [f.startswith("✅ Saved") for f in finals] == [True, True]
+    assert first in finals[0] and second in finals[1]
+
+
+def test_commands_answer_from_the_same_records_as_the_api(client, telegram, drain, media_server):
+    link = media_server.url("files", "clip.mp4")
+    post_update(client, text_update(17, TELEGRAM_USER, link))
+    post_update(client, text_update(18, TELEGRAM_USER, "/status"))
+    assert "In progress:\n⏳ Queued" in telegram.texts(TELEGRAM_USER)[1]
+    drain()
+    for update_id, command in enumerate(("/list", "/quota", "/status", "/start", "/help@prsnl_test_bot"), 19):
+        post_update(client, text_update(update_id, TELEGRAM_USER, command))
+    listing, quota, status, start, help_ = telegram.texts(TELEGRAM_USER)[2:]
+    assert listing.startswith("Your recent captures:\n✅") and "/stream" in listing
+    assert quota.startswith("You use ") and "in 1 captures" in quota
+    assert status == "Nothing is being saved right now."
+    assert start == help_ and "/list" in help_
+    # the same person on the API: the video belongs to the user made for this Telegram id
+    [user] = User.scan()
+    assert user.user_id == f"telegram-{TELEGRAM_USER}" and user.telegram_id == TELEGRAM_USER
+
+
+def test_same_link_sent_again_gets_the_existing_video(client, telegram, drain, media_server):
+    link = media_server.url("files", "clip.mp4")
+    post_update(client, text_update(25, TELEGRAM_USER, link))
+    drain()
+    post_update(client, text_update(26, TELEGRAM_USER, link))
+    assert telegram.texts(TELEGRAM_USER)[1].startswith("You saved this before.\n✅ Saved")
+    assert drain() == 0 and len(videos_of(TELEGRAM_USER)) == 1
+
+
+def test_linked_user_captures_into_their_own_account(client, telegram, drain, user, media_server):
+    from chalicelib.telegram import accounts
+
+    # GIVEN the API user alice linked to a Telegram id (the CLI's link-telegram)
+    accounts.link(user.user_id, TELEGRAM_USER)
+    post_update(client, text_update(27, TELEGRAM_USER, media_server.url("files", "clip.mp4")))
+    drain()
+    # THEN the capture is alice's (same quota and videos as on the API), and no other user was made
+    assert [v.owner_id for v in Video.scan()] == [user.user_id]
+    assert [u.user_id for u in User.scan()] == [user.user_id]
+
+
+def test_secrets_come_from_secrets_manager(client, telegram, settings_env):
+    from chalicelib.telegram import credentials
+
+    sm = aws_clients.client("secretsmanager")
+    token_arn = sm.create_secret(Name="prsnl/telegram-token", SecretString=TOKEN)["ARN"]
+    secret_arn = sm.create_secret(Name="prsnl/webhook-secret", SecretString="from-secrets-manager")["ARN"]
+    settings_env(PRSNL_TELEGRAM_TOKEN="", PRSNL_TELEGRAM_WEBHOOK_SECRET="", PRSNL_TELEGRAM_TOKEN_SECRET=token_arn,
+                 PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET=secret_arn)
+    credentials.reset()
+    try:
+        assert post_update(client, text_update(28, TELEGRAM_USER, "/help")).status_code == 403
+        response = post_update(client, text_update(29, TELEGRAM_USER, "/help"), secret="from-secrets-manager")
+        assert response.status_code == 200 and len(telegram.calls_of("sendMessage")) == 1
+    finally:
+        credentials.reset()
+
+
+def test_bot_api_connections_are_kept_alive(client, telegram, drain, media_server):
+    # several Bot API calls in one update (getMe, sendMessage x2) share one HTTP/1.1 connection
+    post_update(client, text_update(30, TELEGRAM_USER, f"{media_server.url('files', 'clip.mp4')} "
+                                                       f"{media_server.url('files', 'clip.mkv')}"))
+    assert len(telegram.calls) == 3 and len(telegram.connections) == 1
+
+
+def test_api_does_not_import_telegram():
+    import subprocess
+    import sys
+
+    code = "import sys, app; print(sorted(m for m in sys.modules if m.split('.')[0] in ('telegram', 'httpx')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,24 @@
+"""The job message schema and the retry schedule (no AWS)."""
+
+from __future__ import annotations
+
+import json
+
+from chalicelib.jobs import JobMessage
+from chalicelib.worker import BACKOFF_MAX_SECONDS, backoff_seconds
+
+
+def test_message_round_trips_through_json():
+    message = JobMessage("job-1", "video-1", "alice", correlation_id="corr-1", enqueued_at=12.5)
+    assert JobMessage.from_json(message.to_json()) == message
+
+
+def test_message_ignores_fields_it_does_not_know_when_an_older_worker_reads_it():
+    body = json.dumps({"job_id": "j", "video_id": "v", "owner_id": "o", "enqueued_at": 1.0, "added_later": 1})
+    assert JobMessage.from_json(body) == JobMessage("j", "v", "o", enqueued_at=1.0)
+
+
+def test_backoff_doubles_per_delivery_up_to_the_cap():
+    assert [backoff_seconds(n, 10) for n in (1, 2, 3, 4)] == [10, 20, 40, 80]
+    assert backoff_seconds(50, 10) == BACKOFF_MAX_SECONDS
+    assert backoff_seconds(3, 0) == 0
