@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv clean bench smoke-platforms
+.PHONY: run test lint venv clean bench smoke-platforms synth deploy
 
 $(STAMP): requirements.txt layers/worker/requirements.txt requirements-dev.txt $(wildcard requirements-infra.txt)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -28,6 +28,16 @@ test: $(STAMP)
 smoke-platforms: $(STAMP)
 	PRSNL_SMOKE=1 $(PY) -m pytest -q -rs tests/integration/test_platform_processors_smoke.py
 
+## synth: CloudFormation of PRSNL_STAGE (default dev) into infra/cdk.out, offline (no AWS account, no Docker)
+synth: $(STAMP)
+	$(PY) -m infra.cdk_app
+
+## deploy: needs AWS credentials, Docker, CDN_PUBLIC_KEY=<public PEM file>; optional CDK_ARGS="-c alarm_email=..."
+CDK := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --yes aws-cdk@2.1148.1
+deploy: $(STAMP)
+	@test -n "$(CDN_PUBLIC_KEY)" || { echo "CDN_PUBLIC_KEY=<public key PEM file> is required"; exit 1; }
+	$(CDK) deploy --require-approval broadening --parameters CdnPublicKeyPem="$$(cat $(CDN_PUBLIC_KEY))" $(CDK_ARGS)
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
@@ -35,4 +45,4 @@ bench: $(STAMP)
 	$(PY) bench/pipeline.py
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache chalice.out cdk.out infra/cdk.out
+	rm -rf $(VENV) .local .pytest_cache .ruff_cache chalice.out cdk.out infra/cdk.out .chalice/deployments

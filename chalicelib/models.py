@@ -226,7 +226,7 @@ class OpsRecord(Model):
 
 ALL_MODELS: tuple[type[Model], ...] = (User, ApiKey, Video, Job, StorageSnapshot, IdempotencyKey, OpsRecord)
 
-_TABLE_SETTING = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_table", Job: "jobs_table",
+TABLE_SETTINGS = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_table", Job: "jobs_table",
                   StorageSnapshot: "snapshots_table", IdempotencyKey: "idempotency_table", OpsRecord: "ops_table"}
 
 
@@ -262,7 +262,7 @@ def transact(*, saves: tuple[Model, ...] = (), deletes: tuple[Model, ...] = ()) 
 def bind_tables(settings: Settings) -> None:
     """Point every model at the stage's table names, region and endpoint."""
     for model in ALL_MODELS:
-        model.Meta.table_name = getattr(settings, _TABLE_SETTING[model])
+        model.Meta.table_name = getattr(settings, TABLE_SETTINGS[model])
         model.Meta.region = settings.region
         model.Meta.host = settings.aws_endpoint_url
         model._connection = None

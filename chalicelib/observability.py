@@ -37,7 +37,7 @@ SECRET_PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"\b(bot)?(\d{3,}):[A-Za-z0-9_-]{20,}"), rf"\1\2:{REDACTED}"),  # Telegram bot tokens, in URLs too
     (re.compile(r'(?i)("(?:' + "|".join(map(re.escape, _SECRET_KEYS)) + r')"\s*:\s*)"(?!\[REDACTED\])(?:[^"\\]|\\.)+"'),
      rf'\1"{REDACTED}"'),
-    (re.compile(r"(?i)\b((?:set-)?cookie\s*[:=]\s*)(?!\[REDACTED)[^\"\\\r\n]+"), rf"\1{REDACTED}"),
+    (re.compile(r"(?i)\b((?:set-)?cookie\s*[:=]\s*)(?!\[REDACTED)[^\s\"\\][^\"\\\r\n]*"), rf"\1{REDACTED}"),
 )
 
 

@@ -236,6 +236,7 @@ def app_logs():
 
     ours, theirs = LogCapture(logger.registered_formatter), LogCapture(logging.Formatter("%(name)s %(message)s"))
     logger.addHandler(ours)
+    theirs.addFilter(lambda record: record.name != logger.name)  # ours were captured formatted, as written
     logging.getLogger().addHandler(theirs)
     yield ours
     logger.removeHandler(ours)

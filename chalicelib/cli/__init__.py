@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("maintenance", "ops")
+COMMAND_MODULES = ("maintenance", "ops", "telegram")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ Every connection runs inside ``urls.guarded_connections``: redirects and embedde
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from chalicelib.errors import PermanentJobError, PrsnlError
@@ -24,9 +25,7 @@ class DownloadLimitExceeded(Exception):
 class YtDlpDownloader:
     def probe(self, url: str, *, options: dict, allow_loopback: bool, classify: Classify) -> dict:
         """Metadata and the chosen format, without downloading the media."""
-        import yt_dlp
-
-        with guarded_connections(allow_loopback=allow_loopback), yt_dlp.YoutubeDL(_base(options)) as ydl:
+        with guarded_connections(allow_loopback=allow_loopback), _youtube_dl(_base(options)) as ydl:
             info = _run(lambda: ydl.extract_info(url, download=False), classify)
             info = ydl.sanitize_info(info)
             if not _known_size(info):
@@ -36,8 +35,6 @@ class YtDlpDownloader:
     def download(self, info: dict, dest: Path, *, options: dict, max_bytes: int, allow_loopback: bool,
                  on_progress: ProgressCallback, classify: Classify) -> Path:
         """Download the probed media into ``dest``; returns the file. Stops as soon as bytes pass max_bytes."""
-        import yt_dlp
-
         per_file: dict[str, int] = {}  # a video and an audio format download to separate files
 
         def hook(status: dict) -> None:
@@ -55,13 +52,40 @@ class YtDlpDownloader:
             "progress_hooks": [hook],
             "paths": {"home": str(dest), "temp": str(dest)},
         }
-        with guarded_connections(allow_loopback=allow_loopback), yt_dlp.YoutubeDL(opts) as ydl:
+        with guarded_connections(allow_loopback=allow_loopback), _youtube_dl(opts) as ydl:
             _run(lambda: ydl.process_ie_result(dict(info), download=True), classify, max_bytes=max_bytes)
         files = sorted(p for p in dest.iterdir() if p.is_file() and p.name.startswith("media.")
                        and not p.name.endswith((".part", ".ytdl")))
         if not files:
             raise PermanentJobError("the download produced no media file", code="invalid_media")
         return max(files, key=lambda p: p.stat().st_size)
+
+
+@cache
+def _sized_youtube_dl() -> type:
+    import yt_dlp
+
+    class SizedYoutubeDL(yt_dlp.YoutubeDL):
+        """yt-dlp that estimates each format's size from its bitrate before choosing one, so that a format
+        filter on size can pass over a stream variant (HLS/DASH) that would not fit."""
+
+        def process_video_result(self, info_dict, download=True):
+            estimate_sizes(info_dict)
+            return super().process_video_result(info_dict, download)
+
+    return SizedYoutubeDL
+
+
+def _youtube_dl(params: dict):
+    return _sized_youtube_dl()(params)
+
+
+def estimate_sizes(info: dict) -> None:
+    """``filesize_approx`` = bitrate x duration for formats of unknown size (yt-dlp leaves it empty)."""
+    duration = info.get("duration")
+    for fmt in info.get("formats") or ():
+        if duration and fmt.get("tbr") and not (fmt.get("filesize") or fmt.get("filesize_approx")):
+            fmt["filesize_approx"] = int(duration * fmt["tbr"] * 1000 / 8)
 
 
 def expected_size(info: dict) -> int | None:

@@ -34,7 +34,7 @@ API_STAGE = "api"  # .chalice/config.json api_gateway_stage
 
 def table_env_name(model: type[models.Model]) -> str:
     """``PRSNL_VIDEOS_TABLE`` etc.: the variable config.py reads for the model's table name."""
-    return f"PRSNL_{models._TABLE_SETTING[model].upper()}"
+    return f"PRSNL_{models.TABLE_SETTINGS[model].upper()}"
 
 
 class PrsnlStack(Stack):
@@ -61,7 +61,7 @@ class PrsnlStack(Stack):
             description="PEM public key of the CloudFront signing key pair (its private key goes in the secret)",
         )
         self.tables = {
-            model: table_from_model(self, model, getattr(settings, models._TABLE_SETTING[model]))
+            model: table_from_model(self, model, getattr(settings, models.TABLE_SETTINGS[model]))
             for model in models.ALL_MODELS
         }
         self.buckets = MediaBuckets(self, "Storage", noncurrent_days=options.noncurrent_version_days)

@@ -31,7 +31,7 @@ def test_table_matches_model_when_synthesized(synth, settings_env, model):
     # GIVEN the schema PynamoDB itself sends to CreateTable (the local bootstrap and moto tests use it too)
     schema = model._get_schema()
     settings_env(PRSNL_STAGE="dev")
-    table_name = getattr(load_settings(), models._TABLE_SETTING[model])
+    table_name = getattr(load_settings(), models.TABLE_SETTINGS[model])
     # WHEN the stack is synthesized for the dev stage
     table = _tables_by_name(synth)[table_name]["Properties"]
     # THEN keys, attribute types, indexes and TTL are the model's

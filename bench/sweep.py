@@ -1,0 +1,113 @@
+"""Peak Python memory of a maintenance sweep as the bucket grows (tracemalloc), against a moto server process.
+
+    .venv/bin/python bench/sweep.py [N ...]      (default: 1000 10000 objects)
+
+Each size: a fresh moto state, the bootstrap, N objects under videos/ and thumbnails/ (a quarter of them
+orphans, the rest the file and three thumbnails of ready videos), then one applied sweep run "two hours
+later" (past the grace period). The figure is the sweep's own peak: moto runs in another process.
+A sweep that pages stays flat as N grows; one that loaded the listing or the table would not.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import tracemalloc
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from chalicelib import aws, maintenance, storage, videos, wiring  # noqa: E402
+from chalicelib.config import get_settings  # noqa: E402
+from chalicelib.local import stack  # noqa: E402
+from chalicelib.local.bootstrap import bootstrap  # noqa: E402
+from chalicelib.models import User, Video  # noqa: E402
+
+CREATED = datetime(2026, 1, 5, tzinfo=UTC)
+OWNER = "bench"
+OBJECTS_PER_VIDEO = 4  # the file and three thumbnails
+
+
+class LaterClock(wiring.SystemClock):
+    def now(self) -> datetime:
+        return super().now() + timedelta(hours=2)
+
+
+def fresh_state(endpoint: str) -> None:
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    aws.reset()
+    wiring.reset()
+    bootstrap(get_settings())
+
+
+def seed(n_objects: int) -> int:
+    """N objects: three quarters belong to ready videos, one quarter to no record; returns the orphans."""
+    settings = get_settings()
+    videos_count = (n_objects * 3 // 4) // OBJECTS_PER_VIDEO
+    keys = []
+    with Video.batch_write() as batch:
+        for _ in range(videos_count):
+            video_id = str(uuid.uuid4())
+            sizes = {storage.video_key(video_id, CREATED): 10}
+            sizes.update({storage.thumbnail_key(video_id, CREATED, size): 10 for size in ("small", "medium", "large")})
+            batch.save(Video(video_id, owner_id=OWNER, created_at=CREATED, updated_at=CREATED, status=videos.READY,
+                             source_url="https://example.com/v.mp4", canonical_url="https://example.com/v.mp4",
+                             owner_source=f"{OWNER}#direct:{video_id}", platform="direct", object_sizes=sizes,
+                             file_key=next(iter(sizes)), bytes_stored=sum(sizes.values())))
+            keys += sizes
+    orphans = n_objects - len(keys)
+    keys += [storage.video_key(str(uuid.uuid4()), CREATED) for _ in range(orphans)]
+    User(OWNER, name="Bench", quota_bytes=10**12, bytes_used=10 * videos_count * OBJECTS_PER_VIDEO,
+         bytes_available=10**12 - 10 * videos_count * OBJECTS_PER_VIDEO, video_count=videos_count,
+         created_at=CREATED).save()
+    s3 = aws.client("s3")
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket=settings.bucket, Key=key, Body=b"x" * 10), keys))
+    return orphans
+
+
+def measure(n_objects: int, endpoint: str) -> dict:
+    fresh_state(endpoint)
+    orphans = seed(n_objects)
+    wiring.override(clock=LaterClock())
+    services = wiring.services()
+    tracemalloc.start()
+    started = time.perf_counter()
+    report = maintenance.run(services=services, apply=True)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert report.orphan_objects.fixed == orphans, report.lines()
+    return {"objects": n_objects, "orphans_deleted": orphans, "peak_bytes": peak, "seconds": round(seconds, 1)}
+
+
+def start_moto_process() -> tuple[object, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    os.environ.update(stack.local_environment(port))
+    return stack.start_moto(port), f"http://127.0.0.1:{port}"
+
+
+def main(sizes: list[int]) -> None:
+    process, endpoint = start_moto_process()
+    try:
+        measure(min(sizes), endpoint)  # warm-up: botocore's models and clients, loaded once per process
+        for n in sizes:
+            result = measure(n, endpoint)
+            print(f"{result['objects']:>7} objects  {result['orphans_deleted']:>6} orphans deleted  "
+                  f"peak {result['peak_bytes'] / 1024 / 1024:6.2f} MiB  {result['seconds']:>6} s", flush=True)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main([int(n) for n in sys.argv[1:]] or [1000, 10000])

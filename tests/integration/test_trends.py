@@ -1,0 +1,78 @@
+"""Storage trends on moto: daily snapshots per user and for everyone, kept, and read back as a series."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib import quotas, trends, wiring
+from chalicelib.errors import BadRequestError
+from chalicelib.models import StorageSnapshot
+from tests.conftest import seed_user
+
+DAY_1 = datetime(2026, 3, 1, 23, 55, tzinfo=UTC)
+DAY_2 = datetime(2026, 3, 2, 23, 55, tzinfo=UTC)
+
+
+class FixedClock(wiring.SystemClock):
+    def __init__(self, now: datetime):
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+
+def snapshot_at(moment: datetime) -> dict:
+    wiring.override(clock=FixedClock(moment))
+    return trends.snapshot(services=wiring.services())
+
+
+def test_daily_snapshots_keep_each_users_and_everyones_figures(aws):
+    # GIVEN two users storing bytes over two days
+    alice, bob = seed_user("alice", quota_bytes=1000).user_id, seed_user("bob", quota_bytes=2000).user_id
+    quotas.settle(alice, reserved=0, actual=300)
+    snapshot_at(DAY_1)
+    quotas.settle(bob, reserved=0, actual=500)
+    quotas.reserve(alice, 100)
+    snapshot_at(DAY_2.replace(hour=1))
+    # WHEN the day's snapshot is taken again later that day
+    totals = snapshot_at(DAY_2)
+    # THEN the day's figures are rewritten, not added
+    assert totals == {"day": "2026-03-02", "users": 2, "bytes_used": 800, "bytes_reserved": 100,
+                      "quota_bytes": 3000, "video_count": 2}
+    assert StorageSnapshot.count() == 2 * 3  # two days of alice, bob and everyone
+    # AND each series runs oldest first over the days asked for
+    assert trends.series(alice, 30, now=DAY_2) == [
+        {"day": "2026-03-01", "bytes_used": 300, "bytes_reserved": 0, "quota_bytes": 1000, "video_count": 1},
+        {"day": "2026-03-02", "bytes_used": 300, "bytes_reserved": 100, "quota_bytes": 1000, "video_count": 1},
+    ]
+    assert [row["bytes_used"] for row in trends.series(bob, "30", now=DAY_2)] == [0, 500]
+    assert trends.series(trends.EVERYONE, 1, now=DAY_2) == [
+        {"day": "2026-03-02", "bytes_used": 800, "bytes_reserved": 100, "quota_bytes": 3000, "video_count": 2,
+         "users": 2},
+    ]
+    assert trends.series("nobody", 30, now=DAY_2) == []
+
+
+@pytest.mark.parametrize("days", [0, "0", "abc", "1.5", 367, "-3"])
+def test_series_refuses_days_out_of_range(aws, days):
+    with pytest.raises(BadRequestError) as error:
+        trends.series("alice", days)
+    assert error.value.code == "invalid_days"
+
+
+def test_series_defaults_to_thirty_days_when_days_is_not_given(aws):
+    seed_user("alice")
+    snapshot_at(DAY_1)
+    assert len(trends.series("alice", None, now=DAY_1.replace(month=3, day=30))) == 1
+    assert trends.series("alice", None, now=DAY_1.replace(month=3, day=31)) == []
+
+
+def test_the_daily_schedule_takes_the_snapshot(client, user):
+    # WHEN EventBridge invokes the scheduled function
+    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
+                                            resources=["arn:aws:events:us-east-1:000000000000:rule/daily"])
+    client.lambda_.invoke("take_storage_snapshot", event)
+    # THEN today's figures of the user and of everyone are stored
+    assert {item.owner_id for item in StorageSnapshot.scan()} == {user.user_id, trends.EVERYONE}
