@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from chalicelib.wiring import Services
 MEDIA_PREFIXES = ("videos/", "thumbnails/")
 TEMP_PREFIX = "temp/processing/"
 PAGE = 100  # objects or records handled at once (BatchGetItem takes 100 keys)
+HEAD_THREADS = 8  # existence checks in parallel: one HEAD per stored object is the slow part
 SAMPLE = 20  # examples kept per finding: the report stays small whatever the bucket holds
 IN_FLIGHT = (videos.QUEUED, videos.PROCESSING)
 COUNTED = (videos.READY, videos.BROKEN)  # the statuses whose bytes the quota holds
@@ -191,7 +193,7 @@ class _Sweep:
 
     def delete_orphans(self) -> None:
         for prefix in MEDIA_PREFIXES:
-            for page in batched(self.storage.list(prefix), PAGE):
+            for page in batched(self.storage.list(prefix, page_size=PAGE), PAGE):
                 orphans = self._orphans(page)
                 for obj in orphans:
                     self.report.orphan_objects.add(obj["Key"], obj["Size"])
@@ -214,14 +216,21 @@ class _Sweep:
     # records whose objects are gone
 
     def mark_broken(self) -> None:
-        ready = Video.status == videos.READY
-        for video in Video.scan(filter_condition=ready, page_size=PAGE, attributes_to_get=_KEY_ATTRIBUTES):
-            missing = sorted(key for key in stored_keys(video) if self.storage.head(key) is None)
-            if not missing:
-                continue
-            self.report.broken_videos.add(f"video {video.video_id}: missing {', '.join(missing)}")
-            if self.apply and self._mark_broken(video, missing):
-                self.report.broken_videos.fixed += 1
+        ready = Video.scan(filter_condition=Video.status == videos.READY, page_size=PAGE,
+                           attributes_to_get=_KEY_ATTRIBUTES)
+        with ThreadPoolExecutor(HEAD_THREADS) as pool:
+            for page in batched(ready, PAGE):
+                keys = sorted({key for video in page for key in stored_keys(video)})
+                present = dict(zip(keys, pool.map(self.storage.head, keys), strict=True))
+                for video in page:
+                    self._check_objects(video, sorted(key for key in stored_keys(video) if present[key] is None))
+
+    def _check_objects(self, video: Video, missing: list[str]) -> None:
+        if not missing:
+            return
+        self.report.broken_videos.add(f"video {video.video_id}: missing {', '.join(missing)}")
+        if self.apply and self._mark_broken(video, missing):
+            self.report.broken_videos.fixed += 1
 
     def _mark_broken(self, video: Video, missing: list[str]) -> bool:
         try:
@@ -239,7 +248,7 @@ class _Sweep:
 
     def clear_temp(self) -> None:
         delete_here = self.services.settings.stage == "local"
-        for page in batched(self.storage.list(TEMP_PREFIX), PAGE):
+        for page in batched(self.storage.list(TEMP_PREFIX, page_size=PAGE), PAGE):
             old = [obj for obj in page if obj["LastModified"] < self.cutoff]
             for obj in old:
                 self.report.temp_leftovers.add(obj["Key"], obj["Size"])

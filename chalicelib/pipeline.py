@@ -250,7 +250,7 @@ class _Run:
 
 
 def _single_video(platform, info: dict) -> dict:
-    """The one video of a link. The platform refuses live streams and posts with no video.
+    """The one media item of a link. The platform refuses live streams and posts with nothing to keep.
 
     Seam for multi-item posts (X posts with several videos, carousels): the platform's ``entries``
     lists every item; storing them all under one capture is the platforms' work. Until then such a
@@ -260,6 +260,4 @@ def _single_video(platform, info: dict) -> dict:
     if len(items) > 1:
         raise PermanentJobError(f"this post holds {len(items)} items; saving several is not supported yet",
                                 code="multi_item_post")
-    if items[0].get("kind") != "video":
-        raise PermanentJobError("there is no video at this link", code="no_video_in_post")
     return items[0]

@@ -107,10 +107,10 @@ class S3Storage:
             if batch:
                 self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
-    def list(self, prefix: str) -> Iterator[dict]:
+    def list(self, prefix: str, *, page_size: int = 1000) -> Iterator[dict]:
         """Every object under prefix, page by page (never the whole listing in memory)."""
         paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}):
             yield from page.get("Contents", [])
 
     def ping(self) -> None:

@@ -5,7 +5,7 @@ The local stack's timer calls the same use cases (``chalice local`` runs no sche
 
 from chalice import Blueprint, Cron, Rate
 
-from chalicelib import maintenance, trends, wiring
+from chalicelib import maintenance, observability, trends, wiring
 
 bp = Blueprint(__name__)
 
@@ -17,4 +17,5 @@ def run_maintenance(event):
 
 @bp.schedule(Cron(55, 23, "*", "*", "?", "*"), description="The day's storage figures, per user and in total")
 def take_storage_snapshot(event):
-    trends.snapshot(services=wiring.services())
+    totals = trends.snapshot(services=wiring.services())
+    observability.emit(observability.STORAGE_BYTES, totals["bytes_used"])

@@ -39,7 +39,7 @@ def lines(summary: dict) -> list[str]:
 def _row(platform: str, figures: dict) -> str:
     rate = figures["success_rate"]
     download, processing = figures["download_seconds"], figures["processing_seconds"]
-    errors = ", ".join(f"{error['code']} ×{error['count']}" for error in figures["top_errors"])
+    errors = ", ".join(f"{error['code']} ({error['count']})" for error in figures["top_errors"])
     return (f"{platform:<12}{figures['count']:>7}{'-' if rate is None else f'{100 * rate:.0f}%':>9}"
             f"{_seconds(download['p50']):>9}{_seconds(download['p95']):>9}"
             f"{_seconds(processing['p50']):>10}{_seconds(processing['p95']):>10}  {errors}").rstrip()

@@ -5,6 +5,7 @@ API's cold start. Real app, real worker handler, real yt-dlp and ffmpeg against 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import pytest
 
 from chalicelib import observability
 from chalicelib.models import Video
+from chalicelib.users import get_user
 from tests.conftest import TELEGRAM_USER, WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,6 +159,20 @@ def test_correlation_id_follows_a_bot_capture_into_the_worker(client, aws, teleg
             and r.get("correlation_id") == "telegram-41"] == ["succeeded"]
 
 
+def test_the_daily_snapshot_emits_the_bytes_held(client, user, drain, media_server, capsys):
+    # GIVEN a stored capture
+    capture(client, user, media_server.url("files", "clip.mp4"))
+    drain()
+    # WHEN EventBridge invokes the daily snapshot
+    capsys.readouterr()
+    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
+                                            resources=["arn:aws:events:us-east-1:000000000000:rule/daily"])
+    client.lambda_.invoke("take_storage_snapshot", event)
+    # THEN the gauge the storage alarm reads is the bytes every user holds
+    [held] = named(emf_points(capsys.readouterr().out), observability.STORAGE_METRIC)
+    assert held["value"] == get_user(user.user_id).bytes_used > 0
+
+
 SECRETS = {
     "api key": "prsnl_" + "k" * 43,
     "bot token": "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0",
@@ -194,7 +210,7 @@ def test_emit_refuses_dimensions_its_spec_does_not_name():
 
 
 TRACE_PROBE = textwrap.dedent("""
-    import json, os, sys
+    import json, sys
     from moto import mock_aws
     from chalice.test import Client
     from app import app
@@ -206,25 +222,46 @@ TRACE_PROBE = textwrap.dedent("""
         bootstrap(get_settings())
         with Client(app, stage_name="local") as client:
             status = client.http.get("/api/health").status_code
-    from aws_xray_sdk.core import patcher
-    print(json.dumps({"with_app": imported_with_app, "status": status,
-                      "after_request": "aws_xray_sdk" in sys.modules,
-                      "botocore_patched": "botocore" in getattr(patcher, "_PATCHED_MODULES", ())}))
+    print(json.dumps({"with_app": imported_with_app, "status": status, "after": "aws_xray_sdk" in sys.modules}))
 """)
+
+
+def received_segments(daemon: socket.socket) -> list[tuple[str, str]]:
+    """(name, namespace) of every segment and subsegment the fake X-Ray daemon received."""
+    found = []
+
+    def walk(entity: dict) -> None:
+        found.append((entity["name"], entity.get("namespace")))
+        for sub in entity.get("subsegments", []):
+            walk(sub)
+
+    daemon.settimeout(0.5)
+    try:
+        while True:
+            walk(json.loads(daemon.recv(65535).decode().split("\n", 1)[1]))
+    except TimeoutError:
+        return found
 
 
 @pytest.mark.parametrize("tracing", ["false", "true"])
 def test_tracer_loads_only_when_tracing_is_on_and_then_traces_aws_calls(tracing):
-    # GIVEN a fresh API process with PRSNL_TRACING off or on
-    env = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "PRSNL_STAGE": "local", "PRSNL_TRACING": tracing}
-    # WHEN it imports the app and answers one request
-    done = subprocess.run([sys.executable, "-c", TRACE_PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    # THEN the X-Ray SDK is never part of the import; with tracing on the request loaded it and patched botocore
+    # GIVEN a fresh API process as Lambda runs it (a trace id, an X-Ray daemon: a UDP socket here)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        env = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1", "PRSNL_STAGE": "local", "PRSNL_TRACING": tracing,
+               "LAMBDA_TASK_ROOT": str(ROOT), "AWS_LAMBDA_FUNCTION_NAME": "prsnl-api-test",
+               "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+               "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}"}
+        # WHEN it imports the app and answers one request
+        done = subprocess.run([sys.executable, "-c", TRACE_PROBE], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        segments = received_segments(daemon)
+    # THEN the X-Ray SDK is never part of the app's import
     assert result["with_app"] is False and result["status"] == 200
-    assert result["after_request"] is (tracing == "true")
-    if tracing == "true":
-        assert result["botocore_patched"] is True
+    # AND only with tracing on was it loaded, and each AWS call of the request reached the daemon as a subsegment
+    assert result["after"] is (tracing == "true")
+    expected = {("s3", "aws"), ("dynamodb", "aws"), ("sqs", "aws")} if tracing == "true" else set()
+    assert {segment for segment in segments if segment[1] == "aws"} == expected
