@@ -49,12 +49,12 @@ class VideoRestore:
 
 def backup(*, services: Services, media: bool = True) -> dict:
     """Write a snapshot of every table (and copy new media); returns its manifest."""
-    bucket = services.settings.backup_bucket
-    snapshot = services.clock.now().strftime("%Y%m%dT%H%M%SZ")
+    bucket, now = services.settings.backup_bucket, services.clock.now()
+    snapshot = now.strftime("%Y%m%dT%H%M%SZ")
     prefix = f"{BACKUPS}{snapshot}/"
     tables = {name: _dump_table(model.Meta.table_name, bucket, f"{prefix}{name}.jsonl")
               for name, model in _MODELS.items()}
-    manifest = {"snapshot": snapshot, "created_at": services.clock.now().isoformat(),
+    manifest = {"snapshot": snapshot, "created_at": now.isoformat(),
                 "stage": services.settings.stage, "tables": tables,
                 "media": _copy_media(services.settings.bucket, bucket) if media else None}
     aws.client("s3").put_object(Bucket=bucket, Key=prefix + MANIFEST, ContentType="application/json",

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("maintenance", "ops", "telegram")
+COMMAND_MODULES = ("client", "admin", "maintenance", "ops", "telegram")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,10 @@ ProgressCallback = Callable[..., None]
 Classify = Callable[[BaseException], PrsnlError]
 
 
+# yt-dlp's request handlers that open connections through Python's socket module (the guard's filter).
+GUARDED_HANDLERS = frozenset({"Requests", "Urllib", "Websockets"})
+
+
 class DownloadLimitExceeded(Exception):
     """Raised from the progress hook when the bytes pass the limit (a server that lies about its size)."""
 
@@ -62,22 +66,27 @@ class YtDlpDownloader:
 
 
 @cache
-def _sized_youtube_dl() -> type:
+def _guarded_youtube_dl() -> type:
     import yt_dlp
 
-    class SizedYoutubeDL(yt_dlp.YoutubeDL):
-        """yt-dlp that estimates each format's size from its bitrate before choosing one, so that a format
-        filter on size can pass over a stream variant (HLS/DASH) that would not fit."""
+    class GuardedYoutubeDL(yt_dlp.YoutubeDL):
+        """yt-dlp whose connections all pass the address guard, and that estimates each format's size from
+        its bitrate before choosing one, so a size filter can pass over a stream variant that would not fit."""
+
+        def build_request_director(self, handlers, preferences=None):
+            # curl-cffi (impersonation) resolves names inside libcurl, where the guard cannot see them
+            allowed = [handler for handler in handlers if handler.RH_KEY in GUARDED_HANDLERS]
+            return super().build_request_director(allowed, preferences)
 
         def process_video_result(self, info_dict, download=True):
             estimate_sizes(info_dict)
             return super().process_video_result(info_dict, download)
 
-    return SizedYoutubeDL
+    return GuardedYoutubeDL
 
 
 def _youtube_dl(params: dict):
-    return _sized_youtube_dl()(params)
+    return _guarded_youtube_dl()(params)
 
 
 def estimate_sizes(info: dict) -> None:

@@ -4,6 +4,7 @@ never store more than it allows and leave every counter exact."""
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.local import worker_loop
 from chalicelib.models import Job, User, Video
+from tests import media as test_media
 from tests.conftest import seed_user
 
 CAPTURES = 20
@@ -20,6 +22,32 @@ FITS = 5
 @pytest.fixture(autouse=True)
 def loopback_allowed(settings_env):
     settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
+
+
+@pytest.fixture(autouse=True)
+def atomic_item_writes(monkeypatch):
+    """DynamoDB applies each single-item write atomically (condition, then update); moto checks and updates
+    without a lock, so concurrent writes to one item can interleave there. Give moto DynamoDB's guarantee."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    for name in ("update_item", "put_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self, *args, _original=original, **kwargs):
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(media_dir) -> str:
+    """Twenty jobs run at once on two cores: the clip is as small as a real video gets."""
+    path = media_dir / "tiny.mp4"
+    if not path.exists():
+        test_media.make_clip(path, seconds=0.5, width=160, height=120)
+    return path.name
 
 
 def stored_size(client, drain, url: str) -> int:
@@ -46,9 +74,9 @@ def receive_all(expected: int) -> list[dict]:
     return messages
 
 
-def test_concurrent_captures_near_the_quota_never_exceed_it(client, user, drain, media_server):
+def test_concurrent_captures_near_the_quota_never_exceed_it(client, user, drain, media_server, tiny_clip):
     # GIVEN a quota that holds five and a half copies of the clip
-    size = stored_size(client, drain, media_server.url("files", "clip.mp4?probe=1"))
+    size = stored_size(client, drain, media_server.url("files", f"{tiny_clip}?probe=1"))
     quota = FITS * size + size // 2
     from chalicelib import users
 
@@ -56,7 +84,7 @@ def test_concurrent_captures_near_the_quota_never_exceed_it(client, user, drain,
     # WHEN twenty different links to it are captured and the worker runs them all at the same time
     for n in range(CAPTURES):
         response = client.http.post("/api/capture", headers=user.headers,
-                                    body=json.dumps({"url": media_server.url("files", f"clip.mp4?n={n}")}))
+                                    body=json.dumps({"url": media_server.url("files", f"{tiny_clip}?n={n}")}))
         assert response.status_code == 202
     run_concurrently(receive_all(CAPTURES))
     # THEN at most what fits is stored (jobs holding reservations may crowd out one another, never overshoot),

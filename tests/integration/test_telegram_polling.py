@@ -85,3 +85,20 @@ def test_a_telegram_outage_does_not_fail_the_job(aws, telegram):
     # the reply cannot be edited: logged, and the pipeline goes on
     TelegramNotifier(services.settings).failed(job, PermanentJobError("x", code="too_large"))
     telegram.start()
+
+
+def test_set_webhook_command_registers_the_url_with_its_secret(telegram):
+    from chalicelib.cli import main
+    from tests.conftest import WEBHOOK_SECRET
+
+    assert main(["set-webhook", "https://api.example.com/telegram/webhook"]) == 0
+    assert telegram.webhook == {"url": "https://api.example.com/telegram/webhook", "secret_token": WEBHOOK_SECRET,
+                                "allowed_updates": ["message"]}
+
+
+def test_link_telegram_command_makes_the_bot_save_into_that_user(aws, telegram, user):
+    from chalicelib.cli import main
+    from chalicelib.telegram import accounts
+
+    assert main(["link-telegram", user.user_id, str(TELEGRAM_USER)]) == 0
+    assert accounts.owner_for(TELEGRAM_USER, "Alice", wiring.services()) == user.user_id
