@@ -127,9 +127,7 @@ def delete(video_id: str, *, owner_id: str, services) -> None:
     now = services.clock.now()
     for job_id in job_ids(video):
         _cancel_job(job_id, now)
-    services.storage.delete(_object_keys(video))
-    for job_id in job_ids(video):
-        services.storage.delete([obj["Key"] for obj in services.storage.list(storage.temp_prefix(job_id))])
+    services.storage.delete(_object_keys(video))  # work files stay in /tmp and temp/ (expired by lifecycle)
     sizes = video.object_sizes.as_dict()
     quotas.release(owner_id, used=sum(sizes.values()), videos=1 if video.status == READY else 0,
                    usage=quotas.Usage.of(video, sizes))

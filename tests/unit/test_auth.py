@@ -1,0 +1,34 @@
+"""API key parsing and hashing: pure functions, no AWS."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import auth
+
+
+@pytest.mark.parametrize("header, token", [
+    ("Bearer prsnl_abc", "prsnl_abc"),
+    ("bearer   prsnl_abc  ", "prsnl_abc"),
+    ("Bearer", None),
+    ("Bearer   ", None),
+    ("Basic dXNlcjpwYXNz", None),
+    ("prsnl_abc", None),
+    ("", None),
+    (None, None),
+])
+def test_bearer_token_is_read_only_from_a_bearer_header(header, token):
+    assert auth.bearer_token(header) == token
+
+
+def test_keys_are_hashed_with_sha256_and_never_kept():
+    key = "prsnl_" + "x" * 43
+    digest = auth.hash_key(key)
+    assert digest == auth.hash_key(key) and len(digest) == 64 and key not in digest
+    assert auth.hash_key(key + "y") != digest
+
+
+def test_missing_key_is_unauthorized_before_any_lookup():
+    with pytest.raises(auth.UnauthorizedError) as error:
+        auth.user_for_key(None)
+    assert error.value.code == "unauthorized" and error.value.http_status == 401
