@@ -31,9 +31,12 @@ def _objects(role: iam.IRole, bucket: s3.IBucket, actions: Sequence[str]) -> Non
     )
 
 
-def _tables(role: iam.IRole, tables: Sequence[dynamodb.ITable]) -> None:
+def _tables(role: iam.IRole, tables: Sequence[dynamodb.ITable], *, write: bool = True) -> None:
     for table in tables:
-        table.grant_read_write_data(role)  # adds <table>/index/* only when the table has indexes
+        if write:
+            table.grant_read_write_data(role)  # adds <table>/index/* only when the table has indexes
+        else:
+            table.grant_read_data(role)
         if _has_indexes(table):
             nag.acknowledge(
                 role,
@@ -54,11 +57,17 @@ def _secrets(role: iam.IRole, secrets: Sequence[secretsmanager.ISecret]) -> None
         secret.grant_read(role)
 
 
-def api(role: iam.IRole, *, tables, bucket, queue: sqs.IQueue, secrets) -> None:
-    """Records, enqueueing, object reads and deletes (DELETE /videos/{id}); never writes media."""
+def api(role: iam.IRole, *, tables, read_tables, bucket, queue: sqs.IQueue, dlq: sqs.IQueue, secrets) -> None:
+    """Records, enqueueing, object reads and deletes (DELETE /videos/{id}); never writes media.
+
+    ``read_tables``: figures others write (storage snapshots, the worker's heartbeat and rollups); the deep
+    health check reads both queues' depth.
+    """
     _tables(role, tables)
+    _tables(role, read_tables, write=False)
     _objects(role, bucket, OBJECT_READ_DELETE)
     queue.grant_send_messages(role)
+    dlq.grant(role, "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
     _secrets(role, secrets)
 
 

@@ -1,7 +1,12 @@
-"""Alarms to one SNS topic and one dashboard: the platform's metrics plus the app's (infra/metric_specs.py)."""
+"""Alarms to one SNS topic and one dashboard: the platform's metrics plus the app's (chalicelib.observability).
+
+The app's metrics are EMF with two dimension sets, (service, stage) and (service, stage, breakdown); alarms and
+graphs read the first, which holds every data point.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from aws_cdk import Duration
@@ -15,11 +20,13 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.metric_specs import STORAGE_METRIC, MetricSpec
+from chalicelib.observability import STORAGE_METRIC, MetricSpec
 
 FIVE_MINUTES = Duration.minutes(5)
 API_LATENCY_P90_MS = 3000
 API_5XX_PER_5_MINUTES = 5
+# what a graph of a metric shows, by unit: a latency-like figure is a percentile, counts and bytes add up
+_GRAPH_STATISTIC = {"Seconds": "p90"}
 
 
 class Monitoring(Construct):
@@ -61,16 +68,8 @@ class Monitoring(Construct):
         app_metrics = {spec.name: self._app_metric(spec) for spec in metrics}
         for spec in metrics:
             if spec.alarm:
-                metric = app_metrics[spec.name].with_(
-                    statistic=spec.alarm.statistic, period=Duration.minutes(spec.alarm.period_minutes)
-                )
-                self._alarm(
-                    spec.name,
-                    metric,
-                    spec.alarm.threshold,
-                    f"{spec.name} over {spec.alarm.threshold}",
-                    periods=spec.alarm.evaluation_periods,
-                )
+                self._app_alarm(spec, app_metrics[spec.name])
+        # StorageBytes is one daily total (the snapshot schedule); its threshold is a deployment choice.
         storage = app_metrics[STORAGE_METRIC].with_(statistic="Maximum", period=Duration.days(1))
         self._alarm("StorageOverThreshold", storage, storage_alarm_bytes, "Stored bytes above the threshold")
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"prsnl-video-{stage}")
@@ -101,10 +100,8 @@ class Monitoring(Construct):
                     jobs.metric_approximate_age_of_oldest_message(),
                 ],
             ),
-            *(
-                _graph(spec.name, [app_metrics[spec.name].with_(label=f"{spec.name} ({spec.unit})")])
-                for spec in metrics
-            ),
+            *(_graph(spec.name, [app_metrics[spec.name]]) for spec in metrics if spec.name != STORAGE_METRIC),
+            _graph(STORAGE_METRIC, [storage]),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self._alarms, width=24),
         )
 
@@ -113,22 +110,47 @@ class Monitoring(Construct):
             namespace=self._namespace,
             metric_name=spec.name,
             dimensions_map={"service": spec.service, "stage": self._stage},
-            statistic="Sum",
+            statistic=_GRAPH_STATISTIC.get(spec.unit, "Sum"),
             period=FIVE_MINUTES,
+            label=f"{spec.name} ({spec.unit})",
         )
 
-    def _alarm(self, name: str, metric: cloudwatch.IMetric, threshold: float, description: str, periods: int = 1):
+    def _app_alarm(self, spec: MetricSpec, metric: cloudwatch.Metric) -> None:
+        alarm = spec.alarm
+        self._alarm(
+            spec.name,
+            metric.with_(statistic=alarm.statistic, period=Duration.minutes(alarm.period_minutes)),
+            alarm.threshold,
+            f"{spec.description} ({alarm.statistic} {alarm.comparison} {alarm.threshold:g})",
+            periods=alarm.evaluation_periods,
+            comparison=comparison_operator(alarm.comparison),
+        )
+
+    def _alarm(
+        self,
+        name: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+        periods: int = 1,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    ) -> None:
         alarm = metric.create_alarm(
             self,
             name,
             alarm_description=description,
             threshold=threshold,
             evaluation_periods=periods,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            comparison_operator=comparison,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         self._alarms.append(alarm)
+
+
+def comparison_operator(name: str) -> cloudwatch.ComparisonOperator:
+    """CloudWatch's name (``GreaterThanOrEqualToThreshold``, as in observability.AlarmSpec) as the CDK enum."""
+    return cloudwatch.ComparisonOperator[re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()]
 
 
 def _alarm_topic(scope: Construct) -> sns.Topic:

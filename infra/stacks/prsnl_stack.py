@@ -15,7 +15,7 @@ from constructs import Construct
 
 from chalicelib import models
 from chalicelib.config import Settings
-from chalicelib.observability import NAMESPACE
+from chalicelib.observability import API, METRICS, NAMESPACE, WORKER
 from infra.constructs import access
 from infra.constructs.api import ChaliceApi
 from infra.constructs.cdn import MediaCdn
@@ -25,7 +25,6 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.queues import JobQueues
 from infra.constructs.secrets import AppSecrets
 from infra.constructs.worker import TIMEOUT, Worker, worker_image
-from infra.metric_specs import METRICS
 from infra.options import InfraOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +85,14 @@ class PrsnlStack(Stack):
             self,
             source_dir=REPO_ROOT,
             work_dir=work_dir,
-            environment={**environment, "POWERTOOLS_SERVICE_NAME": "prsnl-api"},
+            environment={
+                **environment,
+                "POWERTOOLS_SERVICE_NAME": API,
+                "PRSNL_CDN_DOMAIN": self.cdn.distribution.distribution_domain_name,
+                "PRSNL_CDN_KEY_PAIR_ID": self.cdn.public_key.public_key_id,
+                "PRSNL_CDN_PRIVATE_KEY_SECRET": self.secrets.cdn_signing_key.secret_name,
+                "PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET": self.secrets.webhook_secret.secret_name,
+            },
         )
         self.worker = Worker(
             self,
@@ -95,8 +101,9 @@ class PrsnlStack(Stack):
             queue=self.queues.jobs,
             environment={
                 **environment,
-                "POWERTOOLS_SERVICE_NAME": "prsnl-worker",
-                "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+                "POWERTOOLS_SERVICE_NAME": WORKER,
+                "PRSNL_TRACING": "true",  # active tracing, and the image has aws-lambda-powertools[tracer]
+                "PRSNL_PLATFORM_COOKIES_SECRET": self.secrets.platform_cookies.secret_name,
                 # Only the worker: in the API's own environment its URL would be a dependency cycle.
                 "PRSNL_WATCH_URL": f"{self.api.url}api/videos/{{video_id}}/stream",
             },
@@ -122,48 +129,47 @@ class PrsnlStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "CdnDomain", value=self.cdn.distribution.distribution_domain_name)
         CfnOutput(self, "WebhookSecretName", value=self.secrets.webhook_secret.secret_name)
+        # for the operator's CLI (backup, restore, maintenance): PRSNL_BUCKET and PRSNL_BACKUP_BUCKET
+        CfnOutput(self, "MediaBucket", value=self.buckets.media.bucket_name)
+        CfnOutput(self, "BackupBucket", value=self.buckets.backup.bucket_name)
 
     def _environment(self, settings: Settings) -> dict[str, str]:
-        """What the functions read (config.py's PRSNL_* names): resource names and the limits infra sizes for."""
+        """What every function reads (config.py's PRSNL_* names): resource names and the limits infra sizes for.
+
+        The API's requirements.txt has no ``[tracer]`` extra, so PRSNL_TRACING stays off there: its functions
+        are traced by Lambda itself (active tracing) without Powertools' Tracer.
+        """
         return {
             "PRSNL_STAGE": settings.stage,
             "PRSNL_BUCKET": self.buckets.media.bucket_name,
-            "PRSNL_BACKUP_BUCKET": self.buckets.backup.bucket_name,
             **{table_env_name(model): table.table_name for model, table in self.tables.items()},
             "PRSNL_JOBS_QUEUE": self.queues.jobs.queue_name,
             "PRSNL_JOBS_QUEUE_URL": self.queues.jobs.queue_url,
             "PRSNL_MAX_VIDEO_BYTES": str(settings.max_video_bytes),
             "PRSNL_MAX_ATTEMPTS": str(settings.max_attempts),
-            "PRSNL_CDN_DOMAIN": self.cdn.distribution.distribution_domain_name,
-            "PRSNL_CDN_KEY_PAIR_ID": self.cdn.public_key.public_key_id,
-            "PRSNL_CDN_PRIVATE_KEY_SECRET": self.secrets.cdn_signing_key.secret_name,
             "PRSNL_TELEGRAM_TOKEN_SECRET": self.secrets.telegram_token.secret_name,
-            "PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET": self.secrets.webhook_secret.secret_name,
-            "PRSNL_PLATFORM_COOKIES_SECRET": self.secrets.platform_cookies.secret_name,
         }
 
     def _grant(self) -> None:
         """Least privilege: each function's role gets exactly what that function does."""
-        tables = self.tables
-        media = self.buckets.media
+        tables, media, jobs = self.tables, self.buckets.media, self.queues.jobs
+        records = [tables[m] for m in (models.User, models.Video, models.Job)]
         access.api(
             self.api.api.role,
-            tables=list(tables.values()),
+            tables=[*records, tables[models.ApiKey], tables[models.IdempotencyKey]],
+            read_tables=[tables[models.StorageSnapshot], tables[models.OpsRecord]],
             bucket=media,
-            queue=self.queues.jobs,
+            queue=jobs,
+            dlq=self.queues.dlq,
             secrets=[self.secrets.telegram_token, self.secrets.webhook_secret, self.secrets.cdn_signing_key],
         )
-        data_tables = [tables[m] for m in (models.User, models.Video, models.Job)]
         for schedule in self.api.schedules:
             access.maintenance(
-                schedule.role,
-                tables=[*data_tables, tables[models.StorageSnapshot]],
-                bucket=media,
-                queue=self.queues.jobs,
+                schedule.role, tables=[*records, tables[models.StorageSnapshot]], bucket=media, queue=jobs
             )
         access.worker(
             self.worker.role,
-            tables=data_tables,
+            tables=[*records, tables[models.OpsRecord]],
             bucket=media,
             secrets=[self.secrets.telegram_token, self.secrets.platform_cookies],
         )

@@ -9,7 +9,6 @@ import contextlib
 import fcntl
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
@@ -27,7 +26,6 @@ ACCOUNT, REGION = "123456789012", "us-east-1"  # a fixed dummy env keeps the tem
 @dataclass(frozen=True)
 class Synth:
     outdir: Path
-    seconds: float
     error: str | None  # cdk-nag findings make app.synth() raise after writing the templates
 
     @property
@@ -47,7 +45,6 @@ def _synthesize(outdir: Path, work_dir: Path) -> Synth:
     from chalicelib.config import load_settings
     from infra.assembly import build_app
 
-    started = time.monotonic()
     environment = {name: value for name, value in os.environ.items() if not name.startswith(("PRSNL_", "AWS_"))}
     with (
         mock.patch.dict(os.environ, {**environment, "PRSNL_STAGE": STAGE, "AWS_DEFAULT_REGION": REGION}, clear=True),
@@ -63,7 +60,7 @@ def _synthesize(outdir: Path, work_dir: Path) -> Synth:
             if "ValidationFailed" not in str(exc):
                 raise
             error = str(exc)
-    return Synth(outdir, time.monotonic() - started, error)
+    return Synth(outdir, error)
 
 
 @pytest.fixture(scope="session")
@@ -77,9 +74,9 @@ def synth(tmp_path_factory) -> Synth:
         if not record.exists():
             work_dir.mkdir(exist_ok=True)
             result = _synthesize(outdir, work_dir)
-            record.write_text(json.dumps({"seconds": result.seconds, "error": result.error}))
+            record.write_text(json.dumps({"error": result.error}))
     saved = json.loads(record.read_text())
-    return Synth(outdir, saved["seconds"], saved["error"])
+    return Synth(outdir, saved["error"])
 
 
 @pytest.fixture(scope="session")

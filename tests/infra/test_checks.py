@@ -1,4 +1,4 @@
-"""The offline checks CI relies on: cdk-nag (AwsSolutions) clean, cfn-lint clean, synth well under a minute.
+"""The offline checks CI relies on: cdk-nag (AwsSolutions) clean and cfn-lint clean (synth time: bench/synth.py).
 
 The session synth runs with no AWS credentials or account in the environment and no Docker engine on the
 machine: passing here is the proof that ``make synth`` needs neither.
@@ -45,7 +45,3 @@ def test_every_acknowledgment_names_a_rule_and_gives_a_reason(synth):
 def test_cfn_lint_finds_nothing(synth):
     matches = lint(synth.template_path.read_text(), config=ManualArgs(ignore_checks=["W3005"], regions=["us-east-1"]))
     assert [str(m) for m in matches] == []
-
-
-def test_synth_takes_well_under_a_minute(synth):
-    assert synth.seconds < 60

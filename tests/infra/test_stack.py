@@ -9,24 +9,27 @@ from aws_cdk.assertions import Match
 
 from chalicelib import models
 from chalicelib.config import load_settings
+from chalicelib.observability import METRICS, NAMESPACE, STORAGE_METRIC
 from infra.constructs.worker import ephemeral_storage_mb
 from infra.stacks.prsnl_stack import table_env_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_TIMEOUT = 900
 # what config.py must read back: resource names, and the secrets' names (the values stay in Secrets Manager)
-RESOURCE_VARS = (
+SHARED_VARS = (
     "PRSNL_BUCKET",
-    "PRSNL_BACKUP_BUCKET",
     *(table_env_name(model) for model in models.ALL_MODELS),
     "PRSNL_JOBS_QUEUE",
     "PRSNL_JOBS_QUEUE_URL",
+    "PRSNL_TELEGRAM_TOKEN_SECRET",
+)
+WORKER_VARS = (*SHARED_VARS, "PRSNL_WATCH_URL", "PRSNL_TRACING")
+API_VARS = (
+    *SHARED_VARS,
     "PRSNL_CDN_DOMAIN",
     "PRSNL_CDN_KEY_PAIR_ID",
     "PRSNL_CDN_PRIVATE_KEY_SECRET",
-    "PRSNL_TELEGRAM_TOKEN_SECRET",
     "PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET",
-    "PRSNL_WATCH_URL",
 )
 
 
@@ -117,15 +120,36 @@ def test_worker_consumes_the_jobs_queue_reporting_batch_item_failures(synth, tem
     )
 
 
-def test_worker_env_names_resources_as_config_reads_them(synth, settings_env):
-    _, worker = _worker(synth)
-    env = worker["Properties"]["Environment"]["Variables"]
-    assert set(RESOURCE_VARS) <= set(env)
-    # every resource name handed over is one config.py reads: set each to a marker and read it back
-    settings_env(**{name: f"marker-{name}" for name in RESOURCE_VARS})
-    assert {f"marker-{name}" for name in RESOURCE_VARS} <= set(vars(load_settings()).values())
+def _env(function: dict) -> dict[str, str]:
+    return function["Properties"]["Environment"]["Variables"]
+
+
+@pytest.mark.parametrize("which, names", [("worker", WORKER_VARS), ("api", API_VARS)])
+def test_function_env_names_resources_as_config_reads_them(synth, settings_env, which, names):
+    env = _env(_worker(synth)[1] if which == "worker" else synth.template()["Resources"]["APIHandler"])
+    assert set(names) <= set(env)
+    # every name handed over is one config.py reads: set each to a marker and read it back
+    settings_env(**{name: f"marker-{name}" for name in names})
+    assert {f"marker-{name}" for name in names} <= {str(v) for v in vars(load_settings()).values()}
     assert env["PRSNL_STAGE"] == "dev"
-    assert env["POWERTOOLS_SERVICE_NAME"] == "prsnl-worker"
+    assert env["POWERTOOLS_SERVICE_NAME"] == f"prsnl-{which}"
+
+
+def test_each_function_gets_only_the_secret_names_it_reads(synth):
+    worker, api = _env(_worker(synth)[1]), _env(synth.template()["Resources"]["APIHandler"])
+    assert "PRSNL_CDN_PRIVATE_KEY_SECRET" not in worker
+    assert "PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET" not in worker  # credentials() would read it: no grant there
+    assert "PRSNL_PLATFORM_COOKIES_SECRET" not in api
+
+
+def test_powertools_tracing_is_on_where_active_tracing_and_the_tracer_extra_are(synth):
+    # GIVEN the worker image installs aws-lambda-powertools[tracer]; the API zip only if requirements.txt does
+    api_has_tracer = "aws-lambda-powertools[tracer]" in (REPO_ROOT / "requirements.txt").read_text()
+    worker = _worker(synth)[1]["Properties"]
+    # THEN Powertools' Tracer runs exactly where X-Ray is active and its SDK is packaged
+    assert worker["TracingConfig"] == {"Mode": "Active"}
+    assert worker["Environment"]["Variables"]["PRSNL_TRACING"] == "true"
+    assert (_env(synth.template()["Resources"]["APIHandler"]).get("PRSNL_TRACING") == "true") == api_has_tracer
 
 
 # --- queues -------------------------------------------------------------------------------------------------
@@ -307,6 +331,13 @@ def test_secrets_exist_for_telegram_cdn_key_and_cookies(template):
         template.has_resource_properties("AWS::SecretsManager::Secret", {"Name": f"prsnl-video/dev/{name}"})
 
 
+def _alarm(synth, name: str) -> dict:
+    [found] = [
+        r["Properties"] for k, r in _resources(synth, "AWS::CloudWatch::Alarm").items() if k.startswith(f"Monitoring{name}")
+    ]
+    return found
+
+
 @pytest.mark.parametrize(
     "alarm, namespace, metric",
     [
@@ -315,19 +346,33 @@ def test_secrets_exist_for_telegram_cdn_key_and_cookies(template):
         ("WorkerThrottles", "AWS/Lambda", "Throttles"),
         ("Api5xx", "AWS/ApiGateway", "5XXError"),
         ("ApiLatencyP90", "AWS/ApiGateway", "Latency"),
-        ("StorageOverThreshold", "PRSNL/Video", "BytesStored"),
-        ("JobsFailed", "PRSNL/Video", "JobsFailed"),
+        ("StorageOverThreshold", NAMESPACE, STORAGE_METRIC),
+        *((spec.name, NAMESPACE, spec.name) for spec in METRICS if spec.alarm),
     ],
 )
 def test_alarm_notifies_the_alarm_topic(synth, alarm, namespace, metric):
     topic_id, _ = _one(synth, "AWS::SNS::Topic")
-    [found] = [
-        r["Properties"]
-        for k, r in _resources(synth, "AWS::CloudWatch::Alarm").items()
-        if k.startswith(f"Monitoring{alarm}")
-    ]
+    found = _alarm(synth, alarm)
     assert (found["Namespace"], found["MetricName"]) == (namespace, metric)
     assert found["AlarmActions"] == [{"Ref": topic_id}]
+
+
+@pytest.mark.parametrize("spec", [spec for spec in METRICS if spec.alarm], ids=lambda spec: spec.name)
+def test_app_alarm_is_the_one_declared_in_observability(synth, spec):
+    found = _alarm(synth, spec.name)
+    # THEN it reads the (service, stage) dimension set, which every EMF data point carries
+    assert found["Dimensions"] == [{"Name": "service", "Value": spec.service}, {"Name": "stage", "Value": "dev"}]
+    assert found["ComparisonOperator"] == spec.alarm.comparison
+    assert found["Threshold"] == spec.alarm.threshold
+    assert found["Statistic"] == spec.alarm.statistic
+    assert found["Period"] == 60 * spec.alarm.period_minutes
+    assert found["EvaluationPeriods"] == spec.alarm.evaluation_periods
+
+
+def test_storage_alarm_reads_the_daily_total(synth):
+    found = _alarm(synth, "StorageOverThreshold")
+    assert (found["Statistic"], found["Period"]) == ("Maximum", 86400)
+    assert found["Threshold"] == 500 * 1024**3
 
 
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(synth):
@@ -342,8 +387,8 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(synth):
 def test_dashboard_shows_every_app_metric(synth):
     _, dashboard = _one(synth, "AWS::CloudWatch::Dashboard")
     body = str(dashboard["Properties"]["DashboardBody"])
-    for name in ("CapturesAccepted", "JobsSucceeded", "JobsFailed", "BytesStored", "5XXError", "Throttles"):
-        assert name in body
+    for name in (*(spec.name for spec in METRICS), "5XXError", "Throttles"):
+        assert f'"{name}"' in body
 
 
 # --- the Chalice API ----------------------------------------------------------------------------------------
@@ -362,14 +407,10 @@ def test_api_serves_every_route_of_the_chalice_app(synth):
     assert api["EndpointConfiguration"] == "REGIONAL"
 
 
-def test_api_function_gets_the_stage_resources_and_traces(synth):
+def test_api_function_traces_within_the_api_gateway_limit(synth):
     api = _api(synth)
     assert api["Tracing"] == "Active"
     assert api["Timeout"] <= 29
-    env = api["Environment"]["Variables"]
-    assert env["PRSNL_STAGE"] == "dev"
-    assert env["POWERTOOLS_SERVICE_NAME"] == "prsnl-api"
-    assert {"PRSNL_BUCKET", "PRSNL_JOBS_QUEUE_URL", "PRSNL_VIDEOS_TABLE", "PRSNL_CDN_KEY_PAIR_ID"} <= set(env)
 
 
 def test_every_function_logs_to_its_own_group_with_retention(synth):
@@ -427,26 +468,51 @@ def test_no_policy_grants_a_service_wide_wildcard_action(synth):
     assert not {a for a in _actions(statements) if a == "*" or a.endswith(":*")}
 
 
+def _worker_role(synth) -> str:
+    return _worker(synth)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def _table_actions(synth, role_id: str, table: str) -> set[str]:
+    """What ``role_id`` may do on the table named ``prsnl-dev-<table>``."""
+    table_id, _ = _one(synth, "AWS::DynamoDB::Table", TableName=f"prsnl-dev-{table}")
+    return _actions([s for s in _policy_statements(synth, role_id) if table_id in str(s["Resource"])])
+
+
 def test_only_the_worker_writes_media(synth):
-    worker_role = _worker(synth)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
-    assert {"s3:PutObject", "s3:AbortMultipartUpload"} <= _actions(_policy_statements(synth, worker_role))
+    assert {"s3:PutObject", "s3:AbortMultipartUpload"} <= _actions(_policy_statements(synth, _worker_role(synth)))
     assert "s3:PutObject" not in _actions(_policy_statements(synth, "ApiHandlerRole"))
 
 
 def test_the_worker_cannot_read_api_keys_or_send_jobs(synth):
-    worker_role = _worker(synth)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements = _policy_statements(synth, worker_role)
-    api_keys_table, _ = _one(synth, "AWS::DynamoDB::Table", TableName="prsnl-dev-api-keys")
-    assert api_keys_table not in str(statements)
-    assert "sqs:SendMessage" not in _actions(statements)
+    worker_role = _worker_role(synth)
+    assert _table_actions(synth, worker_role, "api-keys") == set()
+    assert "sqs:SendMessage" not in _actions(_policy_statements(synth, worker_role))
 
 
-def test_the_api_reads_its_secrets_but_not_the_platform_cookies(synth):
-    statements = _policy_statements(synth, "ApiHandlerRole")
+def test_the_worker_writes_the_ops_table_and_the_api_only_reads_it(synth):
+    assert "dynamodb:UpdateItem" in _table_actions(synth, _worker_role(synth), "ops")  # heartbeat, rollups
+    api = _table_actions(synth, "ApiHandlerRole", "ops")
+    assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"} <= api
+    assert not {a for a in api if a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "dynamodb:BatchWrite"))}
+
+
+def test_only_the_api_records_telegram_deliveries(synth):
+    assert "dynamodb:PutItem" in _table_actions(synth, "ApiHandlerRole", "idempotency")
+    assert _table_actions(synth, _worker_role(synth), "idempotency") == set()
+
+
+def test_the_api_reads_both_queues_depth_for_the_health_check(synth):
+    dlq_id, _ = _one(synth, "AWS::SQS::Queue", QueueName="prsnl-dev-jobs-dlq")
+    on_dlq = [s for s in _policy_statements(synth, "ApiHandlerRole") if dlq_id in str(s["Resource"])]
+    assert _actions(on_dlq) == {"sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+
+
+def _readable_secrets(synth, role_id: str) -> set[str]:
+    statements = str(_policy_statements(synth, role_id))
     secrets = {k: r["Properties"]["Name"] for k, r in _resources(synth, "AWS::SecretsManager::Secret").items()}
-    readable = {name for key, name in secrets.items() if key in str(statements)}
-    assert readable == {
-        "prsnl-video/dev/telegram-token",
-        "prsnl-video/dev/telegram-webhook-secret",
-        "prsnl-video/dev/cdn-signing-key",
-    }
+    return {name.rsplit("/", 1)[1] for key, name in secrets.items() if key in statements}
+
+
+def test_each_function_reads_only_the_secrets_it_needs(synth):
+    assert _readable_secrets(synth, "ApiHandlerRole") == {"telegram-token", "telegram-webhook-secret", "cdn-signing-key"}
+    assert _readable_secrets(synth, _worker_role(synth)) == {"telegram-token", "platform-cookies"}
