@@ -21,9 +21,16 @@ def client(service: str):
 
 
 @cache
+def _session() -> boto3.session.Session:
+    """One session per process: each new session parses the service models again."""
+    return boto3.session.Session()
+
+
+@cache
 def _client(service: str, region: str, endpoint: str | None):
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
+    return _session().client(service, region_name=region, config=_CONFIG)
 
 
 def reset() -> None:
+    """Drop the clients (the endpoint or region changed); the session, with its parsed models, stays."""
     _client.cache_clear()

@@ -262,7 +262,8 @@ def transact(*, saves: tuple[Model, ...] = (), deletes: tuple[Model, ...] = ()) 
 def bind_tables(settings: Settings) -> None:
     """Point every model at the stage's table names, region and endpoint."""
     for model in ALL_MODELS:
-        model.Meta.table_name = getattr(settings, TABLE_SETTINGS[model])
-        model.Meta.region = settings.region
-        model.Meta.host = settings.aws_endpoint_url
+        binding = (getattr(settings, TABLE_SETTINGS[model]), settings.region, settings.aws_endpoint_url)
+        if binding == (model.Meta.table_name, getattr(model.Meta, "region", None), getattr(model.Meta, "host", None)):
+            continue  # keep the connection: PynamoDB builds a botocore session per connection (~0.2 s each)
+        model.Meta.table_name, model.Meta.region, model.Meta.host = binding
         model._connection = None

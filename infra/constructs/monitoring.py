@@ -100,7 +100,11 @@ class Monitoring(Construct):
                     jobs.metric_approximate_age_of_oldest_message(),
                 ],
             ),
-            *(_graph(spec.name, [app_metrics[spec.name]]) for spec in metrics if spec.name != STORAGE_METRIC),
+            *(
+                _graph(spec.name, [app_metrics[spec.name].with_(label=f"{spec.name} ({spec.unit})")])
+                for spec in metrics
+                if spec.name != STORAGE_METRIC
+            ),
             _graph(STORAGE_METRIC, [storage]),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self._alarms, width=24),
         )
@@ -112,7 +116,6 @@ class Monitoring(Construct):
             dimensions_map={"service": spec.service, "stage": self._stage},
             statistic=_GRAPH_STATISTIC.get(spec.unit, "Sum"),
             period=FIVE_MINUTES,
-            label=f"{spec.name} ({spec.unit})",
         )
 
     def _app_alarm(self, spec: MetricSpec, metric: cloudwatch.Metric) -> None:
