@@ -60,6 +60,7 @@ class ChaliceApi:
                 "autogen_policy": False,
                 "iam_policy_file": str(policy_file),  # absolute: Chalice joins it to .chalice/
                 "xray": True,
+                "automatic_layer": True,
                 "lambda_timeout": API_TIMEOUT_SECONDS,
                 "environment_variables": environment,
             },
