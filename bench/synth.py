@@ -20,16 +20,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_SECONDS = 60
 SKIP = shutil.ignore_patterns(
-    ".git", ".venv", ".local", "__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache", "cdk.out", "chalice.out",
-    "deployments", "bench", "node_modules",
+    ".git",
+    ".venv",
+    ".local",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".ruff_cache",
+    "cdk.out",
+    "chalice.out",
+    "deployments",
+    "bench",
+    "node_modules",
 )
 
 
 def synth_seconds(project: Path) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRSNL_", "AWS_", "CDK_"))}
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "infra.cdk_app"], cwd=project, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "infra.cdk_app"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.monotonic() - started
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from datetime import datetime
 
 from pynamodb.exceptions import DeleteError
@@ -13,10 +12,6 @@ from chalicelib.errors import UnauthorizedError
 from chalicelib.models import ApiKey, condition_failed
 
 KEY_PREFIX = "prsnl_"
-KEY_CACHE_SECONDS = 60
-KEY_CACHE_SIZE = 1000
-
-_known_keys: dict[str, tuple[str, float]] = {}  # key hash -> (user id, monotonic expiry)
 
 
 def hash_key(key: str) -> str:
@@ -37,7 +32,6 @@ def register_key(user_id: str, key: str, *, now: datetime, label: str | None = N
 def revoke_key(key_or_hash: str) -> bool:
     """Delete a key given as the key itself or as its hash; False when there was no such key."""
     key_hash = hash_key(key_or_hash) if key_or_hash.startswith(KEY_PREFIX) else key_or_hash
-    _known_keys.pop(key_hash, None)
     try:
         ApiKey(key_hash).delete(condition=ApiKey.key_hash.exists())
     except DeleteError as exc:
@@ -55,23 +49,14 @@ def list_keys(user_id: str) -> list[ApiKey]:
 def user_for_key(key: str | None) -> str:
     """The user id behind a key; UnauthorizedError for a missing, malformed or unknown key.
 
-    A warm function remembers a valid key for KEY_CACHE_SECONDS (as an API Gateway authorizer cache
-    would): one DynamoDB read less per request; a revoked key stops working within that time.
+    Looked up on every request (no cache), so a revoked key stops working at once.
     """
     if not key:
         raise UnauthorizedError("an API key is required: Authorization: Bearer <key>")
-    key_hash = hash_key(key)
-    user_id, expires = _known_keys.get(key_hash, (None, 0.0))
-    if time.monotonic() < expires:
-        return user_id
     try:
-        user_id = ApiKey.get(key_hash).user_id
+        return ApiKey.get(hash_key(key)).user_id
     except ApiKey.DoesNotExist:
         raise UnauthorizedError("unknown API key") from None
-    if len(_known_keys) >= KEY_CACHE_SIZE:
-        _known_keys.clear()
-    _known_keys[key_hash] = (user_id, time.monotonic() + KEY_CACHE_SECONDS)
-    return user_id
 
 
 def bearer_token(header: str | None) -> str | None:

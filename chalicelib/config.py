@@ -95,6 +95,7 @@ class Settings:
     api_port: int
     aws_port: int
     samples_port: int
+    platform_cookies_secret: str | None
 
     @property
     def jobs_dlq(self) -> str:
@@ -154,6 +155,8 @@ def load_settings() -> Settings:
         api_port=_int("PRSNL_API_PORT", 8000),
         aws_port=_int("PRSNL_AWS_PORT", 5000),
         samples_port=_int("PRSNL_SAMPLES_PORT", 8001),
+        # a Secrets Manager secret holding {"youtube": "<Netscape cookie text>", ...} (PRSNL_COOKIES_<PLATFORM> first)
+        platform_cookies_secret=_env("PRSNL_PLATFORM_COOKIES_SECRET"),
     )
 
 

@@ -147,6 +147,9 @@ class Video(Model):
     object_sizes = MapAttribute(default=dict)  # S3 key -> bytes of every stored object (file, renditions, thumbnails)
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
+    # a further item of a multi-item post (X post, carousel): the capture's record and this item's place in it
+    parent_video_id = UnicodeAttribute(null=True)
+    item_index = NumberAttribute(null=True)
     by_owner = VideosByOwner()
     by_source = VideosBySource()
 
@@ -231,8 +234,11 @@ TABLE_SETTINGS = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_
 
 
 def condition_failed(exc: Exception) -> bool:
-    """True when a PynamoDB write failed only because its condition did not hold."""
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+    """True when a PynamoDB write (or one item of a transaction) failed only because its condition did not hold."""
+    if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        return True
+    reasons = getattr(exc, "cancellation_reasons", None) or ()
+    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)
 
 
 def to_json_dict(record: Model, *, hide: tuple[str, ...] = ()) -> dict:
@@ -249,14 +255,17 @@ def to_json_dict(record: Model, *, hide: tuple[str, ...] = ()) -> dict:
     return data
 
 
-def transact(*, saves: tuple[Model, ...] = (), deletes: tuple[Model, ...] = ()) -> None:
-    """Write several records all or nothing (no half-written capture)."""
-    meta = (saves or deletes)[0].Meta
+def transact(*, saves: tuple[Model, ...] = (), deletes: tuple[Model, ...] = (),
+             updates: tuple[tuple[Model, list, object], ...] = ()) -> None:
+    """Write several records all or nothing (no half-written capture); ``updates`` are (record, actions, condition)."""
+    meta = (saves or deletes or [update[0] for update in updates])[0].Meta
     with TransactWrite(connection=Connection(region=meta.region, host=meta.host)) as tx:
         for record in saves:
             tx.save(record)
         for record in deletes:
             tx.delete(record)
+        for record, actions, condition in updates:
+            tx.update(record, actions=actions, condition=condition)
 
 
 def bind_tables(settings: Settings) -> None:

@@ -14,10 +14,31 @@ from datetime import timedelta
 from pathlib import Path
 
 from chalicelib import jobs, observability, quotas, renditions, storage, urls, videos
-from chalicelib.errors import JobCancelledError, NotFoundError, PermanentJobError, PrsnlError, TransientJobError
-from chalicelib.models import Job, Video, condition_failed
+from chalicelib.errors import (
+    JobCancelledError,
+    NotFoundError,
+    PermanentJobError,
+    PrsnlError,
+    TransientJobError,
+    UnsupportedUrlError,
+)
+from chalicelib.models import Job, Video, condition_failed, transact
 from chalicelib.observability import logger
 from chalicelib.wiring import Services
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One stored item of a capture: the record it becomes and what was uploaded for it."""
+
+    video_id: str
+    kind: str
+    file_key: str
+    thumb_keys: dict[str, str]
+    sizes: dict[str, int]
+    record: dict
+    meta: dict
+    thumbnail: Path | None
 
 
 @dataclass(frozen=True)
@@ -98,46 +119,98 @@ class _Run:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _capture(self, workdir: Path) -> None:
+        """Every item of the link (a post may hold several videos and pictures) stored under this one capture."""
+        platform, downloader = self._source()
+        from_link = self.video.platform != "telegram"  # a file sent to the bot has no link to check and is one file
+        self.progress("probing")
+        if from_link:
+            platform = self._follow_short_link(platform, downloader)
+            if platform is None:
+                return
+        options = platform.ydl_options(self.settings)
+        allow_loopback = self.settings.allow_loopback_urls
+        if from_link and not platform.fixed_hosts:
+            urls.check_url(self.video.canonical_url, allow_loopback=allow_loopback)
+        info = downloader.probe(self.video.canonical_url, options=options, allow_loopback=allow_loopback,
+                                classify=platform.classify_error)
+        items = platform.entries(info) if from_link else [{**info, "kind": self.video.kind}]
+        self._reserve(sum(self._check_before_download(item) for item in items))
+        ids = [self.video.video_id] + [self.services.clock.new_id() for _ in items[1:]]
+        stored = [self._make_item(item, video_id, workdir / str(index), platform, downloader, options)
+                  for index, (item, video_id) in enumerate(zip(items, ids, strict=True))]
+        self._store(stored)
+
+    def _make_item(self, item: dict, video_id: str, workdir: Path, platform, downloader, options: dict) -> _Item:
+        """Download one item, make its browser MP4 (or JPEG) and thumbnails, and upload them under its record's keys."""
         from chalicelib import images
         from chalicelib.media import probe as media_probe
         from chalicelib.media import thumbnails, transcode
 
-        video, settings = self.video, self.settings
-        platform, downloader = self._source()
-        options = platform.ydl_options(settings)
-        allow_loopback = settings.allow_loopback_urls
-        self.progress("probing")
-        from_link = video.platform != "telegram"  # a file sent to the bot has no link to check and is one file
-        if from_link:
-            urls.check_url(video.canonical_url, allow_loopback=allow_loopback)
-        info = downloader.probe(video.canonical_url, options=options, allow_loopback=allow_loopback,
-                                classify=platform.classify_error)
-        if from_link:
-            info = _single_video(platform, info)
-        estimate = self._check_before_download(info)
-        self._reserve(estimate)
-        max_bytes = min(settings.max_video_bytes, self._bytes_left() + self.reserved)
+        workdir.mkdir()
+        created = self.video.created_at
+        max_bytes = min(self.settings.max_video_bytes, self._bytes_left() + self.reserved)
         with self.stats.timed("download"):
-            source = downloader.download(info, workdir, options=options, max_bytes=max_bytes,
-                                         allow_loopback=allow_loopback, on_progress=self.progress,
-                                         classify=platform.classify_error)
-        self.stats.download_bytes = source.stat().st_size
+            source = downloader.download(item, workdir, options=options, max_bytes=max_bytes,
+                                         allow_loopback=self.settings.allow_loopback_urls,
+                                         on_progress=self.progress, classify=platform.classify_error)
+        self.stats.download_bytes += source.stat().st_size
         self.progress("processing", percent=0)
-        if video.kind == images.IMAGE:
+        if item["kind"] == images.IMAGE:
             output, thumbs, record = images.prepare(source, workdir)
-            return self._store(output, storage.image_key(video.video_id, video.created_at), thumbs, record,
-                               platform.to_metadata(info))
-        source_info = media_probe.probe(source)
-        self._check_duration(source_info.duration)
-        output = workdir / "output.mp4"
-        plan = transcode.plan(source_info, transcode.Limits.from_settings(settings))
-        with self.stats.timed(plan.kind):
-            final_info = transcode.run(plan, source, output,
-                                       on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
-        with self.stats.timed("thumbnails"):
-            thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
-        self._store(output, storage.video_key(video.video_id, video.created_at), thumbs, final_info.as_record(),
-                    platform.to_metadata(info))
+            file_key = storage.image_key(video_id, created)
+        else:
+            source_info = media_probe.probe(source)
+            self._check_duration(source_info.duration)
+            output = workdir / "output.mp4"
+            plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
+            with self.stats.timed(plan.kind):
+                final_info = transcode.run(plan, source, output,
+                                           on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
+            with self.stats.timed("thumbnails"):
+                thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
+            file_key, record = storage.video_key(video_id, created), final_info.as_record()
+        self.progress("uploading")
+        thumb_keys = {size: storage.thumbnail_key(video_id, created, size) for size in thumbs}
+        sizes = {file_key: self._upload(output, file_key)}
+        sizes.update({thumb_keys[size]: self._upload(path, thumb_keys[size]) for size, path in thumbs.items()})
+        return _Item(video_id, item["kind"], file_key, thumb_keys, sizes, record, platform.to_metadata(item),
+                     thumbs.get("medium"))
+
+    def _follow_short_link(self, platform, downloader):
+        """A short link (vm.tiktok.com, t.co, Instagram /share/) becomes the link it redirects to, with that link's
+        platform, id and de-duplication key. None when the owner already has that video: the job then ends on
+        it and this capture's record is removed."""
+        from chalicelib import platforms
+        from chalicelib.platforms import options
+
+        video = self.video
+        if not platforms.resolve(video.canonical_url).needs_resolution:
+            return platform
+        final = downloader.follow_redirects(video.canonical_url, allow_loopback=self.settings.allow_loopback_urls,
+                                            arrived=_is_item_link, proxy=options.proxy(platform.name))
+        resolved = platforms.resolve(final)
+        if resolved.needs_resolution:
+            raise PermanentJobError("the short link leads to no video", code="unsupported_url")
+        existing = videos.find_by_source(video.owner_id, resolved.dedupe_key)
+        if existing is not None and existing.video_id != video.video_id:
+            if existing.status != videos.FAILED:
+                self._end_on(existing)
+                return None
+            existing.delete()  # a failed earlier try: replaced, so the owner keeps one record
+        item_id = resolved.platform_id
+        self._update_video([Video.canonical_url.set(resolved.canonical_url), Video.platform.set(resolved.platform),
+                            Video.platform_id.set(item_id) if item_id else Video.platform_id.remove(),
+                            Video.owner_source.set(videos.owner_source(video.owner_id, resolved.dedupe_key))])
+        return platforms.get_platform(resolved.platform)
+
+    def _end_on(self, existing: Video) -> None:
+        """The owner already has what the short link leads to: the job points at it, the duplicate record goes."""
+        self.job.update(actions=[Job.video_id.set(existing.video_id)])
+        self.video.delete()
+        self.video = existing
+        jobs.succeed(self.job, now=self.services.clock.now())
+        if existing.status == videos.READY:
+            self.services.notifier.ready(self.job, existing)
 
     def _source(self):
         """Where the media comes from: a file sent to the bot (Telegram's file API), else the link (yt-dlp)."""
@@ -149,19 +222,50 @@ class _Run:
             return files.TELEGRAM, files.TelegramFileDownloader(self.job, self.services)
         return platforms.get_platform(self.video.platform), self.services.downloader
 
-    def _store(self, output: Path, file_key: str, thumbs: dict[str, Path], record: dict, meta: dict) -> None:
-        """Upload the file and its thumbnails, settle the quota, mark the video ready and tell the chat."""
+    def _store(self, items: list[_Item]) -> None:
+        """Settle the quota for every item, mark the capture and the post's further items ready in one
+        transaction, and tell the chat."""
         video = self.video
-        self.progress("uploading")
-        thumb_keys = {size: storage.thumbnail_key(video.video_id, video.created_at, size) for size in thumbs}
-        sizes = {file_key: self._upload(output, file_key)}
-        sizes.update({thumb_keys[size]: self._upload(path, thumb_keys[size]) for size, path in thumbs.items()})
-        quotas.settle(video.owner_id, reserved=self.reserved, actual=sum(sizes.values()),
-                      usage=quotas.Usage.of(video, sizes))
+        sizes = {key: size for item in items for key, size in item.sizes.items()}
+        usage = quotas.Usage.of(video, sizes)
+        quotas.settle(video.owner_id, reserved=self.reserved, actual=sum(sizes.values()), videos=len(items),
+                      usage=usage)
         self.reserved = 0
-        self._mark_ready(file_key, thumb_keys, sizes, record, meta)
+        first, *further = items
+        actions = [getattr(Video, name).set(value) for name, value in self._ready_fields(first).items()]
+        actions += [Video.error_code.remove(), Video.error_message.remove()]
+        if not video.title and first.meta.get("title"):
+            actions.append(Video.title.set(first.meta["title"]))
+        children = tuple(self._further_item(item, index) for index, item in enumerate(further, 1))
+        try:
+            transact(saves=children, updates=((video, actions, Video.video_id.exists()),))
+        except Exception as exc:
+            if condition_failed(exc):  # deleted while we worked: give the bytes back
+                quotas.release(video.owner_id, used=sum(sizes.values()), videos=len(items), usage=usage)
+                raise JobCancelledError("the video was deleted while it was processed") from None
+            raise
+        video.refresh()
         jobs.succeed(self.job, now=self.services.clock.now())
-        self.services.notifier.ready(self.job, self.video, thumbnail=thumbs.get("medium"))
+        self.services.notifier.ready(self.job, video, thumbnail=first.thumbnail)
+
+    def _ready_fields(self, item: _Item) -> dict:
+        """The record fields of a stored item: status, keys, sizes, probe and platform metadata."""
+        fields = {"status": videos.READY, "kind": item.kind, "file_key": item.file_key, "thumbnails": item.thumb_keys,
+                  "bytes_stored": sum(item.sizes.values()), "object_sizes": item.sizes, "bytes_reserved": 0,
+                  "updated_at": self.services.clock.now(), "platform_meta": item.meta}
+        fields.update({name: value for name, value in item.record.items()
+                       if value is not None and hasattr(Video, name)})
+        return fields
+
+    def _further_item(self, item: _Item, index: int) -> Video:
+        """A further item of a post: a record of its own (listed, counted and deleted like any capture), grouped
+        under the capture by ``parent_video_id`` and ``item_index``, with a de-duplication key of its own."""
+        parent = self.video
+        return Video(item.video_id, owner_id=parent.owner_id, created_at=parent.created_at, source=parent.source,
+                     source_url=parent.source_url, canonical_url=parent.canonical_url,
+                     owner_source=f"{parent.owner_source}#{index}", platform=parent.platform,
+                     platform_id=item.meta.get("platform_id"), title=item.meta.get("title"), tags=list(parent.tags),
+                     note=parent.note, parent_video_id=parent.video_id, item_index=index, **self._ready_fields(item))
 
     def _check_before_download(self, info: dict) -> int:
         from chalicelib.media.download import expected_size
@@ -181,9 +285,11 @@ class _Run:
     def _reserve(self, nbytes: int) -> None:
         quotas.reserve(self.video.owner_id, nbytes)
         self.reserved = nbytes
+        self._update_video([Video.bytes_reserved.set(nbytes), Video.status.set(videos.PROCESSING)])
+
+    def _update_video(self, actions: list) -> None:
         try:
-            self.video.update(actions=[Video.bytes_reserved.set(nbytes), Video.status.set(videos.PROCESSING)],
-                              condition=Video.video_id.exists())
+            self.video.update(actions=actions, condition=Video.video_id.exists())
         except Exception as exc:
             if condition_failed(exc):
                 raise JobCancelledError("the video was deleted") from None
@@ -197,25 +303,6 @@ class _Run:
     def _upload(self, path: Path, key: str) -> int:
         self.uploaded.append(key)
         return self.services.storage.put_file(path, key)
-
-    def _mark_ready(self, file_key: str, thumb_keys: dict, sizes: dict[str, int], probe: dict, meta: dict) -> None:
-        now = self.services.clock.now()
-        total = sum(sizes.values())
-        actions = [Video.status.set(videos.READY), Video.file_key.set(file_key), Video.thumbnails.set(thumb_keys),
-                   Video.bytes_stored.set(total), Video.object_sizes.set(sizes), Video.bytes_reserved.set(0),
-                   Video.updated_at.set(now),
-                   Video.platform_meta.set(meta), Video.error_code.remove(), Video.error_message.remove()]
-        actions += [getattr(Video, name).set(value) for name, value in probe.items()
-                    if value is not None and hasattr(Video, name)]
-        if not self.video.title and meta.get("title"):
-            actions.append(Video.title.set(meta["title"]))
-        try:
-            self.video.update(actions=actions, condition=Video.video_id.exists())
-        except Exception as exc:
-            if condition_failed(exc):  # deleted while we worked: give the bytes back
-                quotas.release(self.video.owner_id, used=total, videos=1, usage=quotas.Usage.of(self.video, sizes))
-                raise JobCancelledError("the video was deleted while it was processed") from None
-            raise
 
     def fail(self, error: PrsnlError) -> None:
         logger.warning("job failed", extra={"job_id": self.job.job_id, "code": error.code, "reason": error.message})
@@ -249,15 +336,11 @@ class _Run:
             self.reserved = 0
 
 
-def _single_video(platform, info: dict) -> dict:
-    """The one media item of a link. The platform refuses live streams and posts with nothing to keep.
+def _is_item_link(url: str) -> bool:
+    """A link some platform reads as one item (not another short link, nor a page it refuses)."""
+    from chalicelib import platforms
 
-    Seam for multi-item posts (X posts with several videos, carousels): the platform's ``entries``
-    lists every item; storing them all under one capture is the platforms' work. Until then such a
-    post fails with its own code rather than being cut down to its first item.
-    """
-    items = platform.entries(info)
-    if len(items) > 1:
-        raise PermanentJobError(f"this post holds {len(items)} items; saving several is not supported yet",
-                                code="multi_item_post")
-    return items[0]
+    try:
+        return not platforms.resolve(url).needs_resolution
+    except UnsupportedUrlError:
+        return False

@@ -8,6 +8,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+import moto  # noqa: F401  first: botocore sessions copy its handlers when made, and chalicelib.aws keeps one
 import pytest
 
 from tests import media as test_media

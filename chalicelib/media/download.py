@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from urllib.parse import urljoin
 
-from chalicelib.errors import PermanentJobError, PrsnlError
+from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError
 from chalicelib.urls import guarded_connections
 
 ProgressCallback = Callable[..., None]
@@ -20,6 +21,7 @@ Classify = Callable[[BaseException], PrsnlError]
 
 # yt-dlp's request handlers that open connections through Python's socket module (the guard's filter).
 GUARDED_HANDLERS = frozenset({"Requests", "Urllib", "Websockets"})
+MAX_REDIRECTS = 5
 
 
 class DownloadLimitExceeded(Exception):
@@ -30,11 +32,37 @@ class YtDlpDownloader:
     def probe(self, url: str, *, options: dict, allow_loopback: bool, classify: Classify) -> dict:
         """Metadata and the chosen format, without downloading the media."""
         with guarded_connections(allow_loopback=allow_loopback), _youtube_dl(_base(options)) as ydl:
-            info = _run(lambda: ydl.extract_info(url, download=False), classify)
+            info = _run(lambda: self._extract(ydl, url), classify)
             info = ydl.sanitize_info(info)
             if not _known_size(info):
                 info["_content_length"] = _content_length(ydl, info)
             return info
+
+    def _extract(self, ydl, url: str) -> dict:
+        """The site's extractor, then yt-dlp's processing of its answer (format choice) without downloading."""
+        return ydl.extract_info(url, download=False)
+
+    def follow_redirects(self, url: str, *, allow_loopback: bool, arrived: Callable[[str], bool],
+                         proxy: str | None = None) -> str:
+        """Where a short link leads: its redirects followed one at a time, each connection through the address
+        guard, until a link ``arrived`` accepts (the target page itself is not fetched) or one that is no redirect."""
+        import requests
+
+        with guarded_connections(allow_loopback=allow_loopback), requests.Session() as session:
+            session.trust_env = False  # no proxy from the environment: only the platform's configured one
+            session.proxies = {"http": proxy, "https": proxy} if proxy else {}
+            for _ in range(MAX_REDIRECTS):
+                try:
+                    with session.get(url, allow_redirects=False, stream=True, timeout=20) as response:
+                        location = response.headers.get("Location") if response.is_redirect else None
+                except requests.RequestException as exc:
+                    raise TransientJobError(f"the short link could not be followed ({type(exc).__name__})") from None
+                if not location:
+                    return url
+                url = urljoin(url, location)
+                if arrived(url):
+                    return url
+        raise PermanentJobError("the short link redirects too many times", code="unsupported_url")
 
     def download(self, info: dict, dest: Path, *, options: dict, max_bytes: int, allow_loopback: bool,
                  on_progress: ProgressCallback, classify: Classify) -> Path:
@@ -74,7 +102,9 @@ def _guarded_youtube_dl() -> type:
         its bitrate before choosing one, so a size filter can pass over a stream variant that would not fit."""
 
         def build_request_director(self, handlers, preferences=None):
-            # curl-cffi (impersonation) resolves names inside libcurl, where the guard cannot see them
+            # curl-cffi (impersonation) resolves names inside libcurl, where the guard cannot see them, and
+            # libcurl follows redirects itself (yt-dlp asks for up to 5): pinning the first host to a checked
+            # address (CURLOPT_RESOLVE) would leave every redirect target unchecked, so it stays off everywhere
             allowed = [handler for handler in handlers if handler.RH_KEY in GUARDED_HANDLERS]
             return super().build_request_director(allowed, preferences)
 

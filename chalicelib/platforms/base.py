@@ -56,10 +56,13 @@ class Platform:
     VALID_URLS: tuple[re.Pattern, ...] = ()
     # Links that are redirects to an item (short links): the worker follows them, then resolves again.
     SHORT_URLS: tuple[re.Pattern, ...] = ()
+    # The worker fetches only canonical links, which name the site's own fixed hosts: no host of the user's
+    # choosing to check before the probe (the address guard still checks every connection).
+    fixed_hosts: bool = True
     # Seconds between yt-dlp's requests to the site (its rate limit).
     request_interval: float = 0.0
     # Site-specific (pattern, code) rules tried before the common ones.
-    error_rules: failures.Rules = ()
+    error_rules: failures.Rules = failures.LOGIN_WALL
 
     # --- detection (pure) -------------------------------------------------------------------
     def claims(self, host: str) -> bool:

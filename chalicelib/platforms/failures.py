@@ -50,6 +50,10 @@ COMMON_RULES: Rules = (
     (r"unavailable|not available|removed|does not exist|no longer|not found|terminated|deleted", "not_found"),
 )
 
+# The four platforms answer 401/403 on their pages and APIs when an item needs a login (a 403 on the
+# media data itself is an expired signed URL: transient, a new probe gets a fresh one).
+LOGIN_WALL: Rules = ((r"^(?!.*unable to download video data).*HTTP Error 40[13]", "private_or_login_required"),)
+
 # Exceptions that are retryable by their type alone (raised below yt-dlp or instead of it).
 TRANSIENT_TYPES = (TimeoutError, ConnectionError)
 

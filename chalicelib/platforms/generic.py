@@ -6,13 +6,26 @@ the worker's probe answers ``unsupported_url`` when yt-dlp finds nothing.
 
 from __future__ import annotations
 
+import re
+
 from chalicelib.platforms.base import Platform, Resolved, strip_tracking
+
+# yt-dlp numbers the videos it finds in a page, also when there is only one: "Page title (1)".
+_ONLY_ENTRY = re.compile(r"\s+\(1\)$")
 
 
 class Generic(Platform):
     name = "generic"
     label = "web page"
     supports = ("video", "multi_video")
+    error_rules = ()  # a page's 401/403 says nothing about a login we could give
+    fixed_hosts = False  # the user chose the host: it is checked before anything is fetched
+
+    def to_metadata(self, info: dict) -> dict:
+        meta = super().to_metadata(info)
+        if meta["title"] and info.get("playlist_index") is None:
+            meta["title"] = _ONLY_ENTRY.sub("", meta["title"])
+        return meta
 
     def resolve(self, url: str, host: str) -> Resolved | None:
         return Resolved(self.name, None, strip_tracking(url))

@@ -1,14 +1,17 @@
 """The yt-dlp options every platform starts from: format choice, cookies, proxy, retries.
 
-Cookies and proxies are secrets/deployment choices, read lazily from the environment:
-``PRSNL_COOKIES_<PLATFORM>`` (Netscape cookie file text) and ``PRSNL_PROXY_<PLATFORM>`` or ``PRSNL_PROXY``.
+Cookies and proxies are secrets/deployment choices, read lazily: cookies (Netscape cookie file text)
+from ``PRSNL_COOKIES_<PLATFORM>``, else from the JSON secret named by ``PRSNL_PLATFORM_COOKIES_SECRET``
+(``{"youtube": "<text>", ...}``, read once per container); proxies from ``PRSNL_PROXY_<PLATFORM>`` or ``PRSNL_PROXY``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 COOKIE_HEADER = "# Netscape HTTP Cookie File"
@@ -29,7 +32,7 @@ def build(platform: str, settings, *, request_interval: float) -> dict:
         "retry_sleep_functions": {"http": backoff, "fragment": backoff, "extractor": backoff},
         "sleep_interval_requests": request_interval,
     }
-    if path := cookie_file(platform):
+    if path := cookie_file(platform, settings):
         opts["cookiefile"] = str(path)
     if url := proxy(platform):
         opts["proxy"] = url
@@ -59,9 +62,11 @@ def proxy(platform: str) -> str | None:
     return os.environ.get(f"PRSNL_PROXY_{platform.upper()}") or os.environ.get("PRSNL_PROXY") or None
 
 
-def cookie_file(platform: str) -> Path | None:
+def cookie_file(platform: str, settings) -> Path | None:
     """Write the platform's cookie text to a private temp file (named by its hash, so written once)."""
     text = os.environ.get(f"PRSNL_COOKIES_{platform.upper()}", "").strip()
+    if not text and settings.platform_cookies_secret:
+        text = (_secret_cookies(settings.platform_cookies_secret).get(platform) or "").strip()
     if not text:
         return None
     if not text.startswith(("# Netscape HTTP Cookie File", "# HTTP Cookie File")):
@@ -74,3 +79,15 @@ def cookie_file(platform: str) -> Path | None:
         partial.write_text(text + "\n")
         partial.replace(path)
     return path
+
+
+@lru_cache(maxsize=4)
+def _secret_cookies(secret_id: str) -> dict:
+    from chalicelib import aws  # worker side only: detection stays free of boto3
+
+    return json.loads(aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+
+
+def reset() -> None:
+    """Forget the cached cookie secret (tests, a rotated secret)."""
+    _secret_cookies.cache_clear()

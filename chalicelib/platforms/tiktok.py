@@ -25,7 +25,7 @@ class TikTok(Platform):
     )
     SHORT_URLS = (re.compile(r"https?://(?:(?:vm|vt)\.tiktok\.com|(?:www\.)?tiktok\.com/t)/\w+"),)
     request_interval = 1.0
-    error_rules = ((r"IP address is blocked", "geo_blocked"),)
+    error_rules = ((r"IP address is blocked", "geo_blocked"), *Platform.error_rules)
 
     def canonical(self, match: re.Match) -> str:
         """The /video/ form, which yt-dlp reads for photo posts too; the user part is optional."""

@@ -1,6 +1,8 @@
 """The Chalice app (REST API, Telegram webhook, light schedules) through Chalice's CDK construct.
 
-Chalice packages the app at synth and each function gets its own role (``autogen_policy: false``); the stack then
+Chalice packages the app at synth: its dependencies as one managed layer (``automatic_layer``, cached in
+``.chalice/deployments/`` on the hash of requirements.txt alone, so editing chalicelib does not download them
+again) and the app code per function. Each function gets its own role (``autogen_policy: false``); the stack then
 grants every role only what its function does. Chalice names the API function ``APIHandler`` and its role
 ``ApiHandlerRole``; any other function ``X`` (a schedule) has the role ``XRole``.
 """

@@ -23,7 +23,7 @@ SHARED_VARS = (
     "PRSNL_JOBS_QUEUE_URL",
     "PRSNL_TELEGRAM_TOKEN_SECRET",
 )
-WORKER_VARS = (*SHARED_VARS, "PRSNL_WATCH_URL")
+WORKER_VARS = (*SHARED_VARS, "PRSNL_WATCH_URL", "PRSNL_PLATFORM_COOKIES_SECRET")
 API_VARS = (
     *SHARED_VARS,
     "PRSNL_CDN_DOMAIN",
@@ -332,9 +332,8 @@ def test_secrets_exist_for_telegram_cdn_key_and_cookies(template):
 
 
 def _alarm(synth, name: str) -> dict:
-    [found] = [
-        r["Properties"] for k, r in _resources(synth, "AWS::CloudWatch::Alarm").items() if k.startswith(f"Monitoring{name}")
-    ]
+    alarms = _resources(synth, "AWS::CloudWatch::Alarm").items()
+    [found] = [r["Properties"] for k, r in alarms if k.startswith(f"Monitoring{name}")]
     return found
 
 
@@ -405,6 +404,13 @@ def test_api_serves_every_route_of_the_chalice_app(synth):
     assert set(api["DefinitionBody"]["paths"]) == set(app.routes)
     assert api["StageName"] == "api"
     assert api["EndpointConfiguration"] == "REGIONAL"
+
+
+def test_api_dependencies_are_one_layer_shared_by_every_chalice_function(synth):
+    # Chalice's managed layer is cached on requirements.txt alone: editing chalicelib re-zips only the app code
+    [layer_id] = _resources(synth, "AWS::Serverless::LayerVersion")
+    functions = _resources(synth, "AWS::Serverless::Function").values()
+    assert all(f["Properties"]["Layers"] == [{"Ref": layer_id}] for f in functions)
 
 
 def test_api_function_traces_within_the_api_gateway_limit(synth):
@@ -493,7 +499,8 @@ def test_the_worker_writes_the_ops_table_and_the_api_only_reads_it(synth):
     assert "dynamodb:UpdateItem" in _table_actions(synth, _worker_role(synth), "ops")  # heartbeat, rollups
     api = _table_actions(synth, "ApiHandlerRole", "ops")
     assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"} <= api
-    assert not {a for a in api if a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "dynamodb:BatchWrite"))}
+    writes = ("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "dynamodb:BatchWrite")
+    assert not {a for a in api if a.startswith(writes)}
 
 
 def test_only_the_api_records_telegram_deliveries(synth):
@@ -514,5 +521,6 @@ def _readable_secrets(synth, role_id: str) -> set[str]:
 
 
 def test_each_function_reads_only_the_secrets_it_needs(synth):
-    assert _readable_secrets(synth, "ApiHandlerRole") == {"telegram-token", "telegram-webhook-secret", "cdn-signing-key"}
+    api = {"telegram-token", "telegram-webhook-secret", "cdn-signing-key"}
+    assert _readable_secrets(synth, "ApiHandlerRole") == api
     assert _readable_secrets(synth, _worker_role(synth)) == {"telegram-token", "platform-cookies"}

@@ -18,7 +18,8 @@ def test_every_route_is_documented_and_nothing_more():
     from app import app
 
     routes = {(path, method.lower()) for path, entries in app.routes.items() for method in entries}
-    operations = {(path, method) for path, item in documented()["paths"].items() for method in item if method in METHODS}
+    paths = documented()["paths"]
+    operations = {(path, method) for path, item in paths.items() for method in item if method in METHODS}
     assert operations == routes
 
 

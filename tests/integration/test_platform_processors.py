@@ -4,13 +4,11 @@ downloads of every item of a post from an HTTP server on 127.0.0.1 (nothing leav
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 from dataclasses import replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
@@ -18,13 +16,13 @@ import yt_dlp
 
 from chalicelib.config import MB, get_settings
 from chalicelib.platforms import get_platform
+from tests import fakes
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "platforms"
 CLOSED_PORT = "http://127.0.0.1:9"
 
 
 def recorded(name: str, media: str = CLOSED_PORT) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text().replace("{media}", media))
+    return fakes.recorded(name, media)
 
 
 def select(platform: str, info: dict, **settings) -> dict:

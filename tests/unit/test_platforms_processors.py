@@ -79,6 +79,15 @@ def test_pages_and_files_have_no_platform_id(platform):
     assert metadata["title"] == "clip"
 
 
+def test_page_title_loses_the_number_yt_dlp_gives_its_only_video():
+    # GIVEN yt-dlp's answer for a page with one og:video, and for the first of a page's several videos
+    single = {"id": "clip-1", "title": "Sample page (1)"}
+    first_of_many = {"id": "clip-1", "title": "Sample page (1)", "playlist_index": 1}
+    # THEN the page's own title is kept for the one video, and the number where it tells videos apart
+    assert get_platform("generic").to_metadata(single)["title"] == "Sample page"
+    assert get_platform("generic").to_metadata(first_of_many)["title"] == "Sample page (1)"
+
+
 # --- post items ---------------------------------------------------------------------------------
 
 
@@ -102,7 +111,7 @@ def test_instagram_carousel_keeps_videos_and_images_in_order():
     assert [i["kind"] for i in items] == ["video", "image", "video"]
     image = items[1]
     assert (image["url"], image["width"], image["height"]) == (
-        "https://scontent.cdninstagram.com/img-1080.jpg",
+        "http://127.0.0.1:9/ig/img-1080.jpg",
         1080,
         1350,
     )
@@ -115,7 +124,7 @@ def test_tiktok_photo_post_gives_its_image_never_its_sound():
         {
             "kind": "image",
             "id": "7338943586698054958",
-            "url": "https://p16-sign.tiktokcdn.com/origin.jpeg",
+            "url": "http://127.0.0.1:9/tt/origin.jpeg",
             "width": 1080,
             "height": 1920,
             "title": "five photos from the trip",

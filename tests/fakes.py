@@ -1,0 +1,34 @@
+"""Test doubles for the ports (STYLE.md: ``Fake<Role>``/``Recording<Role>``), each as thin as the port allows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chalicelib.media.download import YtDlpDownloader
+
+FIXTURES = Path(__file__).parent / "fixtures" / "platforms"
+
+
+def recorded(name: str, media: str) -> dict:
+    """A recorded yt-dlp info dict (tests/fixtures/platforms) whose media URLs start with ``media``."""
+    return json.loads((FIXTURES / f"{name}.json").read_text().replace("{media}", media))
+
+
+class RecordedDownloader(YtDlpDownloader):
+    """The real downloader, except where the platforms cannot be reached offline: the extraction of a known link
+    answers with its recorded info dict (yt-dlp still chooses the formats), and a known short link starts its
+    redirects at a recorded first hop. Downloads are real, from ``media`` (the loopback media server)."""
+
+    def __init__(self, media: str, recordings: dict[str, str], redirects: dict[str, str] | None = None):
+        self.media = media
+        self.recordings = recordings
+        self.redirects = redirects or {}
+
+    def _extract(self, ydl, url: str) -> dict:
+        if url not in self.recordings:
+            return super()._extract(ydl, url)
+        return ydl.process_ie_result(recorded(self.recordings[url], self.media), download=False)
+
+    def follow_redirects(self, url: str, **kwargs) -> str:
+        return super().follow_redirects(self.redirects.get(url, url), **kwargs)
