@@ -27,7 +27,8 @@ def capture(url: str, *, owner_id: str, services: Services, source: str = "api",
     if not url or len(url) > MAX_URL_LENGTH:
         raise BadRequestError(f"url must be a link of at most {MAX_URL_LENGTH} characters", code="invalid_url")
     resolved = platforms.resolve(url)
-    urls.check_url(resolved.canonical_url, allow_loopback=services.settings.allow_loopback_urls)
+    if not platforms.get_platform(resolved.platform).fixed_hosts:  # a host the user chose: refuse private ones now
+        urls.check_url(resolved.canonical_url, allow_loopback=services.settings.allow_loopback_urls)
     return capture_resolved(resolved, url, owner_id=owner_id, services=services, source=source, title=title,
                             tags=tags, note=note, correlation_id=correlation_id, job_params=job_params)
 

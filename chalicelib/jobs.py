@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.errors import JobCancelledError, NotFoundError
-from chalicelib.models import Job, condition_failed, to_json_dict
+from chalicelib.errors import JobCancelledError
+from chalicelib.models import Job, condition_failed, fetch, to_json_dict
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
@@ -58,18 +58,11 @@ def new_job(job_id: str, *, video_id: str, owner_id: str, kind: str, now: dateti
 
 
 def get(job_id: str) -> Job:
-    try:
-        return Job.get(job_id)
-    except Job.DoesNotExist:
-        raise NotFoundError(f"job {job_id} not found") from None
+    return fetch(Job, job_id)
 
 
 def get_for_owner(job_id: str, owner_id: str) -> Job:
-    """A job of another owner is as missing as a job that does not exist."""
-    job = get(job_id)
-    if job.owner_id != owner_id:
-        raise NotFoundError(f"job {job_id} not found")
-    return job
+    return fetch(Job, job_id, owner_id=owner_id)
 
 
 def to_dict(job: Job) -> dict:

@@ -23,6 +23,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
+from chalicelib.errors import NotFoundError
 
 
 class _Meta:
@@ -231,6 +232,17 @@ ALL_MODELS: tuple[type[Model], ...] = (User, ApiKey, Video, Job, StorageSnapshot
 
 TABLE_SETTINGS = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_table", Job: "jobs_table",
                   StorageSnapshot: "snapshots_table", IdempotencyKey: "idempotency_table", OpsRecord: "ops_table"}
+
+
+def fetch(model: type[Model], key: str, *, owner_id: str | None = None) -> Model:
+    """The record, or NotFoundError; another owner's record answers exactly like a missing one."""
+    try:
+        record = model.get(key)
+    except model.DoesNotExist:
+        record = None
+    if record is None or (owner_id is not None and record.owner_id != owner_id):
+        raise NotFoundError(f"{model.__name__.lower()} {key} not found")
+    return record
 
 
 def condition_failed(exc: Exception) -> bool:

@@ -11,7 +11,7 @@ from pynamodb.exceptions import DeleteError
 
 from chalicelib import jobs, quotas, storage
 from chalicelib.errors import BadRequestError, NotFoundError
-from chalicelib.models import Video, condition_failed, to_json_dict
+from chalicelib.models import Video, condition_failed, fetch, to_json_dict
 
 QUEUED, PROCESSING, READY, FAILED, BROKEN = "queued", "processing", "ready", "failed", "broken"
 STATUSES = (QUEUED, PROCESSING, READY, FAILED, BROKEN)
@@ -25,18 +25,11 @@ def owner_source(owner_id: str, dedupe_key: str) -> str:
 
 
 def get(video_id: str) -> Video:
-    try:
-        return Video.get(video_id)
-    except Video.DoesNotExist:
-        raise NotFoundError(f"video {video_id} not found") from None
+    return fetch(Video, video_id)
 
 
 def get_for_owner(video_id: str, owner_id: str) -> Video:
-    """Another owner's video answers exactly like a missing one (no id probing)."""
-    video = get(video_id)
-    if video.owner_id != owner_id:
-        raise NotFoundError(f"video {video_id} not found")
-    return video
+    return fetch(Video, video_id, owner_id=owner_id)
 
 
 def find_by_source(owner_id: str, dedupe_key: str) -> Video | None:

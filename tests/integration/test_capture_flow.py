@@ -110,3 +110,13 @@ def test_health_is_503_when_the_queue_is_gone(client, aws):
     response = client.http.get("/api/health")
     assert response.status_code == 503
     assert response.json_body["checks"]["sqs"]["ok"] is False
+
+
+def test_platform_link_is_queued_without_a_dns_lookup_at_capture(client, user, drain):
+    # GIVEN a YouTube link (a fixed public host: the worker's connection guard still checks every address)
+    # WHEN it is captured on a machine without DNS
+    response = capture(client, user, "https://youtu.be/dQw4w9WgXcQ?si=tracking")
+    # THEN it is queued under its canonical form
+    assert response.status_code == 202, response.json_body
+    assert response.json_body["video"]["canonical_url"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    assert response.json_body["video"]["platform"] == "youtube"
