@@ -31,6 +31,13 @@ def _client(service: str, region: str, endpoint: str | None):
     return _session().client(service, region_name=region, config=_CONFIG)
 
 
+@cache
+def secret(secret_id: str) -> str:
+    """A Secrets Manager string, read once per process (a Lambda container reads each secret once)."""
+    return client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+
+
 def reset() -> None:
-    """Drop the clients (the endpoint or region changed); the session, with its parsed models, stays."""
+    """Drop the clients and secrets (the endpoint, region or a secret changed); the session stays."""
     _client.cache_clear()
+    secret.cache_clear()

@@ -40,13 +40,7 @@ def _private_key(settings: Settings) -> str:
         return settings.cdn_private_key
     if not settings.cdn_private_key_secret:
         raise RuntimeError("PRSNL_CDN_KEY_PAIR_ID is set without PRSNL_CDN_PRIVATE_KEY(_SECRET)")
-    return _secret(settings.cdn_private_key_secret)
-
-
-@lru_cache(maxsize=4)
-def _secret(name: str) -> str:
-    """The signing key from Secrets Manager, read once per container."""
-    return aws.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+    return aws.secret(settings.cdn_private_key_secret)
 
 
 @lru_cache(maxsize=4)

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 
 COOKIE_HEADER = "# Netscape HTTP Cookie File"
@@ -81,13 +80,7 @@ def cookie_file(platform: str, settings) -> Path | None:
     return path
 
 
-@lru_cache(maxsize=4)
 def _secret_cookies(secret_id: str) -> dict:
     from chalicelib import aws  # worker side only: detection stays free of boto3
 
-    return json.loads(aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
-
-
-def reset() -> None:
-    """Forget the cached cookie secret (tests, a rotated secret)."""
-    _secret_cookies.cache_clear()
+    return json.loads(aws.secret(secret_id))

@@ -7,7 +7,6 @@ The token is the bot's password and sits in every Bot API URL: nothing here logs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from chalicelib import aws
 from chalicelib.config import Settings
@@ -27,14 +26,4 @@ def credentials(settings: Settings) -> Credentials:
 
 
 def _secret(secret_id: str | None) -> str | None:
-    return _read_secret(secret_id) if secret_id else None
-
-
-@lru_cache(maxsize=8)
-def _read_secret(secret_id: str) -> str:
-    return aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"].strip()
-
-
-def reset() -> None:
-    """Forget the cached secrets (tests, a rotated secret)."""
-    _read_secret.cache_clear()
+    return aws.secret(secret_id).strip() if secret_id else None

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib import aws as aws_clients
 from chalicelib.config import get_settings
-from chalicelib.platforms import get_platform, options
+from chalicelib.platforms import get_platform
 
 SECRET = "prsnl-test-platform-cookies"
 YOUTUBE = ".youtube.com\tTRUE\t/\tTRUE\t2000000000\tPREF\tf6=40000000"
@@ -24,9 +24,6 @@ def cookie_secret(aws, settings_env, monkeypatch, tmp_path):
     aws_clients.client("secretsmanager").create_secret(
         Name=SECRET, SecretString=json.dumps({"youtube": YOUTUBE, "tiktok": TIKTOK}))
     settings_env(PRSNL_PLATFORM_COOKIES_SECRET=SECRET)
-    options.reset()
-    yield
-    options.reset()
 
 
 def cookie_text(platform: str) -> str | None:
@@ -52,5 +49,5 @@ def test_secret_is_read_once_until_reset(cookie_secret):
     aws_clients.client("secretsmanager").put_secret_value(SecretId=SECRET, SecretString=json.dumps({"youtube": "x"}))
     # THEN the container keeps what it read, until the cache is dropped
     assert YOUTUBE in cookie_text("youtube")
-    options.reset()
+    aws_clients.reset()
     assert cookie_text("youtube").endswith("\nx\n")

@@ -253,20 +253,14 @@ def test_linked_user_captures_into_their_own_account(client, telegram, drain, us
 
 
 def test_secrets_come_from_secrets_manager(client, telegram, settings_env):
-    from chalicelib.telegram import credentials
-
     sm = aws_clients.client("secretsmanager")
     token_arn = sm.create_secret(Name="prsnl/telegram-token", SecretString=TOKEN)["ARN"]
     secret_arn = sm.create_secret(Name="prsnl/webhook-secret", SecretString="from-secrets-manager")["ARN"]
     settings_env(PRSNL_TELEGRAM_TOKEN="", PRSNL_TELEGRAM_WEBHOOK_SECRET="", PRSNL_TELEGRAM_TOKEN_SECRET=token_arn,
                  PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET=secret_arn)
-    credentials.reset()
-    try:
-        assert post_update(client, text_update(28, TELEGRAM_USER, "/help")).status_code == 403
-        response = post_update(client, text_update(29, TELEGRAM_USER, "/help"), secret="from-secrets-manager")
-        assert response.status_code == 200 and len(telegram.calls_of("sendMessage")) == 1
-    finally:
-        credentials.reset()
+    assert post_update(client, text_update(28, TELEGRAM_USER, "/help")).status_code == 403
+    response = post_update(client, text_update(29, TELEGRAM_USER, "/help"), secret="from-secrets-manager")
+    assert response.status_code == 200 and len(telegram.calls_of("sendMessage")) == 1
 
 
 def test_bot_api_connections_are_kept_alive(telegram):
