@@ -60,10 +60,10 @@ def _admin(handler):
     """Run an admin command on the services; a domain error (unknown user...) is one line on stderr."""
 
     def run(args: argparse.Namespace) -> int:
-        from chalicelib.cli.maintenance import _services
+        from chalicelib.cli import services
         from chalicelib.errors import PrsnlError
 
-        _services()
+        services()
         try:
             return handler(args)
         except PrsnlError as error:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+
+from chalicelib.cli import services as cli_services
 
 
 def register(subparsers) -> None:
@@ -36,7 +37,7 @@ def register(subparsers) -> None:
 def run_maintenance(args: argparse.Namespace) -> int:
     from chalicelib import maintenance
 
-    report = maintenance.run(services=_services(), apply=args.apply)
+    report = maintenance.run(services=cli_services(), apply=args.apply)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
     return 0
 
@@ -44,7 +45,7 @@ def run_maintenance(args: argparse.Namespace) -> int:
 def run_backup(args: argparse.Namespace) -> int:
     from chalicelib import backup
 
-    _print(backup.backup(services=_services(), media=args.media))
+    _print(backup.backup(services=cli_services(), media=args.media))
     return 0
 
 
@@ -53,7 +54,7 @@ def run_restore(args: argparse.Namespace) -> int:
 
     from chalicelib import backup
 
-    services = _services()
+    services = cli_services()
     if args.list:
         print("\n".join(backup.snapshots(services=services)))
     elif args.snapshot:
@@ -67,30 +68,10 @@ def run_restore(args: argparse.Namespace) -> int:
 def run_snapshot(args: argparse.Namespace) -> int:
     from chalicelib import trends
 
-    _print(trends.snapshot(services=_services()))
+    _print(trends.snapshot(services=cli_services()))
     return 0
 
 
 def _print(data) -> None:
     print(json.dumps(data, indent=2, default=str))
 
-
-def _services():
-    from chalicelib import wiring
-
-    _use_local_stack()
-    return wiring.services()
-
-
-def _use_local_stack() -> None:
-    """With no AWS endpoint or credentials in the environment, talk to the running ``make run`` stack."""
-    named = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE")
-    if any(os.environ.get(name) for name in named) or os.environ.get("PRSNL_STAGE", "local") != "local":
-        return
-    from chalicelib.local import stack
-
-    try:
-        endpoint = json.loads(stack.stack_file().read_text())["aws_endpoint_url"]
-    except (OSError, ValueError, KeyError):
-        return
-    os.environ.update(stack.local_environment(int(endpoint.rsplit(":", 1)[1])))

@@ -20,9 +20,9 @@ def register(subparsers) -> None:
 
 def run_ops(args: argparse.Namespace) -> int:
     from chalicelib import opsmetrics
-    from chalicelib.cli.maintenance import _services
+    from chalicelib.cli import services
 
-    summary = opsmetrics.summary(_services().clock.now())
+    summary = opsmetrics.summary(services().clock.now())
     print(json.dumps(summary, indent=2) if args.json else "\n".join(lines(summary)))
     return 0
 

@@ -11,7 +11,7 @@ import argparse
 import contextlib
 import threading
 
-from chalicelib.cli.maintenance import _services as cli_services
+from chalicelib.cli import services as cli_services
 
 
 def register(subparsers) -> None:
