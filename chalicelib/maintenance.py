@@ -37,6 +37,7 @@ COUNTED = (videos.READY, videos.BROKEN)  # the statuses whose bytes the quota ho
 # the video id embedded in every media key: videos/YYYY/MM/{id}[_{quality}].mp4, thumbnails/YYYY/MM/{id}_{size}.jpg
 KEY_ID = re.compile(r"^(?:videos|thumbnails)/\d{4}/\d{2}/(?P<id>[^/_.]+)")
 _KEY_ATTRIBUTES = ["video_id", "status", "file_key", "thumbnails", "object_sizes", "renditions"]  # a list, for PynamoDB
+_COUNT_ATTRIBUTES = [*_KEY_ATTRIBUTES, "bytes_reserved", "bytes_stored"]
 
 
 @dataclass
@@ -221,9 +222,13 @@ class _Sweep:
         with ThreadPoolExecutor(HEAD_THREADS) as pool:
             for page in batched(ready, PAGE):
                 keys = sorted({key for video in page for key in stored_keys(video)})
-                present = dict(zip(keys, pool.map(self.storage.head, keys), strict=True))
+                gone = {key for key, missing in zip(keys, pool.map(self._missing, keys), strict=True) if missing}
                 for video in page:
-                    self._check_objects(video, sorted(key for key in stored_keys(video) if present[key] is None))
+                    self._check_objects(video, sorted(stored_keys(video) & gone))
+
+    def _missing(self, key: str) -> bool:
+        """A flag, not the HEAD response: a page of whole responses was most of the sweep's memory."""
+        return self.storage.head(key) is None
 
     def _check_objects(self, video: Video, missing: list[str]) -> None:
         if not missing:
@@ -306,7 +311,7 @@ def _in_flight(video: Video) -> bool:
 def _recount(owner_id: str) -> tuple[int, int, int] | None:
     """(bytes used, bytes reserved, videos) from the owner's records; None while a capture is in flight."""
     used = reserved = count = 0
-    for video in Video.by_owner.query(owner_id, page_size=PAGE):
+    for video in Video.by_owner.query(owner_id, page_size=PAGE, attributes_to_get=_COUNT_ATTRIBUTES):
         if _in_flight(video):
             return None
         reserved += video.bytes_reserved or 0

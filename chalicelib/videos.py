@@ -122,7 +122,7 @@ def delete(video_id: str, *, owner_id: str, services) -> None:
         _cancel_job(job_id, now)
     services.storage.delete(_object_keys(video))  # work files stay in /tmp and temp/ (expired by lifecycle)
     sizes = video.object_sizes.as_dict()
-    quotas.release(owner_id, used=sum(sizes.values()), videos=1 if video.status == READY else 0,
+    quotas.release(owner_id, used=sum(sizes.values()), videos=1 if video.status in (READY, BROKEN) else 0,
                    usage=quotas.Usage.of(video, sizes))
 
 

@@ -19,6 +19,9 @@ def create_capture():
     tags = body.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise BadRequestError("tags must be a list of strings", code="invalid_tags")
+    for name in ("title", "note"):
+        if not isinstance(body.get(name), str | None):
+            raise BadRequestError(f"{name} must be a string", code=f"invalid_{name}")
     result = capture_service.capture(
         body.get("url") if isinstance(body.get("url"), str) else "", owner_id=owner_id,
         services=wiring.services(), title=body.get("title"), tags=tags, note=body.get("note"),

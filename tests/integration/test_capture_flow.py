@@ -67,7 +67,9 @@ def test_capture_refused_when_key_unknown(client):
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("body", ["not json", json.dumps([1]), json.dumps({"url": 5}), json.dumps({})])
+@pytest.mark.parametrize("body", ["not json", json.dumps([1]), json.dumps({"url": 5}), json.dumps({}),
+                                  json.dumps({"url": "https://youtu.be/dQw4w9WgXcQ", "title": 5}),
+                                  json.dumps({"url": "https://youtu.be/dQw4w9WgXcQ", "note": ["x"]})])
 def test_capture_refused_when_body_is_bad(client, user, body):
     response = client.http.post("/api/capture", headers=user.headers, body=body)
     assert response.status_code == 400

@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_loopback_allowed_only_on_local_stage_by_default(monkeypatch):
     assert load_settings().allow_loopback_urls is True
+    monkeypatch.delenv("PRSNL_STAGE")
+    assert load_settings().allow_loopback_urls is False  # an image started without its environment fails closed
+    monkeypatch.setenv("PRSNL_STAGE", "local")
     monkeypatch.setenv("PRSNL_STAGE", "prod")
     prod = load_settings()
     assert prod.allow_loopback_urls is False
