@@ -3,13 +3,16 @@
     .venv/bin/python bench/sweep.py [N ...]      (default: 1000 10000 objects)
 
 Each size: a fresh moto state, the bootstrap, N objects under videos/ and thumbnails/ (a quarter of them
-orphans, the rest the file and three thumbnails of ready videos), then one applied sweep run "two hours
-later" (past the grace period). The figure is the sweep's own peak: moto runs in another process.
-A sweep that pages stays flat as N grows; one that loaded the listing or the table would not.
+orphans, the rest the file and three thumbnails of ready videos); then the peak of merely holding the
+bucket listing and the videos table, and the peak of one applied sweep run "two hours later" (past the
+grace period). Moto runs in another process, and one sweep runs before any figure so that clients,
+service models and connections load outside the traced windows. A sweep that pages stays flat as N
+grows; holding everything grows with N.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -18,6 +21,7 @@ import time
 import tracemalloc
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +38,7 @@ from chalicelib.models import User, Video
 CREATED = datetime(2026, 1, 5, tzinfo=UTC)
 OWNER = "bench"
 OBJECTS_PER_VIDEO = 4  # the file and three thumbnails
+MiB = 1024 * 1024
 
 
 class LaterClock(wiring.SystemClock):
@@ -75,6 +80,7 @@ def seed(n_objects: int) -> int:
 
 def traced_peak(work) -> tuple[object, int]:
     """What ``work()`` returns, and the peak of Python memory it allocated on top of what was there."""
+    gc.collect()  # earlier garbage, freed inside the window, would not count anyway; freed now, it cannot delay a collection
     tracemalloc.start()
     try:
         result = work()
@@ -83,22 +89,45 @@ def traced_peak(work) -> tuple[object, int]:
         tracemalloc.stop()
 
 
-def sweep_after_grace() -> tuple[maintenance.Report, int]:
-    """An applied sweep two hours later, and its peak memory."""
+def hold_everything() -> int:
+    """What a sweep that loaded the whole bucket listing and the videos table would keep; how many it held."""
+    storage = wiring.services().storage
+    held = [obj for prefix in maintenance.MEDIA_PREFIXES for obj in storage.list(prefix)] + list(Video.scan())
+    return len(held)
+
+
+def sweep_after_grace() -> maintenance.Report:
+    """An applied sweep two hours later."""
     wiring.override(clock=LaterClock())
-    services = wiring.services()
-    maintenance.run(services=services, apply=False)  # a dry run first: clients and models load outside the figure
-    return traced_peak(lambda: maintenance.run(services=services, apply=True))
+    return maintenance.run(services=wiring.services(), apply=True)
 
 
-def measure(n_objects: int, endpoint: str) -> dict:
+@dataclass(frozen=True)
+class Measure:
+    objects: int
+    orphans: int
+    held: int  # objects listed plus video records scanned
+    holding_peak: int
+    report: maintenance.Report
+    sweep_peak: int
+    seconds: float
+
+
+def warm_up(endpoint: str) -> None:
+    """One small sweep that takes every path (list, batch get, delete, head, scan, query), untraced."""
+    fresh_state(endpoint)
+    seed(16)
+    sweep_after_grace()
+
+
+def measure(n_objects: int, endpoint: str) -> Measure:
+    """Both peaks at N objects, in a process that has swept before (``warm_up``)."""
     fresh_state(endpoint)
     orphans = seed(n_objects)
+    held, holding_peak = traced_peak(hold_everything)
     started = time.perf_counter()
-    report, peak = sweep_after_grace()
-    seconds = time.perf_counter() - started
-    assert report.orphan_objects.fixed == orphans, report.lines()
-    return {"objects": n_objects, "orphans_deleted": orphans, "peak_bytes": peak, "seconds": round(seconds, 1)}
+    report, sweep_peak = traced_peak(sweep_after_grace)
+    return Measure(n_objects, orphans, held, holding_peak, report, sweep_peak, time.perf_counter() - started)
 
 
 def start_moto_process() -> tuple[subprocess.Popen, str]:
@@ -113,11 +142,12 @@ def main(sizes: list[int]) -> None:
     process, endpoint = start_moto_process()
     os.environ.update(stack.local_environment(int(endpoint.rsplit(":", 1)[1])))
     try:
-        measure(min(sizes), endpoint)  # warm-up: botocore's models and clients, loaded once per process
+        warm_up(endpoint)
         for n in sizes:
             result = measure(n, endpoint)
-            print(f"{result['objects']:>7} objects  {result['orphans_deleted']:>6} orphans deleted  "
-                  f"peak {result['peak_bytes'] / 1024 / 1024:6.2f} MiB  {result['seconds']:>6} s", flush=True)
+            print(f"{result.objects:>7} objects  {result.report.orphan_objects.fixed:>6}/{result.orphans} orphans "
+                  f"deleted  sweep peak {result.sweep_peak / MiB:6.2f} MiB  holding everything "
+                  f"{result.holding_peak / MiB:6.2f} MiB  sweep {result.seconds:5.1f} s", flush=True)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -77,6 +77,7 @@ class Settings:
     cdn_private_key: str | None
     cdn_private_key_secret: str | None
     orphan_grace_seconds: int
+    stale_queued_seconds: int
     maintenance_interval_seconds: int
     telegram_token: str | None
     telegram_webhook_secret: str | None
@@ -136,6 +137,8 @@ def load_settings() -> Settings:
         cdn_private_key=_env("PRSNL_CDN_PRIVATE_KEY"),
         cdn_private_key_secret=_env("PRSNL_CDN_PRIVATE_KEY_SECRET"),
         orphan_grace_seconds=_int("PRSNL_ORPHAN_GRACE_SECONDS", 3600),
+        # a job queued this long has lost its message: a few of the jobs queue's visibility timeouts (90 min in AWS)
+        stale_queued_seconds=_int("PRSNL_STALE_QUEUED_SECONDS", 6 * 3600),
         maintenance_interval_seconds=_int("PRSNL_MAINTENANCE_INTERVAL_SECONDS", 3600),
         telegram_token=_env("PRSNL_TELEGRAM_TOKEN"),
         telegram_webhook_secret=_env("PRSNL_TELEGRAM_WEBHOOK_SECRET"),

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from chalicelib import jobs, wiring
 from chalicelib.models import ALL_MODELS, Job, OpsRecord, User
+from chalicelib.observability import logger
 from chalicelib.queue import SqsJobQueue
 
 HEARTBEAT = ("heartbeat", "worker")
@@ -100,8 +101,12 @@ def _worker(now: datetime, oldest_queued: float | None) -> dict:
 
 
 def beat(services: wiring.Services) -> None:
-    """The worker's heartbeat: it ran now, with these tools."""
-    OpsRecord(*HEARTBEAT, at=services.clock.now(), data={"versions": _tool_versions()}).save()
+    """The worker's heartbeat: it ran now, with these tools. Best effort: a failure here would fail the whole
+    batch before any job is claimed, using up deliveries until the message reaches the DLQ with its job queued."""
+    try:
+        OpsRecord(*HEARTBEAT, at=services.clock.now(), data={"versions": _tool_versions()}).save()
+    except Exception:
+        logger.exception("worker heartbeat not written")
 
 
 @functools.cache

@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.errors import JobCancelledError
 from chalicelib.models import Job, condition_failed, fetch, to_json_dict
@@ -19,6 +19,7 @@ from chalicelib.models import Job, condition_failed, fetch, to_json_dict
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 LEASE_EXPIRED = "lease_expired"  # error code of a job the maintenance took back from a dead worker
+MESSAGE_LOST = "message_lost"  # error code of a job queued so long that its message must be lost
 JOB_TTL = timedelta(days=30)
 
 
@@ -96,7 +97,12 @@ def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str)
 
 
 def succeed(job: Job, *, now: datetime) -> None:
-    _finish(job, SUCCEEDED, now=now, expect=RUNNING, progress={"stage": "ready", "percent": 100})
+    job.update(*succeed_update(job, now=now)[1:])
+
+
+def succeed_update(job: Job, *, now: datetime) -> tuple:
+    """The running job's move to succeeded as a (record, actions, condition) item of the worker's commit transaction."""
+    return _transition(job, SUCCEEDED, now=now, expect=RUNNING, progress={"stage": "ready", "percent": 100})
 
 
 def fail(job: Job, *, now: datetime, error_code: str, message: str) -> None:
@@ -127,8 +133,37 @@ def reap(job: Job, *, now: datetime, requeue: bool, message: str) -> bool:
     return True
 
 
-def _finish(job: Job, status: str, *, now: datetime, expect: str | None = None, error_code: str | None = None,
-            message: str | None = None, progress: dict | None = None, lease_over_at: datetime | None = None) -> None:
+def reap_queued(job: Job, *, now: datetime, resend: bool, message: str) -> bool:
+    """Take back a job queued so long its message must be lost: noted as sent again, or failed; False when it
+    moved on meanwhile (a delivery claimed it)."""
+    status = QUEUED if resend else FAILED
+    try:
+        _finish(job, status, now=now, expect=QUEUED, unchanged_since=job.updated_at, error_code=MESSAGE_LOST,
+                message=message, progress={"stage": status})
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def put_back(found: Job, *, changed_at: datetime) -> None:
+    """Undo a change made at ``changed_at`` whose follow-up failed: the record as ``found`` before it, unless
+    something moved it since."""
+    try:
+        found.save(condition=Job.updated_at == changed_at)
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+
+
+def _finish(job: Job, status: str, **change) -> None:
+    job.update(*_transition(job, status, **change)[1:])
+
+
+def _transition(job: Job, status: str, *, now: datetime, expect: str | None = None, error_code: str | None = None,
+                message: str | None = None, progress: dict | None = None,
+                lease_over_at: datetime | None = None, unchanged_since: datetime | None = None) -> tuple:
     actions = [Job.status.set(status), Job.updated_at.set(now), Job.lease_until.remove()]
     if error_code:
         actions += [Job.error_code.set(error_code), Job.error_message.set(message)]
@@ -137,7 +172,9 @@ def _finish(job: Job, status: str, *, now: datetime, expect: str | None = None, 
     condition = (Job.status == expect) if expect else Job.status.is_in(QUEUED, RUNNING)
     if lease_over_at:
         condition &= Job.lease_until < lease_over_at
-    job.update(actions=actions, condition=condition)
+    if unchanged_since:
+        condition &= Job.updated_at == unchanged_since
+    return job, actions, condition
 
 
 class ProgressReporter:

@@ -1,10 +1,11 @@
 """Storage care, run hourly (EventBridge in AWS, a timer in the local stack) and by ``prsnl-video maintenance``.
 
-One run: take back jobs whose worker died, delete objects no record points to, mark records whose
-objects are gone ``broken``, clear temp leftovers, and recompute each user's counters from the
-records. Everything pages through the bucket and the tables a page at a time, and a dry run
-changes nothing. A capture in flight is never touched: objects younger than the grace period,
-videos still queued or processing and users with such videos are left alone.
+One run: take back jobs whose worker died or whose queue message was lost, delete objects no
+record points to, mark records whose objects are gone ``broken``, clear temp leftovers, and
+recompute each user's counters from the records. Everything pages through the bucket and the
+tables a page at a time, and a dry run changes nothing. A capture in flight is never touched:
+objects younger than the grace period, videos still queued or processing and users with such
+videos are left alone.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Report:
     broken_videos: Finding = field(default_factory=Finding)
     stuck_jobs_requeued: Finding = field(default_factory=Finding)
     stuck_jobs_failed: Finding = field(default_factory=Finding)
+    lost_jobs_resent: Finding = field(default_factory=Finding)
+    lost_jobs_failed: Finding = field(default_factory=Finding)
     temp_leftovers: Finding = field(default_factory=Finding)
     quota_drift: Finding = field(default_factory=Finding)
     users_skipped_busy: int = 0
@@ -90,6 +93,7 @@ def run(*, services: Services, apply: bool) -> Report:
     """One maintenance pass; ``apply=False`` only reports what it would do."""
     sweep = _Sweep(services, apply)
     sweep.reap_stuck_jobs()
+    sweep.reap_lost_jobs()
     sweep.delete_orphans()
     sweep.mark_broken()
     sweep.clear_temp()
@@ -138,36 +142,74 @@ class _Sweep:
     # jobs whose worker died: queued again once, failed the second time
 
     def reap_stuck_jobs(self) -> None:
-        max_attempts = self.services.settings.max_attempts
-        for job in Job.by_status.query(jobs.RUNNING, filter_condition=Job.lease_until < self.now):
-            requeue = job.error_code != jobs.LEASE_EXPIRED and job.attempts < max_attempts
-            finding = self.report.stuck_jobs_requeued if requeue else self.report.stuck_jobs_failed
+        stuck = Job.by_status.query(jobs.RUNNING, filter_condition=Job.lease_until < self.now)
+        self._reap_each(stuck, jobs.LEASE_EXPIRED, self.report.stuck_jobs_requeued, self.report.stuck_jobs_failed,
+                        reap=self._reap)
+
+    def _reap_each(self, found: Iterable[Job], code: str, again: Finding, given_up: Finding, *, reap) -> None:
+        """Each job tried once more, or given up when ``code`` says it already was or no attempt is left."""
+        for job in found:
+            retry = job.error_code != code and job.attempts < self.services.settings.max_attempts
+            finding = again if retry else given_up
             finding.add(f"job {job.job_id} (video {job.video_id}, attempt {job.attempts}, "
-                        f"lease ended {job.lease_until:%Y-%m-%d %H:%M:%S})")
-            if self.apply and self._reap(job, requeue):
+                        f"{job.status} since {job.updated_at:%Y-%m-%d %H:%M:%S})")
+            if self.apply and reap(job, retry):
                 finding.fixed += 1
 
     def _reap(self, job: Job, requeue: bool) -> bool:
         message = ("its worker stopped before finishing; queued again" if requeue
                    else "its worker stopped before finishing, again; given up")
+        found = Job.from_raw_data(job.serialize())
         video = _video_or_none(job.video_id)
         if not jobs.reap(job, now=self.now, requeue=requeue, message=message):
             return False
-        if video is not None:
-            self._give_back_reservation(video)
-            if not requeue:
-                self._fail_video(video, job, message)
-        self._delete_temp_files(job.job_id)
+        self._take_back(job, video, failed=not requeue, code=jobs.LEASE_EXPIRED, message=message)
         if requeue:
-            self.services.queue.send(jobs.JobMessage(job.job_id, job.video_id, job.owner_id, kind=job.kind))
+            try:
+                self._send(job)
+            except Exception:  # no message, so nothing would ever run it: running with its lease over again
+                jobs.put_back(found, changed_at=self.now)
+                raise
         return True
 
-    def _fail_video(self, video: Video, job: Job, message: str) -> None:
+    def _take_back(self, job: Job, video: Video | None, *, failed: bool, code: str, message: str) -> None:
+        """What a job taken back held: its video's reservation and its work files; its video fails with it."""
+        if video is not None:
+            self._give_back_reservation(video)
+            if failed:
+                self._fail_video(video, job, code, message)
+        self._delete_temp_files(job.job_id)
+
+    def _send(self, job: Job) -> None:
+        self.services.queue.send(jobs.JobMessage(job.job_id, job.video_id, job.owner_id, kind=job.kind))
+
+    def _fail_video(self, video: Video, job: Job, code: str, message: str) -> None:
         """As the pipeline fails a job: a rendition's failure leaves its video ready."""
         if job.kind == renditions.KIND:
-            renditions.mark_failed(video, job, now=self.now, code=jobs.LEASE_EXPIRED, message=message)
+            renditions.mark_failed(video, job, now=self.now, code=code, message=message)
         else:
-            videos.mark_failed(video, now=self.now, code=jobs.LEASE_EXPIRED, message=message)
+            videos.mark_failed(video, now=self.now, code=code, message=message)
+
+    # jobs queued so long their message must be lost (its deliveries used up before any claim, so it went to
+    # the DLQ): sent again once, failed the second time or when no attempt is left
+
+    def reap_lost_jobs(self) -> None:
+        queued_before = self.now - timedelta(seconds=self.services.settings.stale_queued_seconds)
+        lost = Job.by_status.query(jobs.QUEUED, Job.updated_at < queued_before)
+        self._reap_each(lost, jobs.MESSAGE_LOST, self.report.lost_jobs_resent, self.report.lost_jobs_failed,
+                        reap=self._reap_lost)
+
+    def _reap_lost(self, job: Job, resend: bool) -> bool:
+        if resend:  # the message first (a second delivery's claim finds the job taken), then the note it was sent
+            self._send(job)
+            jobs.reap_queued(job, now=self.now, resend=True, message="its queue message was lost; sent again")
+            return True
+        message = "its queue message was lost, again or after its last attempt; given up"
+        video = _video_or_none(job.video_id)
+        if not jobs.reap_queued(job, now=self.now, resend=False, message=message):
+            return False
+        self._take_back(job, video, failed=True, code=jobs.MESSAGE_LOST, message=message)
+        return True
 
     def _give_back_reservation(self, video: Video) -> None:
         """The capture's reservation, held on its video (a rendition's lives only in the counters, which

@@ -249,8 +249,13 @@ def condition_failed(exc: Exception) -> bool:
     """True when a PynamoDB write (or one item of a transaction) failed only because its condition did not hold."""
     if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
         return True
+    return any(failed_items(exc))
+
+
+def failed_items(exc: Exception) -> list[bool]:
+    """For a cancelled transaction, one flag per item in the order written: True where its condition did not hold."""
     reasons = getattr(exc, "cancellation_reasons", None) or ()
-    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)
+    return [reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons]
 
 
 def to_json_dict(record: Model, *, hide: tuple[str, ...] = ()) -> dict:

@@ -1,8 +1,12 @@
 """The worker's use case: run one job end to end, or fail it with a reason and leave nothing behind.
 
 capture: claim → metadata first → limits → reserve quota → download → probe → remux/transcode →
-thumbnails → upload → settle quota → ready. Permanent errors fail the job at once; anything else
-is raised so that SQS redelivers it with backoff, until the last attempt marks it failed.
+thumbnails → upload → commit. Permanent errors fail the job at once; anything else is raised so
+that SQS redelivers it with backoff, until the last attempt marks it failed.
+
+The commit is one transaction (the video's stored state, the job's success, the quota's settle):
+before it a failure undoes the attempt's uploads and reservation; after it nothing can, and the
+chat message is best effort. A rendition (transcode job) goes through the same commit.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ from pathlib import Path
 
 from chalicelib import jobs, observability, quotas, renditions, storage, urls, videos
 from chalicelib.errors import (
+    BadRequestError,
     JobCancelledError,
     NotFoundError,
     PermanentJobError,
     PrsnlError,
+    QuotaExceededError,
     TransientJobError,
     UnsupportedUrlError,
 )
-from chalicelib.models import Job, Video, condition_failed, transact
+from chalicelib.models import Job, Video, condition_failed, failed_items, transact
 from chalicelib.observability import logger
 from chalicelib.wiring import Services
 
@@ -39,6 +45,10 @@ class _Item:
     record: dict
     meta: dict
     thumbnail: Path | None
+
+
+class _TakenBackError(Exception):
+    """The job stopped being this attempt's while it ran (the reaper took it back after its lease ended)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,9 @@ def process_job(message: jobs.JobMessage, *, services: Services, lease_seconds: 
         work.cleanup_outputs()
         jobs.cancel(job, now=services.clock.now())
         return Outcome(True, jobs.CANCELLED)
+    except _TakenBackError:  # the job is the reaper's now (queued again or failed): leave it as the reaper left it
+        work.cleanup_outputs()
+        return Outcome(False, "taken_back")
     except Exception as exc:
         error = exc if isinstance(exc, PrsnlError) else _unexpected(exc)
         if not isinstance(error, TransientJobError):  # too large, private, blocked, corrupt...: no retry helps
@@ -112,7 +125,7 @@ class _Run:
         workdir = Path(tempfile.mkdtemp(prefix=f"prsnl-{self.job.job_id}-", dir=self.settings.work_dir))
         try:
             if self.job.kind == renditions.KIND:
-                renditions.make(self, workdir)
+                self._transcode(workdir)
             else:
                 self._capture(workdir)
         finally:
@@ -210,7 +223,7 @@ class _Run:
         self.video = existing
         jobs.succeed(self.job, now=self.services.clock.now())
         if existing.status == videos.READY:
-            self.services.notifier.ready(self.job, existing)
+            self._best_effort(lambda: self.services.notifier.ready(self.job, existing))
 
     def _source(self):
         """Where the media comes from: a file sent to the bot (Telegram's file API), else the link (yt-dlp)."""
@@ -223,30 +236,73 @@ class _Run:
         return platforms.get_platform(self.video.platform), self.services.downloader
 
     def _store(self, items: list[_Item]) -> None:
-        """Settle the quota for every item, mark the capture and the post's further items ready in one
-        transaction, and tell the chat."""
+        """Mark the capture and the post's further items ready and count their bytes, all in the commit."""
         video = self.video
         sizes = {key: size for item in items for key, size in item.sizes.items()}
-        usage = quotas.Usage.of(video, sizes)
-        quotas.settle(video.owner_id, reserved=self.reserved, actual=sum(sizes.values()), videos=len(items),
-                      usage=usage)
-        self.reserved = 0
         first, *further = items
         actions = [getattr(Video, name).set(value) for name, value in self._ready_fields(first).items()]
         actions += [Video.error_code.remove(), Video.error_message.remove()]
         if not video.title and first.meta.get("title"):
             actions.append(Video.title.set(first.meta["title"]))
         children = tuple(self._further_item(item, index) for index, item in enumerate(further, 1))
+        self._commit(actions, saves=children, actual=sum(sizes.values()), videos=len(items),
+                     usage=quotas.Usage.of(video, sizes))
+        self._best_effort(video.refresh)
+        self._best_effort(lambda: self.services.notifier.ready(self.job, video, thumbnail=first.thumbnail))
+
+    def _commit(self, video_actions: list, *, saves: tuple = (), actual: int, videos: int,
+                usage: quotas.Usage) -> None:
+        """The one commit point: the video's stored state, the job's success and the quota's settle are written
+        together or not at all, so a failure after it can neither remove a stored file nor count it twice."""
+        video = self.video
+        updates = ((video, video_actions, Video.video_id.exists()),
+                   jobs.succeed_update(self.job, now=self.services.clock.now()),
+                   quotas.settle_update(video.owner_id, reserved=self.reserved, actual=actual, videos=videos,
+                                        usage=usage))
+        _all_or_nothing(updates, saves=saves, errors=(
+            JobCancelledError("the video was deleted while it was processed"),
+            _TakenBackError(),
+            QuotaExceededError(f"the stored video takes {actual} bytes, more than the quota has left")))
+        self.uploaded, self.reserved = [], 0  # the video's own now: nothing undoes them
+
+    def _best_effort(self, step) -> None:
+        """A step after the commit: the job succeeded whatever happens here, so a failure is only logged."""
         try:
-            transact(saves=children, updates=((video, actions, Video.video_id.exists()),))
-        except Exception as exc:
-            if condition_failed(exc):  # deleted while we worked: give the bytes back
-                quotas.release(video.owner_id, used=sum(sizes.values()), videos=len(items), usage=usage)
-                raise JobCancelledError("the video was deleted while it was processed") from None
-            raise
-        video.refresh()
-        jobs.succeed(self.job, now=self.services.clock.now())
-        self.services.notifier.ready(self.job, video, thumbnail=first.thumbnail)
+            step()
+        except Exception:
+            logger.exception("a step after the commit failed", extra={"job_id": self.job.job_id})
+
+    def _transcode(self, workdir: Path) -> None:
+        """A rendition: fetch the stored file, scale it down, upload it under its quality's key, commit."""
+        from chalicelib.media import probe as media_probe
+        from chalicelib.media import transcode
+
+        video = self.video
+        quality = self.job.params["quality"]
+        if video.status != videos.READY or not video.file_key:
+            raise PermanentJobError(f"video {video.video_id} is {video.status}, not ready", code="not_ready")
+        self.progress("downloading")
+        source = self.services.storage.get_file(video.file_key, workdir / "source.mp4")
+        info = media_probe.probe(source)
+        height = renditions.QUALITIES[quality]
+        try:
+            plan = transcode.plan(info, transcode.Limits.from_settings(self.settings), target_height=height)
+        except BadRequestError as exc:
+            raise PermanentJobError(exc.message, code=exc.code) from None
+        estimate = min(info.size, int(info.size * (height / max(1, renditions.source_height(video))) ** 2))
+        quotas.reserve(video.owner_id, estimate)  # a rendition's reservation lives only in the counters
+        self.reserved = estimate
+        output = workdir / f"{quality}.mp4"
+        with self.stats.timed(plan.kind):
+            result = transcode.run(plan, source, output,
+                                   on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
+        self.progress("uploading")
+        key = storage.video_key(video.video_id, video.created_at, quality)
+        size = self._upload(output, key)
+        entry = renditions.ready_entry(self.job, key, size, result.as_record())
+        self._commit([Video.renditions[quality].set(entry), Video.object_sizes[key].set(size),
+                      Video.bytes_stored.add(size), Video.updated_at.set(self.services.clock.now())],
+                     actual=size, videos=0, usage=quotas.Usage.of(video, {key: size}))
 
     def _ready_fields(self, item: _Item) -> dict:
         """The record fields of a stored item: status, keys, sizes, probe and platform metadata."""
@@ -283,9 +339,15 @@ class _Run:
                                     f"{self.settings.max_duration_seconds} s", code="too_long")
 
     def _reserve(self, nbytes: int) -> None:
-        quotas.reserve(self.video.owner_id, nbytes)
+        """Take the bytes from the quota and record them on the video in one write, so that exactly one of the
+        worker's cleanup, the reaper or a delete gives them back (each clears the video's ``bytes_reserved``)."""
+        video = self.video
+        _all_or_nothing((quotas.reserve_update(video.owner_id, nbytes),
+                         (video, [Video.bytes_reserved.set(nbytes), Video.status.set(videos.PROCESSING)],
+                          Video.video_id.exists())),
+                        errors=(QuotaExceededError(f"this needs {nbytes} bytes and the quota has less left"),
+                                JobCancelledError("the video was deleted")))
         self.reserved = nbytes
-        self._update_video([Video.bytes_reserved.set(nbytes), Video.status.set(videos.PROCESSING)])
 
     def _update_video(self, actions: list) -> None:
         try:
@@ -327,13 +389,38 @@ class _Run:
         jobs.release_for_retry(self.job, now=self.services.clock.now(), error_code=error.code, message=error.message)
 
     def cleanup_outputs(self) -> None:
-        """Remove what this attempt uploaded and give back what it reserved."""
+        """Remove what this attempt uploaded and give back what it reserved, once."""
         if self.uploaded:
             self.services.storage.delete(self.uploaded)
             self.uploaded = []
         if self.reserved and self.video is not None:
-            quotas.release(self.video.owner_id, reserved=self.reserved)
+            self._give_back(self.reserved)
             self.reserved = 0
+
+    def _give_back(self, nbytes: int) -> None:
+        """A capture's reservation is cleared from its video in the same write; when it is not there any more, the
+        reaper or the video's delete gave it back already. A rendition's lives only in the counters."""
+        give_back = quotas.release_update(self.video.owner_id, reserved=nbytes)
+        if self.job.kind == renditions.KIND:
+            transact(updates=(give_back,))
+            return
+        try:
+            transact(updates=(give_back, (self.video, [Video.bytes_reserved.set(0)], Video.bytes_reserved == nbytes)))
+        except Exception as exc:
+            if not condition_failed(exc):
+                raise
+
+
+def _all_or_nothing(updates: tuple, *, errors: tuple, saves: tuple = ()) -> None:
+    """Write ``updates`` (and ``saves``) in one transaction; when conditions fail, raise the error given for the
+    first update whose condition did not hold."""
+    try:
+        transact(saves=saves, updates=updates)
+    except Exception as exc:
+        error = next((error for error, did in zip(errors, failed_items(exc)[len(saves):], strict=False) if did), None)
+        if error is None:
+            raise
+        raise error from None
 
 
 def _is_item_link(url: str) -> bool:

@@ -51,40 +51,57 @@ def _add(attribute, name: str, amount: int):
 def reserve(user_id: str, nbytes: int) -> None:
     """Hold ``nbytes`` for a capture in flight; QuotaExceededError when it does not fit."""
     try:
-        User(user_id).update(
-            actions=[User.bytes_available.add(-nbytes), User.bytes_reserved.add(nbytes)],
-            condition=(User.user_id.exists()) & (User.bytes_available >= nbytes),
-        )
+        _apply(reserve_update(user_id, nbytes))
     except UpdateError as exc:
         if condition_failed(exc):
             raise QuotaExceededError(f"this needs {nbytes} bytes and the quota has less left") from None
         raise
 
 
+def reserve_update(user_id: str, nbytes: int) -> tuple:
+    """The reservation as a (record, actions, condition) item, for a transaction that also records who holds it."""
+    return (User(user_id), [User.bytes_available.add(-nbytes), User.bytes_reserved.add(nbytes)],
+            User.user_id.exists() & (User.bytes_available >= nbytes))
+
+
 def settle(user_id: str, *, reserved: int, actual: int, videos: int = 1, usage: Usage | None = None) -> None:
     """Turn a reservation into the real size; fails (QuotaExceededError) when the excess does not fit."""
-    extra = actual - reserved
-    condition = User.user_id.exists()
-    if extra > 0:
-        condition &= User.bytes_available >= extra
-    actions = [User.bytes_available.add(-extra), User.bytes_reserved.add(-reserved),
-               User.bytes_used.add(actual), User.video_count.add(videos)]
     try:
-        User(user_id).update(actions=actions + (usage.actions(+1, videos) if usage else []), condition=condition)
+        _apply(settle_update(user_id, reserved=reserved, actual=actual, videos=videos, usage=usage))
     except UpdateError as exc:
         if condition_failed(exc):
             raise QuotaExceededError(f"the stored video takes {actual} bytes, more than the quota has left") from None
         raise
 
 
+def settle_update(user_id: str, *, reserved: int, actual: int, videos: int = 1, usage: Usage | None = None) -> tuple:
+    """The settle as a (record, actions, condition) item, for the transaction that also marks the work stored."""
+    extra = actual - reserved
+    condition = User.user_id.exists()
+    if extra > 0:
+        condition &= User.bytes_available >= extra
+    actions = [User.bytes_available.add(-extra), User.bytes_reserved.add(-reserved),
+               User.bytes_used.add(actual), User.video_count.add(videos)]
+    return User(user_id), actions + (usage.actions(+1, videos) if usage else []), condition
+
+
 def release(user_id: str, *, reserved: int = 0, used: int = 0, videos: int = 0, usage: Usage | None = None) -> None:
     """Give back a reservation (failure) or stored bytes (delete)."""
-    if not (reserved or used or videos):
-        return
+    if reserved or used or videos:
+        _apply(release_update(user_id, reserved=reserved, used=used, videos=videos, usage=usage))
+
+
+def release_update(user_id: str, *, reserved: int = 0, used: int = 0, videos: int = 0,
+                   usage: Usage | None = None) -> tuple:
+    """The give-back as a (record, actions, condition) item, for a transaction that also clears who held it."""
     actions = [User.bytes_available.add(reserved + used), User.bytes_reserved.add(-reserved),
                User.bytes_used.add(-used), User.video_count.add(-videos)]
-    User(user_id).update(actions=actions + (usage.actions(-1, videos) if usage else []),
-                         condition=User.user_id.exists())
+    return User(user_id), actions + (usage.actions(-1, videos) if usage else []), User.user_id.exists()
+
+
+def _apply(update: tuple) -> None:
+    record, actions, condition = update
+    record.update(actions=actions, condition=condition)
 
 
 def user_stats(user: User) -> dict:

@@ -1,25 +1,16 @@
 """Renditions: smaller copies of a stored video (``videos/YYYY/MM/{uuid}_{720p}.mp4``), made by a transcode job.
 
 The API asks once per quality: the video record's ``renditions[quality]`` entry is claimed by a
-conditional write, so asking twice (even at the same moment) queues one job. The worker side runs
-inside the pipeline's job run (``make``), which undoes its uploads and reservation on failure.
+conditional write, so asking twice (even at the same moment) queues one job. The worker makes it in
+the pipeline (``pipeline._Run._transcode``), through the same commit as a capture.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import jobs, quotas, storage, users, videos
-from chalicelib.errors import (
-    BadRequestError,
-    ConflictError,
-    JobCancelledError,
-    NotFoundError,
-    PermanentJobError,
-    QuotaExceededError,
-)
+from chalicelib import jobs, storage, users, videos
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, QuotaExceededError
 from chalicelib.models import Job, Video, condition_failed
 
 KIND = "transcode"
@@ -79,8 +70,13 @@ def request(video: Video, quality: str, *, services, correlation_id: str | None 
     if not _claim(video, quality, entry, now):
         job.delete()
         return _answer(quality, videos.get(video.video_id).renditions.as_dict()[quality])
-    services.queue.send(jobs.JobMessage(job.job_id, video.video_id, video.owner_id, kind=KIND,
-                                        correlation_id=correlation_id))
+    try:
+        services.queue.send(jobs.JobMessage(job.job_id, video.video_id, video.owner_id, kind=KIND,
+                                            correlation_id=correlation_id))
+    except Exception:  # no message would ever run it: the quality may be asked again
+        mark_failed(video, job, now=now, code="not_queued", message="the job could not be queued")
+        job.delete()
+        raise
     return _answer(quality, entry)
 
 
@@ -106,57 +102,10 @@ def _claim(video: Video, quality: str, entry: dict, now) -> bool:
     return True
 
 
-# --- worker side ----------------------------------------------------------------------------------
-
-def make(work, workdir: Path) -> None:
-    """Run a transcode job: fetch the stored file, scale it down, upload the rendition, count its bytes.
-
-    ``work`` is the pipeline's run of the job: its ``uploaded`` and ``reserved`` are undone on failure.
-    """
-    from chalicelib.media import probe as media_probe
-    from chalicelib.media import transcode
-
-    video, job, services = work.video, work.job, work.services
-    quality = job.params["quality"]
-    if video.status != videos.READY or not video.file_key:
-        raise PermanentJobError(f"video {video.video_id} is {video.status}, not ready", code="not_ready")
-    work.progress("downloading")
-    source = services.storage.get_file(video.file_key, workdir / "source.mp4")
-    info = media_probe.probe(source)
-    try:
-        plan = transcode.plan(info, transcode.Limits.from_settings(services.settings), target_height=QUALITIES[quality])
-    except BadRequestError as exc:
-        raise PermanentJobError(exc.message, code=exc.code) from None
-    estimate = min(info.size, int(info.size * (QUALITIES[quality] / max(1, source_height(video))) ** 2))
-    quotas.reserve(video.owner_id, estimate)
-    work.reserved = estimate
-    output = workdir / f"{quality}.mp4"
-    result = transcode.run(plan, source, output,
-                           on_progress=lambda f: work.progress("processing", percent=round(100 * f, 1)))
-    work.progress("uploading")
-    key = storage.video_key(video.video_id, video.created_at, quality)
-    work.uploaded.append(key)
-    size = services.storage.put_file(output, key)
-    usage = quotas.Usage.of(video, {key: size})
-    quotas.settle(video.owner_id, reserved=work.reserved, actual=size, videos=0, usage=usage)
-    work.reserved = 0
-    record = result.as_record()
-    entry = {"status": READY, "job_id": job.job_id, "key": key, "filesize": size,
-             **{name: record[name] for name in ("width", "height", "codec", "audio_codec", "average_bitrate")}}
-    _store(video, quality, entry, key, size, usage, now=services.clock.now())
-    jobs.succeed(job, now=services.clock.now())
-
-
-def _store(video: Video, quality: str, entry: dict, key: str, size: int, usage: quotas.Usage, *, now) -> None:
-    try:
-        video.update(actions=[Video.renditions[quality].set(entry), Video.object_sizes[key].set(size),
-                              Video.bytes_stored.add(size), Video.updated_at.set(now)],
-                     condition=Video.video_id.exists())
-    except UpdateError as exc:
-        if condition_failed(exc):  # deleted while we worked: give the bytes back, the pipeline removes the file
-            quotas.release(video.owner_id, used=size, usage=usage)
-            raise JobCancelledError("the video was deleted while the rendition was made") from None
-        raise
+def ready_entry(job: Job, key: str, size: int, record: dict) -> dict:
+    """The ``renditions[quality]`` entry of a rendition made by ``job`` (the worker's pipeline makes it)."""
+    return {"status": READY, "job_id": job.job_id, "key": key, "filesize": size,
+            **{name: record[name] for name in ("width", "height", "codec", "audio_codec", "average_bitrate")}}
 
 
 def mark_failed(video: Video, job: Job, *, now, code: str, message: str) -> None:

@@ -122,16 +122,18 @@ def delete(video_id: str, *, owner_id: str, services) -> None:
         _cancel_job(job_id, now)
     services.storage.delete(_object_keys(video))  # work files stay in /tmp and temp/ (expired by lifecycle)
     sizes = video.object_sizes.as_dict()
-    quotas.release(owner_id, used=sum(sizes.values()), videos=1 if video.status in (READY, BROKEN) else 0,
-                   usage=quotas.Usage.of(video, sizes))
+    quotas.release(owner_id, reserved=video.bytes_reserved or 0, used=sum(sizes.values()),
+                   videos=1 if video.status in (READY, BROKEN) else 0, usage=quotas.Usage.of(video, sizes))
 
 
 def _delete_record(video_id: str, owner_id: str) -> Video:
-    """Delete exactly the version read, so the bytes given back are the bytes that record held."""
+    """Delete exactly the version read, so the bytes given back are the bytes that record held (stored, and
+    reserved by a capture in flight: its worker then finds the reservation gone and gives nothing back)."""
     while True:
         video = get_for_owner(video_id, owner_id)
         try:
-            video.delete(condition=(Video.status == video.status) & (Video.bytes_stored == video.bytes_stored))
+            video.delete(condition=(Video.status == video.status) & (Video.bytes_stored == video.bytes_stored)
+                         & (Video.bytes_reserved == (video.bytes_reserved or 0)))
             return video
         except DeleteError as exc:
             if not condition_failed(exc):

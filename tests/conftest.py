@@ -170,6 +170,15 @@ def media_server(media_dir):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def clip480_url(media_dir, media_server):
+    """A 640x480 clip (480p): renditions below it can be made, above it are refused."""
+    path = media_dir / "clip480.mp4"
+    if not path.exists():
+        test_media.make_clip(path, seconds=1, width=640, height=480)
+    return media_server.url("files", path.name)
+
+
 @dataclass
 class LambdaContext:
     function_name: str = "prsnl-worker-test"
