@@ -161,7 +161,6 @@ def _base(options: dict) -> dict:
 
     defaults = {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": False,
                 "socket_timeout": 20, "retries": 2, "fragment_retries": 3,
-                "buffersize": 1024 * 1024, "noresizebuffer": True,  # 1 MiB reads: fewer Python round trips per MB
                 "color": {"stderr": "never", "stdout": "never"}}
     guarded = {"ffmpeg_location": ffmpeg_exe(), "concurrent_fragment_downloads": 1, "hls_prefer_native": True,
                "external_downloader": {"default": "native"},
