@@ -26,12 +26,12 @@ def loopback_allowed(settings_env):
 
 @pytest.fixture(autouse=True)
 def atomic_item_writes(monkeypatch):
-    """DynamoDB applies each single-item write atomically (condition, then update); moto checks and updates
-    without a lock, so concurrent writes to one item can interleave there. Give moto DynamoDB's guarantee."""
+    """DynamoDB applies each write and each transaction atomically (conditions, then updates); moto checks and
+    updates without a lock, so concurrent writes can interleave there. Give moto DynamoDB's guarantee."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    lock = threading.Lock()
-    for name in ("update_item", "put_item", "delete_item"):
+    lock = threading.RLock()  # a transaction applies its items through the single-item writes
+    for name in ("update_item", "put_item", "delete_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
 
         def locked(self, *args, _original=original, **kwargs):
