@@ -339,14 +339,15 @@ class _Run:
                                     f"{self.settings.max_duration_seconds} s", code="too_long")
 
     def _reserve(self, nbytes: int) -> None:
-        """Take the bytes from the quota and record them on the video in one write, so that exactly one of the
-        worker's cleanup, the reaper or a delete gives them back (each clears the video's ``bytes_reserved``)."""
-        video = self.video
-        _all_or_nothing((quotas.reserve_update(video.owner_id, nbytes),
-                         (video, [Video.bytes_reserved.set(nbytes), Video.status.set(videos.PROCESSING)],
-                          Video.video_id.exists())),
-                        errors=(QuotaExceededError(f"this needs {nbytes} bytes and the quota has less left"),
-                                JobCancelledError("the video was deleted")))
+        """Take the bytes from the quota, then record them on the video: from there exactly one of the worker's
+        cleanup, the reaper or a delete gives them back (whichever clears the video's ``bytes_reserved``). Two
+        plain writes, not a transaction: reservations contend, and a refused one must cost nothing."""
+        quotas.reserve(self.video.owner_id, nbytes)
+        try:
+            self._update_video([Video.bytes_reserved.set(nbytes), Video.status.set(videos.PROCESSING)])
+        except JobCancelledError:  # deleted meanwhile: nobody else knows of these bytes
+            quotas.release(self.video.owner_id, reserved=nbytes)
+            raise
         self.reserved = nbytes
 
     def _update_video(self, actions: list) -> None:

@@ -51,17 +51,14 @@ def _add(attribute, name: str, amount: int):
 def reserve(user_id: str, nbytes: int) -> None:
     """Hold ``nbytes`` for a capture in flight; QuotaExceededError when it does not fit."""
     try:
-        _apply(reserve_update(user_id, nbytes))
+        User(user_id).update(
+            actions=[User.bytes_available.add(-nbytes), User.bytes_reserved.add(nbytes)],
+            condition=(User.user_id.exists()) & (User.bytes_available >= nbytes),
+        )
     except UpdateError as exc:
         if condition_failed(exc):
             raise QuotaExceededError(f"this needs {nbytes} bytes and the quota has less left") from None
         raise
-
-
-def reserve_update(user_id: str, nbytes: int) -> tuple:
-    """The reservation as a (record, actions, condition) item, for a transaction that also records who holds it."""
-    return (User(user_id), [User.bytes_available.add(-nbytes), User.bytes_reserved.add(nbytes)],
-            User.user_id.exists() & (User.bytes_available >= nbytes))
 
 
 def settle(user_id: str, *, reserved: int, actual: int, videos: int = 1, usage: Usage | None = None) -> None:
