@@ -80,7 +80,7 @@ def seed(n_objects: int) -> int:
 
 def traced_peak(work) -> tuple[object, int]:
     """What ``work()`` returns, and the peak of Python memory it allocated on top of what was there."""
-    gc.collect()  # earlier garbage, freed inside the window, would not count anyway; freed now, it cannot delay a collection
+    gc.collect()  # every window starts with no garbage pending, whatever ran before
     tracemalloc.start()
     try:
         result = work()

@@ -38,4 +38,5 @@ def test_sweep_memory_stays_flat_when_the_bucket_grows(moto_process):
     sweep_growth = large.sweep_peak - small.sweep_peak
     assert holding_growth > 2 * MiB, (small.holding_peak, large.holding_peak)
     assert sweep_growth < holding_growth / 10, (small.sweep_peak, large.sweep_peak, holding_growth)
-    assert large.sweep_peak < 2 * MiB  # one page of listings, records and HEAD requests (bench/sweep.py: flat to 10,000)
+    # AND it stays near a page of listings, records and HEAD requests (keeping whole HEAD responses took 3 MiB)
+    assert large.sweep_peak < 2.5 * MiB
