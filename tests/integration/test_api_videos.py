@@ -12,21 +12,11 @@ import pytest
 from chalicelib import aws as aws_clients
 from chalicelib import wiring
 from chalicelib.models import Job, User, Video
-from tests import media as test_media
 
 
 @pytest.fixture(autouse=True)
 def loopback_allowed(settings_env):
     settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
-
-
-@pytest.fixture(scope="module")
-def clip480_url(media_dir, media_server):
-    """A 640x480 clip (480p): renditions below it can be made, above it are refused."""
-    path = media_dir / "clip480.mp4"
-    if not path.exists():
-        test_media.make_clip(path, seconds=1, width=640, height=480)
-    return media_server.url("files", path.name)
 
 
 def capture(client, user, url: str, **extra):
