@@ -73,17 +73,22 @@ def to_dict(job: Job) -> dict:
 def claim(job: Job, *, now: datetime, lease: timedelta) -> bool:
     """Take the job for this worker; False when another delivery holds or finished it."""
     condition = (Job.status == QUEUED) | ((Job.status == RUNNING) & (Job.lease_until < now))
+    return _applied(lambda: job.update(
+        actions=[
+            Job.status.set(RUNNING),
+            Job.attempts.add(1),
+            Job.lease_until.set(now + lease),
+            Job.updated_at.set(now),
+            Job.progress.set({"stage": "starting", "percent": 0}),
+        ],
+        condition=condition,
+    ))
+
+
+def _applied(write) -> bool:
+    """Run a conditional write; False (not an error) when its condition did not hold."""
     try:
-        job.update(
-            actions=[
-                Job.status.set(RUNNING),
-                Job.attempts.add(1),
-                Job.lease_until.set(now + lease),
-                Job.updated_at.set(now),
-                Job.progress.set({"stage": "starting", "percent": 0}),
-            ],
-            condition=condition,
-        )
+        write()
     except UpdateError as exc:
         if condition_failed(exc):
             return False
@@ -111,40 +116,22 @@ def fail(job: Job, *, now: datetime, error_code: str, message: str) -> None:
 
 def cancel(job: Job, *, now: datetime) -> bool:
     """Stop a job that has not finished; False when it already had."""
-    try:
-        _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED})
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return _applied(lambda: _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED}))
 
 
 def reap(job: Job, *, now: datetime, requeue: bool, message: str) -> bool:
     """Take back a job whose worker died (lease over): queued again or failed; False when it moved on meanwhile."""
     status = QUEUED if requeue else FAILED
-    try:
-        _finish(job, status, now=now, expect=RUNNING, lease_over_at=now, error_code=LEASE_EXPIRED, message=message,
-                progress={"stage": status})
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return _applied(lambda: _finish(job, status, now=now, expect=RUNNING, lease_over_at=now,
+                                    error_code=LEASE_EXPIRED, message=message, progress={"stage": status}))
 
 
 def reap_queued(job: Job, *, now: datetime, resend: bool, message: str) -> bool:
     """Take back a job queued so long its message must be lost: noted as sent again, or failed; False when it
     moved on meanwhile (a delivery claimed it)."""
     status = QUEUED if resend else FAILED
-    try:
-        _finish(job, status, now=now, expect=QUEUED, unchanged_since=job.updated_at, error_code=MESSAGE_LOST,
-                message=message, progress={"stage": status})
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return _applied(lambda: _finish(job, status, now=now, expect=QUEUED, unchanged_since=job.updated_at,
+                                    error_code=MESSAGE_LOST, message=message, progress={"stage": status}))
 
 
 def put_back(found: Job, *, changed_at: datetime) -> None:
