@@ -57,9 +57,11 @@ def seed(stack: dict, count: int) -> list[tuple[str, str]]:
     """Ready videos with jobs, stored sizes and quota counters, as the worker leaves them; returns (video, job) ids."""
     os.environ.update(AWS_ENDPOINT_URL=stack["aws_endpoint_url"], AWS_ACCESS_KEY_ID="testing",
                       AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1", PRSNL_STAGE="local")
-    from chalicelib import jobs, quotas, storage, videos, wiring
+    from chalicelib import wiring
     from chalicelib.local.stack import LOCAL_USER
-    from chalicelib.models import Job, Video
+    from chalicelib.records import jobs, quotas, videos
+    from chalicelib.records.models import Job, Video
+    from chalicelib.storage import layout
 
     services = wiring.services()
     start, ids = datetime(2026, 1, 1, tzinfo=UTC), []
@@ -67,17 +69,17 @@ def seed(stack: dict, count: int) -> list[tuple[str, str]]:
         for n in range(count):
             created = start + timedelta(hours=7 * n)
             video_id, job_id = services.clock.new_id(), services.clock.new_id()
-            sizes = {storage.video_key(video_id, created): 5_000_000 + n,
-                     **{storage.thumbnail_key(video_id, created, s): 20_000 for s in storage.THUMBNAIL_SIZES}}
+            sizes = {layout.video_key(video_id, created): 5_000_000 + n,
+                     **{layout.thumbnail_key(video_id, created, s): 20_000 for s in layout.THUMBNAIL_SIZES}}
             platform = ("youtube", "twitter", "tiktok", "instagram", "direct")[n % 5]
             video = Video(video_id, owner_id=LOCAL_USER, created_at=created, updated_at=created, status=videos.READY,
                           source_url=f"https://example.com/v/{n}", canonical_url=f"https://example.com/v/{n}",
                           owner_source=videos.owner_source(LOCAL_USER, f"url:{n}"), platform=platform, job_id=job_id,
                           title=f"Video {n}", duration=60.0, width=1280, height=720, fps=30.0, codec="h264",
                           audio_codec="aac", average_bitrate=666_000, filesize=5_000_000 + n,
-                          file_key=storage.video_key(video_id, created), bytes_stored=sum(sizes.values()),
+                          file_key=layout.video_key(video_id, created), bytes_stored=sum(sizes.values()),
                           object_sizes=sizes, platform_meta={"uploader": "someone", "view_count": n},
-                          thumbnails={s: storage.thumbnail_key(video_id, created, s) for s in storage.THUMBNAIL_SIZES})
+                          thumbnails={s: layout.thumbnail_key(video_id, created, s) for s in layout.THUMBNAIL_SIZES})
             video_batch.save(video)
             job = jobs.new_job(job_id, video_id=video_id, owner_id=LOCAL_USER, kind="capture", now=created)
             job.status = jobs.SUCCEEDED

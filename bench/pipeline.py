@@ -86,11 +86,12 @@ def bench_processing(src: Path, work: Path) -> list[tuple]:
 
 def capture_child(url: str, count: int) -> None:
     """In a child process: queue ``count`` captures of ``url`` and serve them with the local worker loop."""
-    from chalicelib import capture, jobs, wiring
+    from chalicelib import capture, wiring
     from chalicelib.config import get_settings
     from chalicelib.local import worker_loop
     from chalicelib.local.bootstrap import bootstrap
     from chalicelib.local.stack import LOCAL_USER, seed_user
+    from chalicelib.records import jobs
 
     settings = get_settings()
     bootstrap(settings)

@@ -29,11 +29,14 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chalicelib import aws, maintenance, storage, videos, wiring
+from chalicelib import aws, wiring
 from chalicelib.config import get_settings
 from chalicelib.local import stack
 from chalicelib.local.bootstrap import bootstrap
-from chalicelib.models import User, Video
+from chalicelib.ops import maintenance
+from chalicelib.records import videos
+from chalicelib.records.models import User, Video
+from chalicelib.storage import layout
 
 CREATED = datetime(2026, 1, 5, tzinfo=UTC)
 OWNER = "bench"
@@ -60,15 +63,15 @@ def seed(n_objects: int) -> int:
     with Video.batch_write() as batch:
         for _ in range(videos_count):
             video_id = str(uuid.uuid4())
-            sizes = {storage.video_key(video_id, CREATED): 10}
-            sizes.update({storage.thumbnail_key(video_id, CREATED, size): 10 for size in ("small", "medium", "large")})
+            sizes = {layout.video_key(video_id, CREATED): 10}
+            sizes.update({layout.thumbnail_key(video_id, CREATED, size): 10 for size in ("small", "medium", "large")})
             batch.save(Video(video_id, owner_id=OWNER, created_at=CREATED, updated_at=CREATED, status=videos.READY,
                              source_url="https://example.com/v.mp4", canonical_url="https://example.com/v.mp4",
                              owner_source=f"{OWNER}#direct:{video_id}", platform="direct", object_sizes=sizes,
                              file_key=next(iter(sizes)), bytes_stored=sum(sizes.values())))
             keys += sizes
     orphans = n_objects - len(keys)
-    keys += [storage.video_key(str(uuid.uuid4()), CREATED) for _ in range(orphans)]
+    keys += [layout.video_key(str(uuid.uuid4()), CREATED) for _ in range(orphans)]
     User(OWNER, name="Bench", quota_bytes=10**12, bytes_used=10 * videos_count * OBJECTS_PER_VIDEO,
          bytes_available=10**12 - 10 * videos_count * OBJECTS_PER_VIDEO, video_count=videos_count,
          created_at=CREATED).save()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib import jobs, observability, platforms, urls, users, videos
+from chalicelib import netguard, observability, platforms
 from chalicelib.errors import BadRequestError, QuotaExceededError
-from chalicelib.models import Job, Video, transact
+from chalicelib.records import jobs, users, videos
+from chalicelib.records.models import Job, Video, transact
 from chalicelib.wiring import Services
 
 MAX_URL_LENGTH = 2048
@@ -28,7 +29,7 @@ def capture(url: str, *, owner_id: str, services: Services, source: str = "api",
         raise BadRequestError(f"url must be a link of at most {MAX_URL_LENGTH} characters", code="invalid_url")
     resolved = platforms.resolve(url)
     if not platforms.get_platform(resolved.platform).fixed_hosts:  # a host the user chose: refuse private ones now
-        urls.check_url(resolved.canonical_url, allow_loopback=services.settings.allow_loopback_urls)
+        netguard.check_url(resolved.canonical_url, allow_loopback=services.settings.allow_loopback_urls)
     return capture_resolved(resolved, url, owner_id=owner_id, services=services, source=source, title=title,
                             tags=tags, note=note, correlation_id=correlation_id, job_params=job_params)
 

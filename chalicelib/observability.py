@@ -211,7 +211,7 @@ class JobStats:
 def job_finished(kind: str, video, stats: JobStats, *, code: str | None = None, last_attempt: bool = False) -> None:
     """A job ended for good (``code`` None: it succeeded). Any job's processing time counts; a capture
     also counts as a download, by platform, and goes into the hourly rollup (see opsmetrics)."""
-    from chalicelib import opsmetrics
+    from chalicelib.ops import rollups
 
     for step in PROCESSING_KINDS:
         if step in stats.seconds:
@@ -231,15 +231,15 @@ def job_finished(kind: str, video, stats: JobStats, *, code: str | None = None, 
         emit(DOWNLOADS_FAILED, 1, platform=platform, code=code)
         if last_attempt:
             emit(DLQ_ARRIVALS, 1, code=code)
-    opsmetrics.record_outcome(platform, code=code, download_seconds=stats.seconds.get("download"),
+    rollups.record_outcome(platform, code=code, download_seconds=stats.seconds.get("download"),
                               processing_seconds=stats.processing_seconds)
 
 
 def job_retried(video, code: str) -> None:
-    from chalicelib import opsmetrics
+    from chalicelib.ops import rollups
 
     emit(JOBS_RETRIED, 1, code=code)
-    opsmetrics.record_retry(_platform(video))
+    rollups.record_retry(_platform(video))
 
 
 def _platform(video) -> str:

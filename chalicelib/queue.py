@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from chalicelib import aws
-from chalicelib.jobs import JobMessage
+from chalicelib.records.jobs import JobMessage
 
 
 class SqsJobQueue:

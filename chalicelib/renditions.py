@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import jobs, storage, users, videos
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, QuotaExceededError
-from chalicelib.models import Job, Video, condition_failed
+from chalicelib.records import jobs, users, videos
+from chalicelib.records.models import Job, Video, condition_failed
+from chalicelib.storage import layout
 
 KIND = "transcode"
 ORIGINAL = "original"
-QUALITIES = {quality: int(quality.removesuffix("p")) for quality in storage.RENDITION_QUALITIES}
+QUALITIES = {quality: int(quality.removesuffix("p")) for quality in layout.RENDITION_QUALITIES}
 # The original PRSNL backend's names (DESIGN "Compatibility"): original is the stored file itself.
 ALIASES = {"low": "360p", "medium": "480p", "high": "720p", ORIGINAL: ORIGINAL}
 QUEUED, READY, FAILED = "queued", "ready", "failed"

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from chalicelib.config import Settings, get_settings
-from chalicelib.models import bind_tables
 from chalicelib.queue import SqsJobQueue
-from chalicelib.storage import S3Storage
+from chalicelib.records.models import bind_tables
+from chalicelib.storage.s3 import S3Storage
 
 
 class SystemClock:

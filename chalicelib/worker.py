@@ -8,8 +8,11 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import health, jobs, observability, pipeline, wiring
+from chalicelib import observability, wiring
 from chalicelib.observability import logger
+from chalicelib.ops import health
+from chalicelib.pipeline import runner
+from chalicelib.records import jobs
 
 BACKOFF_MAX_SECONDS = 900
 
@@ -25,7 +28,7 @@ def record_handler(record: SQSRecord, lease_seconds: float) -> None:
     observability.job_received(message.enqueued_at)
     services = wiring.services()
     try:
-        pipeline.process_job(message, services=services, lease_seconds=lease_seconds)
+        runner.process_job(message, services=services, lease_seconds=lease_seconds)
     except Exception:
         count = int(record.attributes.approximate_receive_count or 1)
         services.queue.retry_later(record.receipt_handle,

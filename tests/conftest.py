@@ -111,11 +111,12 @@ class SeededUser:
 
 
 def seed_user(user_id: str, *, quota_bytes: int = 10 * 1024**3, is_admin: bool = False) -> SeededUser:
-    from chalicelib import auth, users, wiring
+    from chalicelib import wiring
+    from chalicelib.records import apikeys, users
 
     now = wiring.services().clock.now()
     users.create_user(user_id, name=user_id.title(), quota_bytes=quota_bytes, now=now, is_admin=is_admin)
-    return SeededUser(user_id, auth.issue_key(user_id, now=now))
+    return SeededUser(user_id, apikeys.issue_key(user_id, now=now))
 
 
 @pytest.fixture

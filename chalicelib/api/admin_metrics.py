@@ -2,8 +2,10 @@
 
 from chalice import Blueprint
 
-from chalicelib import opsmetrics, users, wiring
+from chalicelib import wiring
 from chalicelib.api.http import current_user, json_errors, json_response
+from chalicelib.ops import rollups
+from chalicelib.records import users
 
 bp = Blueprint(__name__)
 
@@ -12,4 +14,4 @@ bp = Blueprint(__name__)
 @json_errors
 def get_admin_metrics():
     users.get_admin(current_user(bp.current_request))
-    return json_response(opsmetrics.summary(wiring.services().clock.now()))
+    return json_response(rollups.summary(wiring.services().clock.now()))

@@ -3,9 +3,10 @@
 from chalice import Blueprint
 
 from chalicelib import capture as capture_service
-from chalicelib import videos, wiring
+from chalicelib import wiring
 from chalicelib.api.http import current_user, json_body, json_errors, json_response
 from chalicelib.errors import BadRequestError
+from chalicelib.records import videos
 
 bp = Blueprint(__name__)
 

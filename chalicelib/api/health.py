@@ -2,8 +2,9 @@
 
 from chalice import Blueprint
 
-from chalicelib import health, users
 from chalicelib.api.http import current_user, json_errors, json_response
+from chalicelib.ops import health
+from chalicelib.records import users
 
 bp = Blueprint(__name__)
 

@@ -7,9 +7,10 @@ import json
 
 from chalice import Response
 
-from chalicelib import auth, wiring
+from chalicelib import wiring
 from chalicelib.errors import BadRequestError, PrsnlError
 from chalicelib.observability import logger
+from chalicelib.records import apikeys
 
 
 def error_response(error: PrsnlError) -> Response:
@@ -35,7 +36,7 @@ def json_errors(view):
 def current_user(request) -> str:
     """The authenticated caller's user id (UnauthorizedError otherwise)."""
     wiring.services()
-    return auth.user_for_key(auth.bearer_token(request.headers.get("authorization")))
+    return apikeys.user_for_key(apikeys.bearer_token(request.headers.get("authorization")))
 
 
 def json_body(request) -> dict:

@@ -5,7 +5,8 @@ The local stack's timer calls the same use cases (``chalice local`` runs no sche
 
 from chalice import Blueprint, Cron, Rate
 
-from chalicelib import maintenance, observability, trends, wiring
+from chalicelib import observability, wiring
+from chalicelib.ops import maintenance, trends
 
 bp = Blueprint(__name__)
 

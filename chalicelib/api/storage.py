@@ -2,8 +2,8 @@
 
 from chalice import Blueprint
 
-from chalicelib import quotas, users
 from chalicelib.api.http import current_user, json_errors
+from chalicelib.records import quotas, users
 
 bp = Blueprint(__name__)
 

@@ -2,9 +2,11 @@
 
 from chalice import Blueprint, Response
 
-from chalicelib import delivery, renditions, storage, videos, wiring
+from chalicelib import renditions, wiring
 from chalicelib.api.http import current_user, json_body, json_errors, json_response
 from chalicelib.errors import BadRequestError, NotFoundError
+from chalicelib.records import videos
+from chalicelib.storage import layout, signed_urls
 
 bp = Blueprint(__name__)
 
@@ -49,8 +51,8 @@ def get_video_stream(video_id):
 def get_video_thumbnail(video_id):
     video, params = _video(video_id), _params()
     size = params.get("size") or "medium"
-    if size not in storage.THUMBNAIL_SIZES:
-        raise BadRequestError(f"size must be one of {', '.join(storage.THUMBNAIL_SIZES)}", code="invalid_size")
+    if size not in layout.THUMBNAIL_SIZES:
+        raise BadRequestError(f"size must be one of {', '.join(layout.THUMBNAIL_SIZES)}", code="invalid_size")
     key = video.thumbnails.as_dict().get(size)
     if not key:
         raise NotFoundError(f"video {video_id} has no {size} thumbnail", code="thumbnail_not_found")
@@ -89,7 +91,7 @@ def _int(value: str | None, default: int) -> int:
 def _deliver(key: str, params: dict) -> Response:
     """302 to a short-lived signed URL, or the URL as JSON with ``?redirect=false``."""
     services = wiring.services()
-    signed = delivery.signed_url(key, settings=services.settings, storage=services.storage, now=services.clock.now())
+    signed = signed_urls.signed_url(key, settings=services.settings, storage=services.storage, now=services.clock.now())
     if params.get("redirect", "true").lower() in ("false", "0", "no"):
         return json_response(signed.to_dict())
     return Response(status_code=302, body="", headers={"Location": signed.url, "Cache-Control": "no-store"})

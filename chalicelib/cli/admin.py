@@ -74,51 +74,53 @@ def _admin(handler):
 
 
 def run_user_create(args: argparse.Namespace) -> int:
-    from chalicelib import auth, users, wiring
+    from chalicelib import wiring
+    from chalicelib.records import apikeys, users
 
     services = wiring.services()
     now = services.clock.now()
     user = users.create_user(args.user_id, name=args.name or args.user_id, now=now, is_admin=args.admin,
                              quota_bytes=services.settings.default_quota_bytes if args.quota is None else args.quota)
     _print_user(user)
-    print(f"API key (shown once): {auth.issue_key(user.user_id, now=now, label='first key')}")
+    print(f"API key (shown once): {apikeys.issue_key(user.user_id, now=now, label='first key')}")
     return 0
 
 
 def run_user_quota(args: argparse.Namespace) -> int:
-    from chalicelib import users
+    from chalicelib.records import users
 
     _print_user(users.set_quota(args.user_id, args.quota))
     return 0
 
 
 def run_user_admin(args: argparse.Namespace) -> int:
-    from chalicelib import users
+    from chalicelib.records import users
 
     _print_user(users.set_admin(args.user_id, not args.revoke))
     return 0
 
 
 def run_key_add(args: argparse.Namespace) -> int:
-    from chalicelib import auth, users, wiring
+    from chalicelib import wiring
+    from chalicelib.records import apikeys, users
 
     users.get_user(args.user_id)
-    print(auth.issue_key(args.user_id, now=wiring.services().clock.now(), label=args.label))
+    print(apikeys.issue_key(args.user_id, now=wiring.services().clock.now(), label=args.label))
     return 0
 
 
 def run_key_list(args: argparse.Namespace) -> int:
-    from chalicelib import auth
+    from chalicelib.records import apikeys
 
-    for key in auth.list_keys(args.user_id):
+    for key in apikeys.list_keys(args.user_id):
         print(f"{key.key_hash}  {key.created_at:%Y-%m-%d %H:%M}  {key.label or ''}")
     return 0
 
 
 def run_key_revoke(args: argparse.Namespace) -> int:
-    from chalicelib import auth
+    from chalicelib.records import apikeys
 
-    if not auth.revoke_key(args.key):
+    if not apikeys.revoke_key(args.key):
         print("no such key")
         return 1
     print("revoked")
@@ -126,6 +128,6 @@ def run_key_revoke(args: argparse.Namespace) -> int:
 
 
 def _print_user(user) -> None:
-    from chalicelib import quotas
+    from chalicelib.records import quotas
 
     print(json.dumps({**quotas.user_stats(user), "is_admin": user.is_admin}, indent=2))

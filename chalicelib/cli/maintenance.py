@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 
 
 def run_maintenance(args: argparse.Namespace) -> int:
-    from chalicelib import maintenance
+    from chalicelib.ops import maintenance
 
     report = maintenance.run(services=cli_services(), apply=args.apply)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
@@ -43,7 +43,7 @@ def run_maintenance(args: argparse.Namespace) -> int:
 
 
 def run_backup(args: argparse.Namespace) -> int:
-    from chalicelib import backup
+    from chalicelib.ops import backup
 
     _print(backup.backup(services=cli_services(), media=args.media))
     return 0
@@ -52,7 +52,7 @@ def run_backup(args: argparse.Namespace) -> int:
 def run_restore(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from chalicelib import backup
+    from chalicelib.ops import backup
 
     services = cli_services()
     if args.list:
@@ -66,7 +66,7 @@ def run_restore(args: argparse.Namespace) -> int:
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
-    from chalicelib import trends
+    from chalicelib.ops import trends
 
     _print(trends.snapshot(services=cli_services()))
     return 0

@@ -19,10 +19,10 @@ def register(subparsers) -> None:
 
 
 def run_ops(args: argparse.Namespace) -> int:
-    from chalicelib import opsmetrics
     from chalicelib.cli import services
+    from chalicelib.ops import rollups
 
-    summary = opsmetrics.summary(services().clock.now())
+    summary = rollups.summary(services().clock.now())
     print(json.dumps(summary, indent=2) if args.json else "\n".join(lines(summary)))
     return 0
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 
-from chalicelib import aws, storage
+from chalicelib import aws
 from chalicelib.config import Settings
-from chalicelib.models import ALL_MODELS, bind_tables
+from chalicelib.records.models import ALL_MODELS, bind_tables
+from chalicelib.storage import layout
 
 
 def bootstrap(settings: Settings) -> dict:
@@ -31,7 +32,7 @@ def _bucket(name: str, *, lifecycle: bool) -> None:
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     if lifecycle:
         s3.put_bucket_lifecycle_configuration(Bucket=name,
-                                              LifecycleConfiguration={"Rules": storage.lifecycle_rules()})
+                                              LifecycleConfiguration={"Rules": layout.lifecycle_rules()})
 
 
 def _queues(settings: Settings) -> dict:

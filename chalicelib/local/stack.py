@@ -80,13 +80,13 @@ def start_api(port: int, env: dict) -> subprocess.Popen:
 
 def seed_user(services, api_key: str | None) -> str:
     """The local user, with the key of the previous run when there is one (moto forgets; people don't)."""
-    from chalicelib import auth, users
+    from chalicelib.records import apikeys, users
 
     now = services.clock.now()
     users.create_user(LOCAL_USER, name="Local user", quota_bytes=services.settings.default_quota_bytes,
                       now=now, is_admin=True)
-    return auth.register_key(LOCAL_USER, api_key, now=now, label="make run") if api_key else \
-        auth.issue_key(LOCAL_USER, now=now, label="make run")
+    return apikeys.register_key(LOCAL_USER, api_key, now=now, label="make run") if api_key else \
+        apikeys.issue_key(LOCAL_USER, now=now, label="make run")
 
 
 def previous_key() -> str | None:
@@ -140,8 +140,9 @@ def main() -> int:
 def maintenance_timer(interval: float, stop: threading.Event) -> None:
     """EventBridge's part on the local stack (chalice local runs no schedules): maintenance and the day's
     storage snapshot every ``interval`` seconds (the snapshot rewrites the day's figures)."""
-    from chalicelib import maintenance, trends, wiring
+    from chalicelib import wiring
     from chalicelib.observability import logger
+    from chalicelib.ops import maintenance, trends
 
     while not stop.wait(interval):
         try:

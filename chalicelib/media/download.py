@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError
-from chalicelib.urls import guarded_connections
+from chalicelib.netguard import guarded_connections
 
 ProgressCallback = Callable[..., None]
 Classify = Callable[[BaseException], PrsnlError]

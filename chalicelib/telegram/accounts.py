@@ -6,8 +6,8 @@ A whitelisted Telegram user we have not met gets a user of their own on first co
 
 from __future__ import annotations
 
-from chalicelib import users
-from chalicelib.models import User
+from chalicelib.records import users
+from chalicelib.records.models import User
 from chalicelib.wiring import Services
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib import capture as capture_service
-from chalicelib import jobs, observability, users, videos
+from chalicelib import observability
 from chalicelib.errors import PrsnlError
-from chalicelib.images import IMAGE
+from chalicelib.media.images import IMAGE
 from chalicelib.observability import logger
-from chalicelib.platforms import Resolved
-from chalicelib.telegram import accounts, deliveries, files, replies
+from chalicelib.platforms import Resolved, telegram
+from chalicelib.records import jobs, users, videos
+from chalicelib.telegram import accounts, replies, seen_updates
 from chalicelib.wiring import Services
 
 RECENT = 10
@@ -35,7 +36,7 @@ class Media:
 async def process(update, *, bot, services: Services) -> bool:
     """Handle an update unless it was handled before; False for a redelivery."""
     logger.set_correlation_id(f"telegram-{update.update_id}")  # the same id rides on its captures' jobs
-    if not deliveries.first_delivery(update.update_id, now=services.clock.now()):
+    if not seen_updates.first_delivery(update.update_id, now=services.clock.now()):
         logger.info("telegram update already handled", extra={"update_id": update.update_id})
         return False
     await handle(update, bot=bot, services=services)
@@ -149,7 +150,7 @@ class _Chat:
             return
         label = media.name or ("your photo" if media.kind == IMAGE else "your video")
         reply = await self.say(replies.progress(label, {"stage": "queued"}))
-        resolved = Resolved(files.PLATFORM, media.file_unique_id, f"{files.PLATFORM}:file/{media.file_unique_id}")
+        resolved = Resolved(telegram.PLATFORM, media.file_unique_id, f"{telegram.PLATFORM}:file/{media.file_unique_id}")
         file = {"file_id": media.file_id, "size": media.size, "name": media.name}
         await self._capture(reply, label, lambda params: capture_service.capture_resolved(
             resolved, resolved.canonical_url, owner_id=self.owner_id, services=self.services, source="telegram",

@@ -12,7 +12,7 @@ import time
 
 from chalicelib.config import Settings
 from chalicelib.errors import PrsnlError
-from chalicelib.models import Job, Video
+from chalicelib.records.models import Job, Video
 from chalicelib.telegram import bot as telegram_bot
 from chalicelib.telegram import replies
 

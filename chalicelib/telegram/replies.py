@@ -6,7 +6,7 @@ the worker's notifier word things the same way.
 
 from __future__ import annotations
 
-from chalicelib.models import User, Video
+from chalicelib.records.models import User, Video
 
 STAGES = {
     "queued": "⏳ Queued",

@@ -13,9 +13,9 @@ from aws_cdk import CfnOutput, CfnParameter, Environment, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from chalicelib import models
 from chalicelib.config import Settings
 from chalicelib.observability import API, METRICS, NAMESPACE, WORKER
+from chalicelib.records import models
 from infra.constructs import access
 from infra.constructs.api import ChaliceApi
 from infra.constructs.cdn import MediaCdn

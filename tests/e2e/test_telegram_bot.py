@@ -11,7 +11,7 @@ import time
 import pytest
 
 from chalicelib import wiring
-from chalicelib.models import Video
+from chalicelib.records.models import Video
 from tests.e2e.conftest import ROOT
 from tests.fake_telegram import TOKEN, FakeBotApi, text_update
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import models
 from chalicelib.config import load_settings
+from chalicelib.records import models
 from infra.constructs.data import ttl_attribute
 
 

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from chalicelib import auth, users, wiring
-from chalicelib.models import User, Video
+from chalicelib import wiring
+from chalicelib.records import apikeys, users
+from chalicelib.records.models import User, Video
 
 ID_ROUTES = [
     ("GET", "/api/videos/{video}"),
@@ -62,30 +63,30 @@ def test_routes_need_a_valid_key(client, aws):
 def test_revoked_key_stops_working_and_a_new_one_works(client, user):
     # GIVEN a second key for alice
     now = wiring.services().clock.now()
-    second = auth.issue_key(user.user_id, now=now, label="laptop")
-    assert {k.label for k in auth.list_keys(user.user_id)} == {None, "laptop"}
+    second = apikeys.issue_key(user.user_id, now=now, label="laptop")
+    assert {k.label for k in apikeys.list_keys(user.user_id)} == {None, "laptop"}
     # WHEN the first is revoked by its value and the second by its hash
-    assert auth.revoke_key(user.api_key) is True
-    assert auth.revoke_key(user.api_key) is False
+    assert apikeys.revoke_key(user.api_key) is True
+    assert apikeys.revoke_key(user.api_key) is False
     # THEN the first answers 401 and the second still works, until it is revoked too
     assert client.http.get("/api/videos", headers=user.headers).status_code == 401
     headers = {"Authorization": f"Bearer {second}"}
     assert client.http.get("/api/videos", headers=headers).status_code == 200
-    assert auth.revoke_key(auth.hash_key(second)) is True
+    assert apikeys.revoke_key(apikeys.hash_key(second)) is True
     assert client.http.get("/api/videos", headers=headers).status_code == 401
-    assert auth.list_keys(user.user_id) == []
+    assert apikeys.list_keys(user.user_id) == []
 
 
 def test_keys_are_stored_only_as_hashes(user):
-    from chalicelib.models import ApiKey
+    from chalicelib.records.models import ApiKey
 
     stored = [key.attribute_values for key in ApiKey.scan()]
     assert stored and all(user.api_key not in json.dumps(item, default=str) for item in stored)
-    assert stored[0]["key_hash"] == auth.hash_key(user.api_key)
+    assert stored[0]["key_hash"] == apikeys.hash_key(user.api_key)
 
 
 def test_quota_change_moves_what_is_available(user):
-    from chalicelib import quotas
+    from chalicelib.records import quotas
 
     quotas.reserve(user.user_id, 100)
     users.set_quota(user.user_id, 1000)

@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from chalicelib import aws as aws_clients
-from chalicelib import delivery, storage, wiring
-from chalicelib.models import Video
+from chalicelib import wiring
+from chalicelib.records.models import Video
+from chalicelib.storage import layout, signed_urls
 
 KEY_PAIR_ID = "K2JCJMDEHXQW5F"
 CDN = "d111111abcdef8.cloudfront.net"
@@ -35,8 +36,8 @@ def ready_video(user) -> Video:
     """A ready video record (delivery only signs keys; it never reads the object)."""
     now = wiring.services().clock.now()
     video = Video("v1", owner_id=user.user_id, created_at=now, updated_at=now, status="ready", source_url="u",
-                  canonical_url="u", owner_source="o", platform="direct", file_key=storage.video_key("v1", now),
-                  thumbnails={"small": storage.thumbnail_key("v1", now, "small")})
+                  canonical_url="u", owner_source="o", platform="direct", file_key=layout.video_key("v1", now),
+                  thumbnails={"small": layout.thumbnail_key("v1", now, "small")})
     video.save()
     return video
 
@@ -75,7 +76,7 @@ def test_signing_key_comes_from_secrets_manager(user, ready_video, settings_env,
     aws_clients.client("secretsmanager").create_secret(Name="prsnl/cdn-key", SecretString=pem(private_key))
     settings_env(PRSNL_CDN_DOMAIN=CDN, PRSNL_CDN_KEY_PAIR_ID=KEY_PAIR_ID, PRSNL_CDN_PRIVATE_KEY_SECRET="prsnl/cdn-key")
     services = wiring.services()
-    signed = delivery.signed_url(ready_video.file_key, settings=services.settings, storage=services.storage,
+    signed = signed_urls.signed_url(ready_video.file_key, settings=services.settings, storage=services.storage,
                                  now=services.clock.now())
     verify_cloudfront(signed.url, private_key, ready_video.file_key)
 

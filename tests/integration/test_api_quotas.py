@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.local import worker_loop
-from chalicelib.models import Job, User, Video
+from chalicelib.records.models import Job, User, Video
 from tests import media as test_media
 from tests.conftest import seed_user
 
@@ -78,7 +78,7 @@ def test_concurrent_captures_near_the_quota_never_exceed_it(client, user, drain,
     # GIVEN a quota that holds five and a half copies of the clip
     size = stored_size(client, drain, media_server.url("files", f"{tiny_clip}?probe=1"))
     quota = FITS * size + size // 2
-    from chalicelib import users
+    from chalicelib.records import users
 
     users.set_quota(user.user_id, quota)
     # WHEN twenty different links to it are captured and the worker runs them all at the same time

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib import aws as aws_clients
 from chalicelib import wiring
-from chalicelib.models import Job, User, Video
+from chalicelib.records.models import Job, User, Video
 
 
 @pytest.fixture(autouse=True)
@@ -227,7 +227,7 @@ def test_storage_stats_come_from_the_counters(client, user, other_user, ready_vi
 
 
 def test_admin_stats_total_everyone(client, user, other_user, ready_video):
-    from chalicelib import users
+    from chalicelib.records import users
 
     users.set_admin(other_user.user_id, True)
     stats = get(client, other_user, "/api/admin/storage/stats").json_body
@@ -249,7 +249,7 @@ def test_platforms_are_listed(client):
 
 
 def test_capture_is_refused_when_the_quota_is_used_up(client, user, media_server, drain):
-    from chalicelib import users
+    from chalicelib.records import users
 
     users.set_quota(user.user_id, 0)
     response = capture(client, user, media_server.url("files", "clip.mp4"))
@@ -259,7 +259,7 @@ def test_capture_is_refused_when_the_quota_is_used_up(client, user, media_server
 
 
 def test_job_larger_than_the_quota_left_fails_clearly(client, user, media_server, drain):
-    from chalicelib import users
+    from chalicelib.records import users
 
     users.set_quota(user.user_id, 1000)
     body = capture(client, user, media_server.url("files", "clip.mp4")).json_body

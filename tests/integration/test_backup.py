@@ -10,9 +10,10 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from chalicelib import aws as aws_clients
-from chalicelib import backup, maintenance, wiring
+from chalicelib import wiring
 from chalicelib.cli import main as cli
-from chalicelib.models import ALL_MODELS, User, Video
+from chalicelib.ops import backup, maintenance
+from chalicelib.records.models import ALL_MODELS, User, Video
 
 CLIPS = ("clip.mp4", "clip.webm", "clip.mkv")
 COUNTERS = ("bytes_used", "bytes_reserved", "bytes_available", "video_count")

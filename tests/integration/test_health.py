@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import aws as aws_clients
-from chalicelib import health, jobs, wiring
+from chalicelib import wiring
 from chalicelib.config import get_settings
 from chalicelib.local.bootstrap import bootstrap
-from chalicelib.models import Job
+from chalicelib.ops import health
+from chalicelib.records import jobs
+from chalicelib.records.models import Job
 from tests.conftest import seed_user
 
 DEEP = "/api/health/deep"

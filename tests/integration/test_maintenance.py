@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib import aws as aws_clients
-from chalicelib import jobs, maintenance, quotas, storage, videos, wiring
+from chalicelib import wiring
 from chalicelib.cli import main as cli
-from chalicelib.models import ALL_MODELS, Job, User, Video
+from chalicelib.ops import maintenance
+from chalicelib.records import jobs, quotas, videos
+from chalicelib.records.models import ALL_MODELS, Job, User, Video
+from chalicelib.storage import layout
 from chalicelib.wiring import SystemClock
 from tests.conftest import seed_user
 
@@ -50,8 +53,8 @@ def exists(key: str) -> bool:
 def video_record(owner_id: str, *, status: str = videos.READY, upload: bool = True) -> Video:
     """A video record as the pipeline leaves it, its objects uploaded and its bytes counted when ready."""
     video_id = str(uuid.uuid4())
-    file_key = storage.video_key(video_id, CREATED)
-    thumbs = {size: storage.thumbnail_key(video_id, CREATED, size) for size in THUMBS}
+    file_key = layout.video_key(video_id, CREATED)
+    thumbs = {size: layout.thumbnail_key(video_id, CREATED, size) for size in THUMBS}
     sizes = {key: 100 for key in (file_key, *thumbs.values())} if status == videos.READY else {}
     video = Video(video_id, owner_id=owner_id, created_at=CREATED, updated_at=CREATED, status=status,
                   source_url=f"https://example.com/{video_id}.mp4", canonical_url=f"https://example.com/{video_id}.mp4",
@@ -77,7 +80,7 @@ def stuck_job(owner_id: str, *, reserved: int, error_code: str | None = None, le
     job.save()
     quotas.reserve(owner_id, reserved)
     video.update(actions=[Video.bytes_reserved.set(reserved), Video.job_id.set(job.job_id)])
-    put(storage.temp_prefix(job.job_id) + "part-1")
+    put(layout.temp_prefix(job.job_id) + "part-1")
     return job
 
 
@@ -102,7 +105,7 @@ def world(aws, work_dir):
     deleted.delete()  # its record gone (and its bytes given back), its objects left: orphans
     quotas.release(user, used=maintenance.stored_bytes(deleted), videos=1)
     failed = video_record(user, status=videos.FAILED)
-    failed_leftover = put(storage.video_key(failed.video_id, CREATED))
+    failed_leftover = put(layout.video_key(failed.video_id, CREATED))
     stray = put("videos/2026/01/not-a-video-key.bin")
     broken = video_record(user)
     s3().delete_object(Bucket=bucket(), Key=broken.file_key)
@@ -125,14 +128,14 @@ def sweep(*, apply: bool, hours_later: float = 2) -> maintenance.Report:
 def test_lifecycle_rules_are_applied_and_versioning_stays_on_when_bootstrapped(aws):
     # GIVEN the buckets the local bootstrap made (the aws fixture)
     settings = wiring.services().settings
-    # THEN the media bucket carries exactly storage.lifecycle_rules() (the definition infra reads too)
+    # THEN the media bucket carries exactly layout.lifecycle_rules() (the definition infra reads too)
     rules = {rule["ID"]: rule for rule in s3().get_bucket_lifecycle_configuration(Bucket=settings.bucket)["Rules"]}
-    assert set(rules) == {rule["ID"] for rule in storage.lifecycle_rules()}
+    assert set(rules) == {rule["ID"] for rule in layout.lifecycle_rules()}
     assert rules["expire-temp"]["Filter"] == {"Prefix": "temp/"}
     assert rules["expire-temp"]["Expiration"] == {"Days": 1}
     assert rules["abort-incomplete-multipart"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == \
-        storage.NONCURRENT_EXPIRE_DAYS
+        layout.NONCURRENT_EXPIRE_DAYS
     assert rules["intelligent-tiering"]["Transitions"] == [{"Days": 30, "StorageClass": "INTELLIGENT_TIERING"}]
     assert all(rule["Status"] == "Enabled" for rule in rules.values())
     # AND both buckets keep versions (what restores a deleted video)
@@ -183,7 +186,7 @@ def test_apply_cleans_each_kind_and_keeps_what_records_point_to(world):
     account = User.get(user)
     assert account.bytes_reserved == 0
     assert account.bytes_available == account.quota_bytes - account.bytes_used
-    assert not any(exists(storage.temp_prefix(job.job_id) + "part-1") for job in (first, second))
+    assert not any(exists(layout.temp_prefix(job.job_id) + "part-1") for job in (first, second))
     assert not (world["work_dir"] / f"prsnl-{first.job_id}-x1").exists()
     # AND the local stack's temp leftovers are deleted
     assert not exists(world["temp_leftover"])

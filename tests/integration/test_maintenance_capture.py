@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import maintenance, videos, wiring
+from chalicelib import wiring
 from chalicelib.config import get_settings
-from chalicelib.models import User
-from chalicelib.storage import S3Storage
+from chalicelib.ops import maintenance
+from chalicelib.records import videos
+from chalicelib.records.models import User
+from chalicelib.storage.s3 import S3Storage
 
 
 class SweepingStorage(S3Storage):

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import jobs, quotas, renditions, videos, wiring
+from chalicelib import renditions, wiring
 from chalicelib.errors import NotFoundError
-from chalicelib.models import OpsRecord, User, Video
 from chalicelib.queue import SqsJobQueue
+from chalicelib.records import jobs, quotas, videos
+from chalicelib.records.models import OpsRecord, User, Video
 from tests.conftest import seed_user
 from tests.integration.test_maintenance import state, stuck_job, sweep, video_record
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from chalicelib import jobs, wiring
+from chalicelib import wiring
+from chalicelib.records import jobs
 
 
 def test_queue_and_tables_work_through_the_moto_server(aws_server):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from chalicelib import observability
-from chalicelib.models import Video
-from chalicelib.users import get_user
+from chalicelib.records.models import Video
+from chalicelib.records.users import get_user
 from tests.conftest import TELEGRAM_USER, WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import opsmetrics, wiring
+from chalicelib import wiring
 from chalicelib.cli import main as cli
+from chalicelib.ops import rollups
 from chalicelib.wiring import SystemClock
 from tests.conftest import seed_user
 
@@ -28,7 +29,7 @@ def admin(aws):
 
 def seed(hours_ago: float, platform: str, *, code: str | None = None, download: float | None = None,
          processing: float | None = None) -> None:
-    opsmetrics.record_outcome(platform, code=code, download_seconds=download, processing_seconds=processing,
+    rollups.record_outcome(platform, code=code, download_seconds=download, processing_seconds=processing,
                               at=NOW - timedelta(hours=hours_ago))
 
 
@@ -40,7 +41,7 @@ def seeded(aws):
         seed(0.2, "youtube", download=download, processing=processing)
     seed(0.1, "youtube", code="bot_check")
     seed(0.4, "tiktok", code="rate_limited")
-    opsmetrics.record_retry("tiktok", at=NOW)
+    rollups.record_retry("tiktok", at=NOW)
     for download in (10, 10, 10, 100):
         seed(5, "youtube", download=download, processing=20)
     for code in ("bot_check", "bot_check", "geo_blocked"):

@@ -12,12 +12,14 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import capture, jobs, maintenance, renditions, videos, wiring
+from chalicelib import capture, renditions, wiring
 from chalicelib.config import get_settings
-from chalicelib.models import Video
-from chalicelib.storage import S3Storage
+from chalicelib.ops import maintenance
+from chalicelib.records import jobs, videos
+from chalicelib.records.models import Video
+from chalicelib.records.users import get_user
+from chalicelib.storage.s3 import S3Storage
 from chalicelib.telegram.notifier import NullNotifier
-from chalicelib.users import get_user
 
 
 @pytest.fixture(autouse=True)

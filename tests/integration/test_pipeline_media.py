@@ -13,10 +13,12 @@ import time
 import pytest
 
 from chalicelib import aws as aws_clients
-from chalicelib import capture, jobs, storage, videos, wiring
+from chalicelib import capture, wiring
 from chalicelib.local import worker_loop
 from chalicelib.media.probe import probe
-from chalicelib.users import get_user
+from chalicelib.records import jobs, videos
+from chalicelib.records.users import get_user
+from chalicelib.storage import layout
 from tests import media as test_media
 
 QUOTA = 10 * 1024**3
@@ -102,7 +104,7 @@ def test_ready_record_carries_probe_and_platform_metadata_and_keys_per_layout(us
     s3, bucket = aws_clients.client("s3"), wiring.services().settings.bucket
     for key, kind in [(video.file_key, "video/mp4"), *((k, "image/jpeg") for k in video.thumbnails.as_dict().values())]:
         head = s3.head_object(Bucket=bucket, Key=key)
-        assert (head["ContentType"], head["CacheControl"]) == (kind, storage.CACHE_FOREVER)
+        assert (head["ContentType"], head["CacheControl"]) == (kind, layout.CACHE_FOREVER)
     # AND the quota holds exactly what is stored
     total = sum(o["Size"] for o in wiring.services().storage.list(""))
     user_record = get_user("alice")

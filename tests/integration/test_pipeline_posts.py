@@ -15,11 +15,13 @@ import shutil
 
 import pytest
 
-from chalicelib import capture, jobs, platforms, storage, videos, wiring
+from chalicelib import capture, platforms, wiring
 from chalicelib.config import MB
 from chalicelib.errors import NotFoundError
 from chalicelib.media.probe import probe
-from chalicelib.users import get_user
+from chalicelib.records import jobs, videos
+from chalicelib.records.users import get_user
+from chalicelib.storage import layout
 from tests import fakes
 from tests import media as test_media
 from tests.conftest import seed_user
@@ -117,7 +119,7 @@ def test_instagram_carousel_keeps_its_videos_and_its_picture(user, drain, tmp_pa
     assert [(v.status, v.kind, v.codec) for v in records] == [
         (videos.READY, "video", "h264"), (videos.READY, "image", "mjpeg"), (videos.READY, "video", "h264")]
     picture = records[1]
-    assert picture.file_key == storage.image_key(picture.video_id, picture.created_at)
+    assert picture.file_key == layout.image_key(picture.video_id, picture.created_at)
     assert (picture.width, picture.height, len(picture.thumbnails.as_dict())) == (640, 800, 3)
     stored = wiring.services().storage.get_file(picture.file_key, tmp_path / "picture.jpg")
     assert probe(stored).video.codec == "mjpeg"

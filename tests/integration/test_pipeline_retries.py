@@ -14,9 +14,10 @@ import uuid
 import pytest
 
 from chalicelib import aws as aws_clients
-from chalicelib import capture, jobs, videos, wiring, worker
+from chalicelib import capture, wiring, worker
 from chalicelib.local import worker_loop
-from chalicelib.users import get_user
+from chalicelib.records import jobs, videos
+from chalicelib.records.users import get_user
 from tests import media as test_media
 
 

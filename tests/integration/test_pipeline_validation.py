@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import capture, jobs, videos, wiring
+from chalicelib import capture, wiring
 from chalicelib.errors import BlockedUrlError
-from chalicelib.users import get_user
+from chalicelib.records import jobs, videos
+from chalicelib.records.users import get_user
 from tests import media as test_media
 
 QUOTA = 10 * 1024**3

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.errors import PermanentJobError
-from chalicelib.models import Job
+from chalicelib.records.models import Job
 from chalicelib.telegram import bot as telegram_bot
 from chalicelib.telegram import polling
 from chalicelib.telegram.notifier import TelegramNotifier

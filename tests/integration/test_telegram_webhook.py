@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib import aws as aws_clients
 from chalicelib import wiring
-from chalicelib.models import IdempotencyKey, Job, User, Video
+from chalicelib.records.models import IdempotencyKey, Job, User, Video
 from tests.conftest import TELEGRAM_USER, WEBHOOK_SECRET
 from tests.fake_telegram import TOKEN, photo_update, text_update, video_update
 from tests.media import ffmpeg

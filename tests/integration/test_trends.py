@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib import quotas, trends, wiring
+from chalicelib import wiring
 from chalicelib.errors import BadRequestError
-from chalicelib.models import StorageSnapshot
+from chalicelib.ops import trends
+from chalicelib.records import quotas
+from chalicelib.records.models import StorageSnapshot
 from tests.conftest import seed_user
 
 DAY_1 = datetime(2026, 3, 1, 23, 55, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.jobs import JobMessage
+from chalicelib.records.jobs import JobMessage
 from chalicelib.worker import BACKOFF_MAX_SECONDS, backoff_seconds
 
 

@@ -5,14 +5,7 @@ import pytest
 from chalicelib.config import MB, load_settings
 from chalicelib.errors import BadRequestError, PermanentJobError
 from chalicelib.media.probe import AudioInfo, MediaInfo, VideoInfo
-from chalicelib.media.transcode import (
-    AUDIO_BITRATE,
-    COMPRESS_CRF,
-    CRF,
-    MIN_COMPRESS_BITRATE,
-    Limits,
-    plan,
-)
+from chalicelib.media.transcode import AUDIO_BITRATE, COMPRESS_CRF, CRF, MIN_COMPRESS_BITRATE, Limits, plan
 
 LIMITS = Limits(max_height=1080, compress_above_bytes=200 * MB, max_bitrate=8_000_000)
 

@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.config import load_settings
 from chalicelib.errors import BlockedUrlError, UnsupportedUrlError
-from chalicelib.urls import address_problem, check_url, guarded_connections
+from chalicelib.netguard import address_problem, check_url, guarded_connections
 
 
 @pytest.mark.parametrize(("address", "problem"), [

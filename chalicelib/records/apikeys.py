@@ -9,7 +9,7 @@ from datetime import datetime
 from pynamodb.exceptions import DeleteError
 
 from chalicelib.errors import UnauthorizedError
-from chalicelib.models import ApiKey, condition_failed
+from chalicelib.records.models import ApiKey, condition_failed
 
 KEY_PREFIX = "prsnl_"
 

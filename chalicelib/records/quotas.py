@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.errors import QuotaExceededError
-from chalicelib.models import User, Video, condition_failed
+from chalicelib.records.models import User, Video, condition_failed
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ import functools
 import time
 from datetime import datetime
 
-from chalicelib import jobs, wiring
-from chalicelib.models import ALL_MODELS, Job, OpsRecord, User
+from chalicelib import wiring
 from chalicelib.observability import logger
 from chalicelib.queue import SqsJobQueue
+from chalicelib.records import jobs
+from chalicelib.records.models import ALL_MODELS, Job, OpsRecord, User
 
 HEARTBEAT = ("heartbeat", "worker")
 # work waiting longer than this while the worker has not run since it was queued means the worker is down

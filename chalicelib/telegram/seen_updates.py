@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import PutError
 
-from chalicelib.models import IdempotencyKey, condition_failed
+from chalicelib.records.models import IdempotencyKey, condition_failed
 
 # Telegram keeps an undelivered update for 24 hours; remembering ids a week is plenty.
 REMEMBER = timedelta(days=7)

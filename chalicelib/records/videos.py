@@ -9,9 +9,10 @@ from datetime import datetime
 
 from pynamodb.exceptions import DeleteError
 
-from chalicelib import jobs, quotas, storage
 from chalicelib.errors import BadRequestError, NotFoundError
-from chalicelib.models import Video, condition_failed, fetch, to_json_dict
+from chalicelib.records import jobs, quotas
+from chalicelib.records.models import Video, condition_failed, fetch, to_json_dict
+from chalicelib.storage import layout
 
 QUEUED, PROCESSING, READY, FAILED, BROKEN = "queued", "processing", "ready", "failed", "broken"
 STATUSES = (QUEUED, PROCESSING, READY, FAILED, BROKEN)
@@ -151,9 +152,9 @@ def _cancel_job(job_id: str, now: datetime) -> None:
 
 def _object_keys(video: Video) -> list[str]:
     """Every key the video has or may be writing right now (keys are deterministic)."""
-    keys = {storage.video_key(video.video_id, video.created_at)}
-    keys.update(storage.video_key(video.video_id, video.created_at, quality) for quality in storage.RENDITION_QUALITIES)
-    keys.update(storage.thumbnail_key(video.video_id, video.created_at, size) for size in storage.THUMBNAIL_SIZES)
+    keys = {layout.video_key(video.video_id, video.created_at)}
+    keys.update(layout.video_key(video.video_id, video.created_at, quality) for quality in layout.RENDITION_QUALITIES)
+    keys.update(layout.thumbnail_key(video.video_id, video.created_at, size) for size in layout.THUMBNAIL_SIZES)
     keys.update(video.object_sizes.as_dict())
     keys.update(video.thumbnails.as_dict().values())
     return sorted(keys)

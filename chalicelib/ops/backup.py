@@ -22,11 +22,13 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import aws, quotas, storage, videos
+from chalicelib import aws
 from chalicelib.errors import NotFoundError, PrsnlError
-from chalicelib.maintenance import COUNTED, MEDIA_PREFIXES, batched, stored_bytes, stored_keys
-from chalicelib.models import ALL_MODELS, Video, condition_failed
-from chalicelib.storage import S3Storage
+from chalicelib.ops.maintenance import COUNTED, MEDIA_PREFIXES, batched, stored_bytes, stored_keys
+from chalicelib.records import quotas, videos
+from chalicelib.records.models import ALL_MODELS, Video, condition_failed
+from chalicelib.storage import layout
+from chalicelib.storage.s3 import S3Storage
 from chalicelib.wiring import Services
 
 BACKUPS = "backups/"
@@ -229,5 +231,5 @@ def _missing(objects: Iterator[dict], held: Iterator[dict]) -> Iterator[dict]:
 def copy_object(key: str, *, source: str, target: str) -> None:
     """Server-side copy (multipart when large) keeping the media's Content-Type and Cache-Control."""
     aws.client("s3").copy({"Bucket": source, "Key": key}, target, key,
-                          ExtraArgs={"ContentType": storage.content_type(key), "CacheControl": storage.CACHE_FOREVER,
+                          ExtraArgs={"ContentType": layout.content_type(key), "CacheControl": layout.CACHE_FOREVER,
                                      "MetadataDirective": "REPLACE"})

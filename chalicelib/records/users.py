@@ -8,7 +8,7 @@ from datetime import datetime
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.errors import ForbiddenError, NotFoundError
-from chalicelib.models import User, condition_failed
+from chalicelib.records.models import User, condition_failed
 
 
 def create_user(user_id: str, *, name: str, quota_bytes: int, now: datetime, is_admin: bool = False,

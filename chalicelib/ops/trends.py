@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.errors import BadRequestError
-from chalicelib.models import StorageSnapshot, User
+from chalicelib.records.models import StorageSnapshot, User
 from chalicelib.wiring import Services
 
 EVERYONE = "*"

@@ -22,10 +22,12 @@ from pathlib import Path
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import jobs, quotas, renditions, storage, videos
+from chalicelib import renditions
 from chalicelib.errors import NotFoundError
-from chalicelib.models import Job, User, Video, condition_failed
 from chalicelib.observability import logger
+from chalicelib.records import jobs, quotas, videos
+from chalicelib.records.models import Job, User, Video, condition_failed
+from chalicelib.storage import layout
 from chalicelib.wiring import Services
 
 MEDIA_PREFIXES = ("videos/", "thumbnails/")
@@ -227,7 +229,7 @@ class _Sweep:
         quotas.release(video.owner_id, reserved=reserved)
 
     def _delete_temp_files(self, job_id: str) -> None:
-        self.storage.delete([obj["Key"] for obj in self.storage.list(storage.temp_prefix(job_id))])
+        self.storage.delete([obj["Key"] for obj in self.storage.list(layout.temp_prefix(job_id))])
         work_root = Path(self.services.settings.work_dir or tempfile.gettempdir())
         for workdir in work_root.glob(f"prsnl-{job_id}-*"):  # a local worker's files (a Lambda's /tmp died with it)
             shutil.rmtree(workdir, ignore_errors=True)

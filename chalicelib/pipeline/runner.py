@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from chalicelib import jobs, observability, quotas, renditions, storage, urls, videos
+from chalicelib import netguard, observability, renditions
 from chalicelib.errors import (
     BadRequestError,
     JobCancelledError,
@@ -28,8 +28,10 @@ from chalicelib.errors import (
     TransientJobError,
     UnsupportedUrlError,
 )
-from chalicelib.models import Job, Video, condition_failed, failed_items, transact
 from chalicelib.observability import logger
+from chalicelib.records import jobs, quotas, videos
+from chalicelib.records.models import Job, Video, condition_failed, failed_items, transact
+from chalicelib.storage import layout
 from chalicelib.wiring import Services
 
 
@@ -143,7 +145,7 @@ class _Run:
         options = platform.ydl_options(self.settings)
         allow_loopback = self.settings.allow_loopback_urls
         if from_link and not platform.fixed_hosts:
-            urls.check_url(self.video.canonical_url, allow_loopback=allow_loopback)
+            netguard.check_url(self.video.canonical_url, allow_loopback=allow_loopback)
         info = downloader.probe(self.video.canonical_url, options=options, allow_loopback=allow_loopback,
                                 classify=platform.classify_error)
         items = platform.entries(info) if from_link else [{**info, "kind": self.video.kind}]
@@ -155,9 +157,8 @@ class _Run:
 
     def _make_item(self, item: dict, video_id: str, workdir: Path, platform, downloader, options: dict) -> _Item:
         """Download one item, make its browser MP4 (or JPEG) and thumbnails, and upload them under its record's keys."""
-        from chalicelib import images
+        from chalicelib.media import images, thumbnails, transcode
         from chalicelib.media import probe as media_probe
-        from chalicelib.media import thumbnails, transcode
 
         workdir.mkdir()
         created = self.video.created_at
@@ -170,7 +171,7 @@ class _Run:
         self.progress("processing", percent=0)
         if item["kind"] == images.IMAGE:
             output, thumbs, record = images.prepare(source, workdir)
-            file_key = storage.image_key(video_id, created)
+            file_key = layout.image_key(video_id, created)
         else:
             source_info = media_probe.probe(source)
             self._check_duration(source_info.duration)
@@ -181,9 +182,9 @@ class _Run:
                                            on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
             with self.stats.timed("thumbnails"):
                 thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
-            file_key, record = storage.video_key(video_id, created), final_info.as_record()
+            file_key, record = layout.video_key(video_id, created), final_info.as_record()
         self.progress("uploading")
-        thumb_keys = {size: storage.thumbnail_key(video_id, created, size) for size in thumbs}
+        thumb_keys = {size: layout.thumbnail_key(video_id, created, size) for size in thumbs}
         sizes = {file_key: self._upload(output, file_key)}
         sizes.update({thumb_keys[size]: self._upload(path, thumb_keys[size]) for size, path in thumbs.items()})
         return _Item(video_id, item["kind"], file_key, thumb_keys, sizes, record, platform.to_metadata(item),
@@ -230,9 +231,9 @@ class _Run:
         from chalicelib import platforms
 
         if self.video.platform == "telegram":
-            from chalicelib.telegram import files
+            from chalicelib.platforms import telegram
 
-            return files.TELEGRAM, files.TelegramFileDownloader(self.job, self.services)
+            return telegram.TELEGRAM, telegram.TelegramFileDownloader(self.job, self.services)
         return platforms.get_platform(self.video.platform), self.services.downloader
 
     def _store(self, items: list[_Item]) -> None:
@@ -297,7 +298,7 @@ class _Run:
             result = transcode.run(plan, source, output,
                                    on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
         self.progress("uploading")
-        key = storage.video_key(video.video_id, video.created_at, quality)
+        key = layout.video_key(video.video_id, video.created_at, quality)
         size = self._upload(output, key)
         entry = renditions.ready_entry(self.job, key, size, result.as_record())
         self._commit([Video.renditions[quality].set(entry), Video.object_sizes[key].set(size),
@@ -359,7 +360,7 @@ class _Run:
             raise
 
     def _bytes_left(self) -> int:
-        from chalicelib.users import get_user
+        from chalicelib.records.users import get_user
 
         return max(0, get_user(self.video.owner_id).bytes_available)
 

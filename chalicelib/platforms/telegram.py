@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError
-from chalicelib.models import Job
+from chalicelib.records.models import Job
 from chalicelib.telegram import bot as telegram_bot
 from chalicelib.wiring import Services
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.errors import JobCancelledError
-from chalicelib.models import Job, condition_failed, fetch, to_json_dict
+from chalicelib.records.models import Job, condition_failed, fetch, to_json_dict
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
