@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalicelib import netguard, observability, platforms
 from chalicelib.errors import BadRequestError, QuotaExceededError
+from chalicelib.ops import metrics
 from chalicelib.records import jobs, users, videos
-from chalicelib.records.models import Job, Video, transact
-from chalicelib.wiring import Services
+from chalicelib.records.models import Job, Video
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
 
 MAX_URL_LENGTH = 2048
 
@@ -37,34 +41,29 @@ def capture(url: str, *, owner_id: str, services: Services, source: str = "api",
 def capture_resolved(resolved: platforms.Resolved, url: str, *, owner_id: str, services: Services, source: str,
                      title: str | None = None, tags: list[str] | None = None, note: str | None = None,
                      correlation_id: str | None = None, job_params: dict | None = None,
-                     kind: str = "video") -> CaptureResult:
+                     kind: str = videos.VIDEO) -> CaptureResult:
     """Record and queue what is already resolved: a checked link, or a file the bot received (no link)."""
     existing = videos.find_by_source(owner_id, resolved.dedupe_key)
     if existing is not None and existing.status != videos.FAILED:
-        observability.capture_requested(resolved.platform, source=source, created=False)
+        metrics.capture_requested(resolved.platform, source=source, created=False)
         return CaptureResult(existing, None, created=False)
     if users.get_user(owner_id).bytes_available <= 0:  # the worker's reservation is the real check
         raise QuotaExceededError("the storage quota is used up: delete a video first")
 
     now = services.clock.now()
-    video = Video(
-        services.clock.new_id(), owner_id=owner_id, created_at=now, updated_at=now, status=videos.QUEUED,
-        source=source, source_url=url, canonical_url=resolved.canonical_url,
-        owner_source=videos.owner_source(owner_id, resolved.dedupe_key), platform=resolved.platform,
-        platform_id=resolved.platform_id, title=title, tags=list(tags or []), note=note, kind=kind,
-    )
-    job = jobs.new_job(services.clock.new_id(), video_id=video.video_id, owner_id=owner_id, kind="capture",
-                       now=now, params=job_params)
-    video.job_id = job.job_id
+    video_id, job_id = services.clock.new_id(), services.clock.new_id()
+    video = videos.new_capture(video_id, owner_id=owner_id, job_id=job_id, now=now, source=source, url=url,
+                               resolved=resolved, title=title, tags=list(tags or []), note=note, kind=kind)
+    job = jobs.new_job(job_id, video_id=video_id, owner_id=owner_id, kind=jobs.CAPTURE, now=now, params=job_params)
     if existing is not None:  # a failed earlier try: replace it so the owner keeps one record
-        existing.delete()
-    transact(saves=(video, job))
-    message = jobs.JobMessage(job.job_id, video.video_id, owner_id, kind="capture",
+        videos.remove(existing)
+    videos.create_with_job(video, job)
+    message = jobs.JobMessage(job.job_id, video.video_id, owner_id, kind=jobs.CAPTURE,
                               correlation_id=correlation_id or observability.logger.get_correlation_id())
     try:
         services.queue.send(message)
     except Exception:
-        transact(deletes=(video, job))
+        videos.undo_create(video, job)
         raise
-    observability.capture_requested(resolved.platform, source=source, created=True)
+    metrics.capture_requested(resolved.platform, source=source, created=True)
     return CaptureResult(video, job, created=True)

@@ -39,6 +39,12 @@ def _telegram_download_limit() -> int | None:
     return None if _env("PRSNL_TELEGRAM_API_URL") else 20 * MB
 
 
+def _per_platform(prefix: str) -> dict[str, str]:
+    """``{prefix}<PLATFORM>`` variables by lower-case platform name (``PRSNL_COOKIES_YOUTUBE`` -> ``youtube``)."""
+    return {name.removeprefix(prefix).lower(): value for name, value in os.environ.items()
+            if name.startswith(prefix) and len(name) > len(prefix) and value.strip()}
+
+
 def _bool(name: str, default: bool) -> bool:
     value = _env(name)
     if value is None:
@@ -97,10 +103,15 @@ class Settings:
     aws_port: int
     samples_port: int
     platform_cookies_secret: str | None
+    platform_cookies: dict[str, str]  # platform -> Netscape cookie text, from PRSNL_COOKIES_<PLATFORM>
+    proxies: dict[str, str]  # platform -> proxy URL, from PRSNL_PROXY_<PLATFORM>; "" -> PRSNL_PROXY, for every platform
 
     @property
     def jobs_dlq(self) -> str:
         return f"{self.jobs_queue}-dlq"
+
+    def proxy_for(self, platform: str) -> str | None:
+        return self.proxies.get(platform) or self.proxies.get("") or None
 
 
 def load_settings() -> Settings:
@@ -160,6 +171,8 @@ def load_settings() -> Settings:
         samples_port=_int("PRSNL_SAMPLES_PORT", 8001),
         # a Secrets Manager secret holding {"youtube": "<Netscape cookie text>", ...} (PRSNL_COOKIES_<PLATFORM> first)
         platform_cookies_secret=_env("PRSNL_PLATFORM_COOKIES_SECRET"),
+        platform_cookies=_per_platform("PRSNL_COOKIES_"),
+        proxies={**_per_platform("PRSNL_PROXY_"), **({"": _env("PRSNL_PROXY")} if _env("PRSNL_PROXY") else {})},
     )
 
 

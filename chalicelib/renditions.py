@@ -2,24 +2,22 @@
 
 The API asks once per quality: the video record's ``renditions[quality]`` entry is claimed by a
 conditional write, so asking twice (even at the same moment) queues one job. The worker makes it in
-the pipeline (``pipeline._Run._transcode``), through the same commit as a capture.
+the pipeline (``pipeline.rendition_run``), through the same commit as a capture.
 """
 
 from __future__ import annotations
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, QuotaExceededError
 from chalicelib.records import jobs, users, videos
-from chalicelib.records.models import Job, Video, condition_failed
+from chalicelib.records.models import Job, Video
 from chalicelib.storage import layout
 
-KIND = "transcode"
+KIND = jobs.RENDITION
 ORIGINAL = "original"
 QUALITIES = {quality: int(quality.removesuffix("p")) for quality in layout.RENDITION_QUALITIES}
 # The original PRSNL backend's names (DESIGN "Compatibility"): original is the stored file itself.
 ALIASES = {"low": "360p", "medium": "480p", "high": "720p", ORIGINAL: ORIGINAL}
-QUEUED, READY, FAILED = "queued", "ready", "failed"
+QUEUED, READY, FAILED = videos.QUEUED, videos.READY, videos.FAILED  # a rendition entry's states
 
 
 def parse_quality(value: str | None, *, default: str = ORIGINAL) -> str:
@@ -66,17 +64,17 @@ def request(video: Video, quality: str, *, services, correlation_id: str | None 
     now = services.clock.now()
     job = jobs.new_job(services.clock.new_id(), video_id=video.video_id, owner_id=video.owner_id, kind=KIND,
                        now=now, params={"quality": quality})
-    job.save()
+    jobs.create(job)
     entry = {"status": QUEUED, "job_id": job.job_id}
-    if not _claim(video, quality, entry, now):
-        job.delete()
+    if not videos.claim_rendition(video, quality, entry, now=now):
+        jobs.discard(job)
         return _answer(quality, videos.get(video.video_id).renditions.as_dict()[quality])
     try:
         services.queue.send(jobs.JobMessage(job.job_id, video.video_id, video.owner_id, kind=KIND,
                                             correlation_id=correlation_id))
     except Exception:  # no message would ever run it: the quality may be asked again
-        mark_failed(video, job, now=now, code="not_queued", message="the job could not be queued")
-        job.delete()
+        videos.fail_for_job(video, job, now=now, code="not_queued", message="the job could not be queued")
+        jobs.discard(job)
         raise
     return _answer(quality, entry)
 
@@ -90,27 +88,7 @@ def _require_ready(video: Video) -> None:
         raise ConflictError(f"video {video.video_id} is {video.status}, not ready", code="not_ready")
 
 
-def _claim(video: Video, quality: str, entry: dict, now) -> bool:
-    """Take the quality for one job: only when no rendition of it exists or the last try failed."""
-    slot = Video.renditions[quality]
-    try:
-        video.update(actions=[slot.set(entry), Video.updated_at.set(now)],
-                     condition=Video.video_id.exists() & (slot.does_not_exist() | (slot["status"] == FAILED)))
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
-
-
 def ready_entry(job: Job, key: str, size: int, record: dict) -> dict:
     """The ``renditions[quality]`` entry of a rendition made by ``job`` (the worker's pipeline makes it)."""
     return {"status": READY, "job_id": job.job_id, "key": key, "filesize": size,
             **{name: record[name] for name in ("width", "height", "codec", "audio_codec", "average_bitrate")}}
-
-
-def mark_failed(video: Video, job: Job, *, now, code: str, message: str) -> None:
-    """The rendition's try failed; the video itself stays ready and the quality may be asked again."""
-    entry = {"status": FAILED, "job_id": job.job_id, "error_code": code, "error_message": message}
-    video.update(actions=[Video.renditions[job.params["quality"]].set(entry), Video.updated_at.set(now)],
-                 condition=Video.video_id.exists())

@@ -38,6 +38,14 @@ class Services:
 
         return YtDlpDownloader()
 
+    def downloader_for(self, video, job):
+        """Where a capture's media comes from: a file sent to the bot (Telegram's file API), else its link (yt-dlp)."""
+        from chalicelib.platforms import telegram
+
+        if video.platform == telegram.PLATFORM:
+            return telegram.TelegramFileDownloader(job.params["telegram"]["file"], self.settings)
+        return self.downloader
+
     @cached_property
     def notifier(self):
         """Telegram replies follow the jobs the bot queued; without a bot configured, nobody is told."""

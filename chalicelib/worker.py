@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import observability, wiring
 from chalicelib.observability import logger
-from chalicelib.ops import health
+from chalicelib.ops import health, metrics
 from chalicelib.pipeline import runner
 from chalicelib.records import jobs
 
@@ -25,7 +25,7 @@ def backoff_seconds(receive_count: int, base: int) -> int:
 def record_handler(record: SQSRecord, lease_seconds: float) -> None:
     message = jobs.JobMessage.from_json(record.body)
     logger.append_keys(job_id=message.job_id, video_id=message.video_id, correlation_id=message.correlation_id)
-    observability.job_received(message.enqueued_at)
+    metrics.job_received(message.enqueued_at)
     services = wiring.services()
     try:
         runner.process_job(message, services=services, lease_seconds=lease_seconds)

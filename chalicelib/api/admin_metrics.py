@@ -14,4 +14,4 @@ bp = Blueprint(__name__)
 @json_errors
 def get_admin_metrics():
     users.get_admin(current_user(bp.current_request))
-    return json_response(rollups.summary(wiring.services().clock.now()))
+    return json_response(rollups.summary(wiring.services()))

@@ -2,6 +2,7 @@
 
 from chalice import Blueprint
 
+from chalicelib import wiring
 from chalicelib.api.http import current_user, json_errors, json_response
 from chalicelib.ops import health
 from chalicelib.records import users
@@ -16,11 +17,11 @@ def _answer(report: dict):
 @bp.route("/api/health", methods=["GET"])
 @json_errors
 def get_health():
-    return _answer(health.check())
+    return _answer(health.check(wiring.services()))
 
 
 @bp.route("/api/health/deep", methods=["GET"])
 @json_errors
 def get_deep_health():
     users.get_admin(current_user(bp.current_request))
-    return _answer(health.deep_check())
+    return _answer(health.deep_check(wiring.services()))

@@ -36,7 +36,14 @@ def json_errors(view):
 def current_user(request) -> str:
     """The authenticated caller's user id (UnauthorizedError otherwise)."""
     wiring.services()
-    return apikeys.user_for_key(apikeys.bearer_token(request.headers.get("authorization")))
+    return apikeys.user_for_key(bearer_token(request.headers.get("authorization")))
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def json_body(request) -> dict:

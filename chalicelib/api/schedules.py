@@ -5,8 +5,8 @@ The local stack's timer calls the same use cases (``chalice local`` runs no sche
 
 from chalice import Blueprint, Cron, Rate
 
-from chalicelib import observability, wiring
-from chalicelib.ops import maintenance, trends
+from chalicelib import wiring
+from chalicelib.ops import maintenance, metrics, trends
 
 bp = Blueprint(__name__)
 
@@ -19,4 +19,4 @@ def run_maintenance(event):
 @bp.schedule(Cron(55, 23, "*", "*", "?", "*"), description="The day's storage figures, per user and in total")
 def take_storage_snapshot(event):
     totals = trends.snapshot(services=wiring.services())
-    observability.emit(observability.STORAGE_BYTES, totals["bytes_used"])
+    metrics.emit(metrics.STORAGE_BYTES, totals["bytes_used"])

@@ -2,7 +2,7 @@
 
 from chalice import Blueprint, Response
 
-from chalicelib import renditions, wiring
+from chalicelib import deletion, renditions, wiring
 from chalicelib.api.http import current_user, json_body, json_errors, json_response
 from chalicelib.errors import BadRequestError, NotFoundError
 from chalicelib.records import videos
@@ -29,7 +29,7 @@ def get_video(video_id):
 @bp.route("/api/videos/{video_id}", methods=["DELETE"])
 @json_errors
 def delete_video(video_id):
-    videos.delete(video_id, owner_id=current_user(bp.current_request), services=wiring.services())
+    deletion.delete(video_id, owner_id=current_user(bp.current_request), services=wiring.services())
     return Response(status_code=204, body="")
 
 

@@ -22,7 +22,7 @@ def run_ops(args: argparse.Namespace) -> int:
     from chalicelib.cli import services
     from chalicelib.ops import rollups
 
-    summary = rollups.summary(services().clock.now())
+    summary = rollups.summary(services())
     print(json.dumps(summary, indent=2) if args.json else "\n".join(lines(summary)))
     return 0
 

@@ -57,9 +57,9 @@ def run_set_webhook(args: argparse.Namespace) -> int:
 
 
 def run_link(args: argparse.Namespace) -> int:
-    from chalicelib.telegram import accounts
+    from chalicelib.records import users
 
     cli_services()
-    accounts.link(args.user_id, args.telegram_id)
+    users.link_telegram(args.user_id, args.telegram_id)
     print(f"Telegram user {args.telegram_id} now saves into {args.user_id}")
     return 0

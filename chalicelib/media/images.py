@@ -14,7 +14,6 @@ from chalicelib.media.probe import probe, require_video
 from chalicelib.media.thumbnails import JPEG_QUALITY, THUMBNAIL_WIDTHS
 from chalicelib.media.tools import run_ffmpeg
 
-IMAGE = "image"
 KEEP_CODECS = ("mjpeg",)
 
 

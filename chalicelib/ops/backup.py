@@ -19,17 +19,18 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-from pynamodb.exceptions import PutError
+from typing import TYPE_CHECKING
 
 from chalicelib import aws
 from chalicelib.errors import NotFoundError, PrsnlError
-from chalicelib.ops.maintenance import COUNTED, MEDIA_PREFIXES, batched, stored_bytes, stored_keys
+from chalicelib.ops.maintenance import batched
 from chalicelib.records import quotas, videos
-from chalicelib.records.models import ALL_MODELS, Video, condition_failed
+from chalicelib.records.models import ALL_MODELS, Video
 from chalicelib.storage import layout
 from chalicelib.storage.s3 import S3Storage
-from chalicelib.wiring import Services
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
 
 BACKUPS = "backups/"
 MANIFEST = "manifest.json"
@@ -100,7 +101,7 @@ def restore_tables(snapshot: str, *, services: Services, media: bool = True) -> 
     if media:
         with _verified_items(manifest["tables"][Video.__name__], bucket) as items:
             for item in items:
-                origins.update(_restore_object(key, services) for key in stored_keys(Video.from_raw_data(item)))
+                origins.update(_restore_object(key, services) for key in videos.stored_keys(Video.from_raw_data(item)))
     return {"snapshot": snapshot, "items": counts, "objects": dict(origins)}
 
 
@@ -110,12 +111,11 @@ def restore_video(video_id: str, *, services: Services, snapshot: str | None = N
         video, origin = videos.get(video_id), "kept"
     except NotFoundError:
         video, origin = _video_from_backups(video_id, snapshot, services)
-    objects = {key: _restore_object(key, services) for key in sorted(stored_keys(video))}
+    objects = {key: _restore_object(key, services) for key in sorted(videos.stored_keys(video))}
     if origin != "kept":
         _put_back(video)
     elif video.status == videos.BROKEN:
-        video.update(actions=[Video.status.set(videos.READY), Video.error_code.remove(),
-                              Video.error_message.remove()], condition=Video.status == videos.BROKEN)
+        videos.restore_ready(video)
     return VideoRestore(video_id, origin, objects)
 
 
@@ -174,17 +174,16 @@ def _video_from_backups(video_id: str, snapshot: str | None, services: Services)
 
 def _put_back(video: Video) -> None:
     """Charge the owner's quota again, then write the record; a refusal leaves the quota untouched."""
-    counted = int(video.status in COUNTED)
-    nbytes = stored_bytes(video) if counted else 0
+    counted = int(video.status in videos.COUNTED)
+    nbytes = videos.stored_bytes(video) if counted else 0
     usage = quotas.Usage.of(video, video.object_sizes.as_dict() if counted else {})
     quotas.settle(video.owner_id, reserved=0, actual=nbytes, videos=counted, usage=usage)
+    restored = False
     try:
-        video.save(condition=Video.video_id.does_not_exist())
-    except PutError as exc:
-        quotas.release(video.owner_id, used=nbytes, videos=counted, usage=usage)
-        if condition_failed(exc):
-            return  # restored meanwhile by someone else
-        raise
+        restored = videos.put_back(video)
+    finally:
+        if not restored:  # restored meanwhile by someone else, or not written: the charge goes back
+            quotas.release(video.owner_id, used=nbytes, videos=counted, usage=usage)
 
 
 def _restore_object(key: str, services: Services) -> str:
@@ -209,7 +208,7 @@ def _copy_media(media_bucket: str, backup_bucket: str) -> dict:
     """Copy the media objects the backup does not hold yet; both listings are in key order, so one pass
     over each (a merge) finds them without holding either listing."""
     copied = {"objects": 0, "bytes": 0}
-    for prefix in MEDIA_PREFIXES:
+    for prefix in layout.MEDIA_PREFIXES:
         held = S3Storage(backup_bucket).list(prefix)
         for obj in _missing(S3Storage(media_bucket).list(prefix), held):
             copy_object(obj["Key"], source=media_bucket, target=backup_bucket)

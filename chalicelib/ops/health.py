@@ -11,10 +11,13 @@ from __future__ import annotations
 import functools
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from chalicelib import wiring
 from chalicelib.observability import logger
 from chalicelib.queue import SqsJobQueue
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
 from chalicelib.records import jobs
 from chalicelib.records.models import ALL_MODELS, Job, OpsRecord, User
 
@@ -47,9 +50,8 @@ def _report(parts: dict, stage: str) -> dict:
     return {"healthy": not failing, "failing": failing, "stage": stage, "checks": parts}
 
 
-def check() -> dict:
+def check(services: Services) -> dict:
     """Cheap: do S3, DynamoDB and SQS answer at all."""
-    services = wiring.services()
     parts = {
         "s3": _timed(services.storage.ping),
         "dynamodb": _timed(lambda: _tables((User,))),
@@ -58,9 +60,8 @@ def check() -> dict:
     return _report(parts, services.settings.stage)
 
 
-def deep_check() -> dict:
+def deep_check(services: Services) -> dict:
     """Every table, the bucket, both queues, the backlog's age and the worker's heartbeat."""
-    services = wiring.services()
     now = services.clock.now()
     dead_letters = SqsJobQueue(services.settings.jobs_dlq)
     parts = {
@@ -101,7 +102,7 @@ def _worker(now: datetime, oldest_queued: float | None) -> dict:
     return details
 
 
-def beat(services: wiring.Services) -> None:
+def beat(services: Services) -> None:
     """The worker's heartbeat: it ran now, with these tools. Best effort: a failure here would fail the whole
     batch before any job is claimed, using up deliveries until the message reaches the DLQ with its job queued."""
     try:

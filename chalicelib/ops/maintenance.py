@@ -11,7 +11,6 @@ videos are left alone.
 from __future__ import annotations
 
 import itertools
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -19,26 +18,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pynamodb.exceptions import UpdateError
-
-from chalicelib import renditions
-from chalicelib.errors import NotFoundError
 from chalicelib.observability import logger
 from chalicelib.records import jobs, quotas, videos
-from chalicelib.records.models import Job, User, Video, condition_failed
+from chalicelib.records.models import Job, User, Video
 from chalicelib.storage import layout
-from chalicelib.wiring import Services
 
-MEDIA_PREFIXES = ("videos/", "thumbnails/")
-TEMP_PREFIX = "temp/processing/"
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
+
 PAGE = 100  # objects or records handled at once (BatchGetItem takes 100 keys)
 HEAD_THREADS = 8  # existence checks in parallel: one HEAD per stored object is the slow part
 SAMPLE = 20  # examples kept per finding: the report stays small whatever the bucket holds
-IN_FLIGHT = (videos.QUEUED, videos.PROCESSING)
-COUNTED = (videos.READY, videos.BROKEN)  # the statuses whose bytes the quota holds
-# the video id embedded in every media key: videos/YYYY/MM/{id}[_{quality}].mp4, thumbnails/YYYY/MM/{id}_{size}.jpg
-KEY_ID = re.compile(r"^(?:videos|thumbnails)/\d{4}/\d{2}/(?P<id>[^/_.]+)")
 _KEY_ATTRIBUTES = ["video_id", "status", "file_key", "thumbnails", "object_sizes", "renditions"]  # a list, for PynamoDB
 _COUNT_ATTRIBUTES = [*_KEY_ATTRIBUTES, "bytes_reserved", "bytes_stored"]
 
@@ -111,27 +103,6 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield page
 
 
-def video_id_of(key: str) -> str | None:
-    match = KEY_ID.match(key)
-    return match.group("id") if match else None
-
-
-def stored_keys(video: Video) -> set[str]:
-    """Every object the record says exists: its sized objects, plus file and thumbnails of older records."""
-    keys = set(_as_dict(video.object_sizes)) | set(_as_dict(video.thumbnails).values())
-    if video.file_key:
-        keys.add(video.file_key)
-    return keys
-
-
-def stored_bytes(video: Video) -> int:
-    return sum(_as_dict(video.object_sizes).values()) or video.bytes_stored or 0
-
-
-def _as_dict(value) -> dict:
-    return value.as_dict() if hasattr(value, "as_dict") else dict(value or {})
-
-
 class _Sweep:
     def __init__(self, services: Services, apply: bool):
         self.services = services
@@ -162,7 +133,7 @@ class _Sweep:
         message = ("its worker stopped before finishing; queued again" if requeue
                    else "its worker stopped before finishing, again; given up")
         found = Job.from_raw_data(job.serialize())
-        video = _video_or_none(job.video_id)
+        video = videos.find(job.video_id)
         if not jobs.reap(job, now=self.now, requeue=requeue, message=message):
             return False
         self._take_back(job, video, failed=not requeue, code=jobs.LEASE_EXPIRED, message=message)
@@ -177,20 +148,15 @@ class _Sweep:
     def _take_back(self, job: Job, video: Video | None, *, failed: bool, code: str, message: str) -> None:
         """What a job taken back held: its video's reservation and its work files; its video fails with it."""
         if video is not None:
-            self._give_back_reservation(video)
+            # the capture's reservation, held on its video (a rendition's lives only in the counters, which
+            # ``reconcile_counters`` recomputes once nothing is in flight)
+            quotas.give_back_reservation(video, now=self.now)
             if failed:
-                self._fail_video(video, job, code, message)
+                videos.fail_for_job(video, job, now=self.now, code=code, message=message)
         self._delete_temp_files(job.job_id)
 
     def _send(self, job: Job) -> None:
         self.services.queue.send(jobs.JobMessage(job.job_id, job.video_id, job.owner_id, kind=job.kind))
-
-    def _fail_video(self, video: Video, job: Job, code: str, message: str) -> None:
-        """As the pipeline fails a job: a rendition's failure leaves its video ready."""
-        if job.kind == renditions.KIND:
-            renditions.mark_failed(video, job, now=self.now, code=code, message=message)
-        else:
-            videos.mark_failed(video, now=self.now, code=code, message=message)
 
     # jobs queued so long their message must be lost (its deliveries used up before any claim, so it went to
     # the DLQ): sent again once, failed the second time or when no attempt is left
@@ -207,26 +173,11 @@ class _Sweep:
             jobs.reap_queued(job, now=self.now, resend=True, message="its queue message was lost; sent again")
             return True
         message = "its queue message was lost, again or after its last attempt; given up"
-        video = _video_or_none(job.video_id)
+        video = videos.find(job.video_id)
         if not jobs.reap_queued(job, now=self.now, resend=False, message=message):
             return False
         self._take_back(job, video, failed=True, code=jobs.MESSAGE_LOST, message=message)
         return True
-
-    def _give_back_reservation(self, video: Video) -> None:
-        """The capture's reservation, held on its video (a rendition's lives only in the counters, which
-        ``reconcile_counters`` recomputes once nothing is in flight)."""
-        reserved = video.bytes_reserved or 0
-        if not reserved:
-            return
-        try:
-            video.update(actions=[Video.bytes_reserved.set(0), Video.updated_at.set(self.now)],
-                         condition=Video.bytes_reserved == reserved)
-        except UpdateError as exc:
-            if condition_failed(exc):  # moved on meanwhile: whoever moved it settled or released it
-                return
-            raise
-        quotas.release(video.owner_id, reserved=reserved)
 
     def _delete_temp_files(self, job_id: str) -> None:
         self.storage.delete([obj["Key"] for obj in self.storage.list(layout.temp_prefix(job_id))])
@@ -237,7 +188,7 @@ class _Sweep:
     # objects no record points to
 
     def delete_orphans(self) -> None:
-        for prefix in MEDIA_PREFIXES:
+        for prefix in layout.MEDIA_PREFIXES:
             for page in batched(self.storage.list(prefix, page_size=PAGE), PAGE):
                 orphans = self._orphans(page)
                 for obj in orphans:
@@ -248,15 +199,15 @@ class _Sweep:
 
     def _orphans(self, page: list[dict]) -> list[dict]:
         old = [obj for obj in page if obj["LastModified"] < self.cutoff]
-        ids = {video_id_of(obj["Key"]) for obj in old} - {None}
+        ids = {layout.video_id_of(obj["Key"]) for obj in old} - {None}
         records = {v.video_id: v for v in Video.batch_get(ids, attributes_to_get=_KEY_ATTRIBUTES)} if ids else {}
-        return [obj for obj in old if not self._wanted(obj["Key"], records.get(video_id_of(obj["Key"])))]
+        return [obj for obj in old if not self._wanted(obj["Key"], records.get(layout.video_id_of(obj["Key"])))]
 
     @staticmethod
     def _wanted(key: str, video: Video | None) -> bool:
         if video is None:
             return False
-        return _in_flight(video) or key in stored_keys(video)
+        return videos.in_flight(video) or key in videos.stored_keys(video)
 
     # records whose objects are gone
 
@@ -265,10 +216,10 @@ class _Sweep:
                            attributes_to_get=_KEY_ATTRIBUTES)
         with ThreadPoolExecutor(HEAD_THREADS) as pool:
             for page in batched(ready, PAGE):
-                keys = sorted({key for video in page for key in stored_keys(video)})
+                keys = sorted({key for video in page for key in videos.stored_keys(video)})
                 gone = {key for key, missing in zip(keys, pool.map(self._missing, keys), strict=True) if missing}
                 for video in page:
-                    self._check_objects(video, sorted(stored_keys(video) & gone))
+                    self._check_objects(video, sorted(videos.stored_keys(video) & gone))
 
     def _missing(self, key: str) -> bool:
         """A flag, not the HEAD response: a page of whole responses was most of the sweep's memory."""
@@ -278,26 +229,14 @@ class _Sweep:
         if not missing:
             return
         self.report.broken_videos.add(f"video {video.video_id}: missing {', '.join(missing)}")
-        if self.apply and self._mark_broken(video, missing):
+        if self.apply and videos.mark_broken(video, missing, now=self.now):
             self.report.broken_videos.fixed += 1
-
-    def _mark_broken(self, video: Video, missing: list[str]) -> bool:
-        try:
-            video.update(actions=[Video.status.set(videos.BROKEN), Video.error_code.set("missing_objects"),
-                                  Video.error_message.set(f"stored objects are missing: {', '.join(missing)}"),
-                                  Video.updated_at.set(self.now)],
-                         condition=Video.status == videos.READY)
-        except UpdateError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
 
     # work files left under temp/processing/ (lifecycle expires them in AWS; moto has no lifecycle)
 
     def clear_temp(self) -> None:
         delete_here = self.services.settings.stage == "local"
-        for page in batched(self.storage.list(TEMP_PREFIX, page_size=PAGE), PAGE):
+        for page in batched(self.storage.list(layout.TEMP_PREFIX, page_size=PAGE), PAGE):
             old = [obj for obj in page if obj["LastModified"] < self.cutoff]
             for obj in old:
                 self.report.temp_leftovers.add(obj["Key"], obj["Size"])
@@ -321,45 +260,18 @@ class _Sweep:
                 continue
             self.report.quota_drift.add(f"user {user.user_id}: counters {counters}, records {expected}",
                                         abs(counters["bytes_used"] - used))
-            if self.apply and self._correct(user, counters, expected):
+            if self.apply and quotas.correct_counters(user, found=counters, expected=expected):
                 self.report.quota_drift.fixed += 1
-
-    def _correct(self, user: User, counters: dict, expected: dict) -> bool:
-        """Set the counters from the records, only if nothing moved them since they were read."""
-        condition = User.quota_bytes == user.quota_bytes
-        for name, value in counters.items():
-            condition &= getattr(User, name) == value
-        try:
-            user.update(actions=[getattr(User, name).set(value) for name, value in expected.items()],
-                        condition=condition)
-        except UpdateError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
-
-
-def _video_or_none(video_id: str) -> Video | None:
-    try:
-        return videos.get(video_id)
-    except NotFoundError:
-        return None
-
-
-def _in_flight(video: Video) -> bool:
-    """A capture or a rendition still running: its bytes are moving between reserved and used."""
-    entries = _as_dict(video.renditions).values()
-    return video.status in IN_FLIGHT or any(entry.get("status") == renditions.QUEUED for entry in entries)
 
 
 def _recount(owner_id: str) -> tuple[int, int, int] | None:
     """(bytes used, bytes reserved, videos) from the owner's records; None while a capture is in flight."""
     used = reserved = count = 0
     for video in Video.by_owner.query(owner_id, page_size=PAGE, attributes_to_get=_COUNT_ATTRIBUTES):
-        if _in_flight(video):
+        if videos.in_flight(video):
             return None
         reserved += video.bytes_reserved or 0
-        if video.status in COUNTED:
-            used += stored_bytes(video)
+        if video.status in videos.COUNTED:
+            used += videos.stored_bytes(video)
             count += 1
     return used, reserved, count

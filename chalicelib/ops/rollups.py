@@ -1,6 +1,6 @@
 """Download times and success rates per platform without CloudWatch and without scanning a table.
 
-When a capture ends, the worker ADDs to one item per (hour, platform) of the ops table: its outcome
+When a capture ends, the pipeline ADDs to one item per (hour, platform) of the ops table: its outcome
 (``succeeded``/``failed``/``retried``), one counter per error code (``err_<code>``) and a fixed histogram
 of download and processing seconds whose attribute names carry the bucket bound (``dl_le_30`` counts the
 downloads that took at most 30 s). The summary reads the last week's items with one query (at most
@@ -13,9 +13,13 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from chalicelib import aws, wiring
+from chalicelib import aws
 from chalicelib.observability import logger
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
 
 ROLLUP = "rollup"
 BOUNDS = (0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 450, 600, 900, 1800, 3600, 14400)
@@ -26,18 +30,18 @@ TOP_ERRORS = 5
 ALL = "all"
 
 
-def record_outcome(platform: str, *, code: str | None, download_seconds: float | None = None,
+def record_outcome(services: Services, platform: str, *, code: str | None, download_seconds: float | None = None,
                    processing_seconds: float | None = None, at: datetime | None = None) -> None:
     """Count one finished capture: succeeded when ``code`` is None, else failed with that code."""
     counts = {"succeeded": 1} if code is None else {"failed": 1, f"err_{code}": 1}
     for seconds, field in ((download_seconds, "download_seconds"), (processing_seconds, "processing_seconds")):
         if seconds is not None:
             counts[_bucket(HISTOGRAMS[field], seconds)] = 1
-    _add(platform, counts, at)
+    _add(services, platform, counts, at)
 
 
-def record_retry(platform: str, *, at: datetime | None = None) -> None:
-    _add(platform, {"retried": 1}, at)
+def record_retry(services: Services, platform: str, *, at: datetime | None = None) -> None:
+    _add(services, platform, {"retried": 1}, at)
 
 
 def _bucket(prefix: str, seconds: float) -> str:
@@ -49,9 +53,8 @@ def _hour(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
 
-def _add(platform: str, counts: dict[str, int], at: datetime | None) -> None:
+def _add(services: Services, platform: str, counts: dict[str, int], at: datetime | None) -> None:
     """One atomic ADD. Best effort: a lost count must not fail a job that already finished."""
-    services = wiring.services()
     at = at or services.clock.now()
     names = {f"#c{i}": name for i, name in enumerate(counts)}
     values = {f":c{i}": {"N": str(count)} for i, count in enumerate(counts.values())}
@@ -67,9 +70,9 @@ def _add(platform: str, counts: dict[str, int], at: datetime | None) -> None:
         logger.exception("job rollup not recorded", extra={"platform": platform, "counts": counts})
 
 
-def _items_since(hour: str) -> Iterator[tuple[str, str, Counter]]:
+def _items_since(table: str, hour: str) -> Iterator[tuple[str, str, Counter]]:
     pages = aws.client("dynamodb").get_paginator("query").paginate(
-        TableName=wiring.services().settings.ops_table, KeyConditionExpression="pk = :pk AND sk >= :start",
+        TableName=table, KeyConditionExpression="pk = :pk AND sk >= :start",
         ExpressionAttributeValues={":pk": {"S": ROLLUP}, ":start": {"S": hour}})
     for page in pages:
         for item in page["Items"]:
@@ -78,9 +81,10 @@ def _items_since(hour: str) -> Iterator[tuple[str, str, Counter]]:
                                                 if "N" in value and name != "expires_at"})
 
 
-def summary(now: datetime) -> dict:
+def summary(services: Services) -> dict:
     """Per window (hour, day, week) and platform (and ``all``): count, success rate, p50/p95, top errors."""
-    items = list(_items_since(_hour(now - timedelta(hours=max(WINDOWS.values()) - 1))))
+    now = services.clock.now()
+    items = list(_items_since(services.settings.ops_table, _hour(now - timedelta(hours=max(WINDOWS.values()) - 1))))
     windows = {}
     for window, hours in WINDOWS.items():
         start = _hour(now - timedelta(hours=hours - 1))

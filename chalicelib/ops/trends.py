@@ -8,10 +8,13 @@ that day's figures. ``series`` is what ``GET /api/storage/stats?days=N`` shows n
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from chalicelib.errors import BadRequestError
 from chalicelib.records.models import StorageSnapshot, User
-from chalicelib.wiring import Services
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
 
 EVERYONE = "*"
 MAX_DAYS = 366

@@ -2,7 +2,7 @@
 
 Detection is pure and imports no yt-dlp: the API resolves links on its cold path.
 The registry is ordered: the first platform that claims the link wins; direct files, then any
-web page, come last.
+web page, come last. Files sent to the bot are a platform too (``telegram``), outside the registry.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from chalicelib.platforms.base import Platform, Resolved
 from chalicelib.platforms.direct import DIRECT
 from chalicelib.platforms.generic import GENERIC
 from chalicelib.platforms.instagram import INSTAGRAM
+from chalicelib.platforms.telegram import TELEGRAM
 from chalicelib.platforms.tiktok import TIKTOK
 from chalicelib.platforms.twitter import TWITTER
 from chalicelib.platforms.youtube import YOUTUBE
@@ -30,7 +31,8 @@ def resolve(url: str) -> Resolved:
 
 
 def get_platform(name: str) -> Platform:
-    for platform in PLATFORMS:
+    """A platform by name: one of the registry, or the bot's files (which no link resolves to)."""
+    for platform in (*PLATFORMS, TELEGRAM):
         if platform.name == name:
             return platform
     raise KeyError(name)

@@ -59,6 +59,8 @@ class Platform:
     # The worker fetches only canonical links, which name the site's own fixed hosts: no host of the user's
     # choosing to check before the probe (the address guard still checks every connection).
     fixed_hosts: bool = True
+    # The media comes from a link (yt-dlp follows, probes and downloads it); a file sent to the bot does not.
+    from_link: bool = True
     # Seconds between yt-dlp's requests to the site (its rate limit).
     request_interval: float = 0.0
     # Site-specific (pattern, code) rules tried before the common ones.

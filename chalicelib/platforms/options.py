@@ -1,7 +1,7 @@
 """The yt-dlp options every platform starts from: format choice, cookies, proxy, retries.
 
-Cookies and proxies are secrets/deployment choices, read lazily: cookies (Netscape cookie file text)
-from ``PRSNL_COOKIES_<PLATFORM>``, else from the JSON secret named by ``PRSNL_PLATFORM_COOKIES_SECRET``
+Cookies and proxies are secrets/deployment choices, read through ``Settings``: cookies (Netscape cookie
+file text) from ``PRSNL_COOKIES_<PLATFORM>``, else from the JSON secret named by ``PRSNL_PLATFORM_COOKIES_SECRET``
 (``{"youtube": "<text>", ...}``, read once per container); proxies from ``PRSNL_PROXY_<PLATFORM>`` or ``PRSNL_PROXY``.
 """
 
@@ -33,7 +33,7 @@ def build(platform: str, settings, *, request_interval: float) -> dict:
     }
     if path := cookie_file(platform, settings):
         opts["cookiefile"] = str(path)
-    if url := proxy(platform):
+    if url := settings.proxy_for(platform):
         opts["proxy"] = url
     return opts
 
@@ -57,13 +57,9 @@ def backoff(attempt: int) -> float:
     return min(2.0**attempt, 30.0)
 
 
-def proxy(platform: str) -> str | None:
-    return os.environ.get(f"PRSNL_PROXY_{platform.upper()}") or os.environ.get("PRSNL_PROXY") or None
-
-
 def cookie_file(platform: str, settings) -> Path | None:
     """Write the platform's cookie text to a private temp file (named by its hash, so written once)."""
-    text = os.environ.get(f"PRSNL_COOKIES_{platform.upper()}", "").strip()
+    text = settings.platform_cookies.get(platform, "").strip()
     if not text and settings.platform_cookies_secret:
         text = (_secret_cookies(settings.platform_cookies_secret).get(platform) or "").strip()
     if not text:

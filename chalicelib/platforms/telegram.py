@@ -1,4 +1,4 @@
-"""Files sent to the bot, fetched by the worker through the Bot API (getFile, then the file URL).
+"""Files sent to the bot as a platform: fetched by the worker through the Bot API (getFile, then the file URL).
 
 The job keeps only the file_id: the download URL holds the bot token, so it is built here, used
 once and never logged or stored. Errors are ours, raised ``from None`` so no URL rides along in
@@ -8,21 +8,26 @@ a traceback. The public Bot API serves files up to 20 MB; a self-hosted server l
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError
-from chalicelib.records.models import Job
+from chalicelib.platforms.base import Resolved
 from chalicelib.telegram import bot as telegram_bot
-from chalicelib.wiring import Services
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
 
 PLATFORM = "telegram"
 CHUNK = 256 * 1024
 
 
 class TelegramFiles:
-    """The pipeline's view of a Telegram file as a platform: nothing for yt-dlp, its own errors, its name."""
+    """The pipeline's view of a Telegram file as a platform: no link to follow or check, one file, nothing for
+    yt-dlp, its own errors. It is not in the detection registry: no link resolves to it."""
 
     name = PLATFORM
     label = "Telegram file"
+    from_link = False
 
     def ydl_options(self, settings) -> dict:
         return {}
@@ -37,12 +42,17 @@ class TelegramFiles:
 TELEGRAM = TelegramFiles()
 
 
+def resolve_file(file_unique_id: str) -> Resolved:
+    """A file the bot received, as a capture's source: de-duplicated per owner by Telegram's unique file id."""
+    return Resolved(PLATFORM, file_unique_id, f"{PLATFORM}:file/{file_unique_id}")
+
+
 class TelegramFileDownloader:
     """probe = getFile (is it there, how big); download = stream the file with progress and a byte limit."""
 
-    def __init__(self, job: Job, services: Services):
-        self._file = job.params["telegram"]["file"]
-        self._settings = services.settings
+    def __init__(self, file: dict, settings: Settings):
+        self._file = file  # {"file_id", "size", "name"} as the bot put it in the job's params
+        self._settings = settings
         self._url: str | None = None
 
     def probe(self, url: str, **_ignored) -> dict:

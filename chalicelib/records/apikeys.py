@@ -6,10 +6,8 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from pynamodb.exceptions import DeleteError
-
 from chalicelib.errors import UnauthorizedError
-from chalicelib.records.models import ApiKey, condition_failed
+from chalicelib.records.models import ApiKey, applied
 
 KEY_PREFIX = "prsnl_"
 
@@ -32,13 +30,7 @@ def register_key(user_id: str, key: str, *, now: datetime, label: str | None = N
 def revoke_key(key_or_hash: str) -> bool:
     """Delete a key given as the key itself or as its hash; False when there was no such key."""
     key_hash = hash_key(key_or_hash) if key_or_hash.startswith(KEY_PREFIX) else key_or_hash
-    try:
-        ApiKey(key_hash).delete(condition=ApiKey.key_hash.exists())
-    except DeleteError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return applied(lambda: ApiKey(key_hash).delete(condition=ApiKey.key_hash.exists()))
 
 
 def list_keys(user_id: str) -> list[ApiKey]:
@@ -57,10 +49,3 @@ def user_for_key(key: str | None) -> str:
         return ApiKey.get(hash_key(key)).user_id
     except ApiKey.DoesNotExist:
         raise UnauthorizedError("unknown API key") from None
-
-
-def bearer_token(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None

@@ -11,13 +11,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from chalicelib.errors import JobCancelledError
-from chalicelib.records.models import Job, condition_failed, fetch, to_json_dict
+from chalicelib.records.models import Job, applied, fetch, to_json_dict
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+CAPTURE, RENDITION = "capture", "transcode"  # job kinds: a link or file to store, a smaller copy of a stored video
 LEASE_EXPIRED = "lease_expired"  # error code of a job the maintenance took back from a dead worker
 MESSAGE_LOST = "message_lost"  # error code of a job queued so long that its message must be lost
 JOB_TTL = timedelta(days=30)
@@ -30,7 +29,7 @@ class JobMessage:
     job_id: str
     video_id: str
     owner_id: str
-    kind: str = "capture"
+    kind: str = CAPTURE
     correlation_id: str | None = None
     enqueued_at: float = field(default_factory=time.time)
 
@@ -73,7 +72,7 @@ def to_dict(job: Job) -> dict:
 def claim(job: Job, *, now: datetime, lease: timedelta) -> bool:
     """Take the job for this worker; False when another delivery holds or finished it."""
     condition = (Job.status == QUEUED) | ((Job.status == RUNNING) & (Job.lease_until < now))
-    return _applied(lambda: job.update(
+    return applied(lambda: job.update(
         actions=[
             Job.status.set(RUNNING),
             Job.attempts.add(1),
@@ -83,17 +82,6 @@ def claim(job: Job, *, now: datetime, lease: timedelta) -> bool:
         ],
         condition=condition,
     ))
-
-
-def _applied(write) -> bool:
-    """Run a conditional write; False (not an error) when its condition did not hold."""
-    try:
-        write()
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
 
 
 def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str) -> None:
@@ -116,13 +104,13 @@ def fail(job: Job, *, now: datetime, error_code: str, message: str) -> None:
 
 def cancel(job: Job, *, now: datetime) -> bool:
     """Stop a job that has not finished; False when it already had."""
-    return _applied(lambda: _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED}))
+    return applied(lambda: _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED}))
 
 
 def reap(job: Job, *, now: datetime, requeue: bool, message: str) -> bool:
     """Take back a job whose worker died (lease over): queued again or failed; False when it moved on meanwhile."""
     status = QUEUED if requeue else FAILED
-    return _applied(lambda: _finish(job, status, now=now, expect=RUNNING, lease_over_at=now,
+    return applied(lambda: _finish(job, status, now=now, expect=RUNNING, lease_over_at=now,
                                     error_code=LEASE_EXPIRED, message=message, progress={"stage": status}))
 
 
@@ -130,18 +118,29 @@ def reap_queued(job: Job, *, now: datetime, resend: bool, message: str) -> bool:
     """Take back a job queued so long its message must be lost: noted as sent again, or failed; False when it
     moved on meanwhile (a delivery claimed it)."""
     status = QUEUED if resend else FAILED
-    return _applied(lambda: _finish(job, status, now=now, expect=QUEUED, unchanged_since=job.updated_at,
+    return applied(lambda: _finish(job, status, now=now, expect=QUEUED, unchanged_since=job.updated_at,
                                     error_code=MESSAGE_LOST, message=message, progress={"stage": status}))
 
 
 def put_back(found: Job, *, changed_at: datetime) -> None:
     """Undo a change made at ``changed_at`` whose follow-up failed: the record as ``found`` before it, unless
     something moved it since."""
-    try:
-        found.save(condition=Job.updated_at == changed_at)
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise
+    applied(lambda: found.save(condition=Job.updated_at == changed_at))
+
+
+def create(job: Job) -> None:
+    """Save a new job on its own (a capture's job is saved in one transaction with its video instead)."""
+    job.save(condition=Job.job_id.does_not_exist())
+
+
+def discard(job: Job) -> None:
+    """Remove a job nothing will run: its video was deleted, or its rendition was asked for twice."""
+    job.delete()
+
+
+def repoint(job: Job, video_id: str) -> None:
+    """The job ends on another video (a short link led to one the owner already has)."""
+    job.update(actions=[Job.video_id.set(video_id)])
 
 
 def _finish(job: Job, status: str, **change) -> None:
@@ -181,11 +180,7 @@ class ProgressReporter:
             return
         self._last_write, self._last_stage = now, stage
         progress = {"stage": stage, **{k: v for k, v in figures.items() if v is not None}}
-        try:
-            self._job.update(actions=[Job.progress.set(progress)], condition=Job.status == RUNNING)
-        except UpdateError as exc:
-            if condition_failed(exc):
-                raise JobCancelledError(f"job {self._job.job_id} is no longer running") from None
-            raise
+        if not applied(lambda: self._job.update(actions=[Job.progress.set(progress)], condition=Job.status == RUNNING)):
+            raise JobCancelledError(f"job {self._job.job_id} is no longer running")
         if self._on_change:
             self._on_change(progress)

@@ -7,6 +7,9 @@ them, so a key or index is declared here only. Table names come from settings th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -18,12 +21,15 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.config import Settings
 from chalicelib.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
 
 
 class _Meta:
@@ -250,6 +256,17 @@ def condition_failed(exc: Exception) -> bool:
     if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
         return True
     return any(failed_items(exc))
+
+
+def applied(write: Callable[[], object]) -> bool:
+    """Run one conditional write (or transaction); False, not an error, when only its condition did not hold."""
+    try:
+        write()
+    except PynamoDBException as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
 
 
 def failed_items(exc: Exception) -> list[bool]:

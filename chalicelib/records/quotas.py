@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-
-from pynamodb.exceptions import UpdateError
+from datetime import datetime
 
 from chalicelib.errors import QuotaExceededError
-from chalicelib.records.models import User, Video, condition_failed
+from chalicelib.records import videos
+from chalicelib.records.models import User, Video, applied, transact
 
 
 @dataclass(frozen=True)
@@ -50,25 +50,17 @@ def _add(attribute, name: str, amount: int):
 
 def reserve(user_id: str, nbytes: int) -> None:
     """Hold ``nbytes`` for a capture in flight; QuotaExceededError when it does not fit."""
-    try:
-        User(user_id).update(
+    if not applied(lambda: User(user_id).update(
             actions=[User.bytes_available.add(-nbytes), User.bytes_reserved.add(nbytes)],
-            condition=(User.user_id.exists()) & (User.bytes_available >= nbytes),
-        )
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise QuotaExceededError(f"this needs {nbytes} bytes and the quota has less left") from None
-        raise
+            condition=(User.user_id.exists()) & (User.bytes_available >= nbytes))):
+        raise QuotaExceededError(f"this needs {nbytes} bytes and the quota has less left")
 
 
 def settle(user_id: str, *, reserved: int, actual: int, videos: int = 1, usage: Usage | None = None) -> None:
     """Turn a reservation into the real size; fails (QuotaExceededError) when the excess does not fit."""
-    try:
-        _apply(settle_update(user_id, reserved=reserved, actual=actual, videos=videos, usage=usage))
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise QuotaExceededError(f"the stored video takes {actual} bytes, more than the quota has left") from None
-        raise
+    if not applied(lambda: _apply(settle_update(user_id, reserved=reserved, actual=actual, videos=videos,
+                                                usage=usage))):
+        raise QuotaExceededError(f"the stored video takes {actual} bytes, more than the quota has left")
 
 
 def settle_update(user_id: str, *, reserved: int, actual: int, videos: int = 1, usage: Usage | None = None) -> tuple:
@@ -94,6 +86,27 @@ def release_update(user_id: str, *, reserved: int = 0, used: int = 0, videos: in
     actions = [User.bytes_available.add(reserved + used), User.bytes_reserved.add(-reserved),
                User.bytes_used.add(-used), User.video_count.add(-videos)]
     return User(user_id), actions + (usage.actions(-1, videos) if usage else []), User.user_id.exists()
+
+
+def give_back_reservation(video: Video, *, now: datetime, nbytes: int | None = None) -> bool:
+    """A capture's reservation back to its owner, taken off its video in the same transaction: whoever clears it
+    first (the worker's cleanup, the reaper, a delete) gives it back, and only once. False when it was not there
+    (any more): someone else gave it back, or the commit turned it into stored bytes."""
+    nbytes = video.bytes_reserved or 0 if nbytes is None else nbytes
+    if not nbytes:
+        return False
+    return applied(lambda: transact(updates=(release_update(video.owner_id, reserved=nbytes),
+                                             videos.reservation_cleared(video, nbytes, now=now))))
+
+
+def correct_counters(user: User, *, found: dict[str, int], expected: dict[str, int]) -> bool:
+    """Set the counters to what the records add up to, only if nothing moved them since they were read as
+    ``found`` (the maintenance's reconciliation); False when something did."""
+    condition = User.quota_bytes == user.quota_bytes
+    for name, value in found.items():
+        condition &= getattr(User, name) == value
+    return applied(lambda: user.update(actions=[getattr(User, name).set(value) for name, value in expected.items()],
+                                       condition=condition))
 
 
 def _apply(update: tuple) -> None:

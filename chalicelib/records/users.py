@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from chalicelib.errors import ForbiddenError, NotFoundError
-from chalicelib.records.models import User, condition_failed
+from chalicelib.records.models import User, applied
 
 
 def create_user(user_id: str, *, name: str, quota_bytes: int, now: datetime, is_admin: bool = False,
@@ -16,11 +14,7 @@ def create_user(user_id: str, *, name: str, quota_bytes: int, now: datetime, is_
     """Create the user once; an existing user is left as it is (safe to seed twice)."""
     user = User(user_id, name=name, quota_bytes=quota_bytes, bytes_available=quota_bytes, is_admin=is_admin,
                 telegram_id=telegram_id, created_at=now, usage_bytes={}, usage_count={})
-    try:
-        user.save(condition=User.user_id.does_not_exist())
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise
+    if not applied(lambda: user.save(condition=User.user_id.does_not_exist())):
         return get_user(user_id)
     return user
 
@@ -49,17 +43,29 @@ def set_quota(user_id: str, quota_bytes: int) -> User:
     """Change the quota; what is available moves by the same amount, guarded against a concurrent change."""
     while True:
         user = get_user(user_id)
-        try:
-            user.update(actions=[User.quota_bytes.set(quota_bytes),
-                                 User.bytes_available.add(quota_bytes - user.quota_bytes)],
-                        condition=User.quota_bytes == user.quota_bytes)
+        if applied(lambda user=user: user.update(
+                actions=[User.quota_bytes.set(quota_bytes), User.bytes_available.add(quota_bytes - user.quota_bytes)],
+                condition=User.quota_bytes == user.quota_bytes)):
             return user
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise
 
 
 def set_admin(user_id: str, is_admin: bool) -> User:
     user = get_user(user_id)
     user.update(actions=[User.is_admin.set(is_admin)], condition=User.user_id.exists())
     return user
+
+
+def find_by_telegram_id(telegram_id: int) -> str | None:
+    """The user linked to this Telegram account, if any."""
+    for hit in User.by_telegram_id.query(telegram_id, limit=1):
+        return hit.user_id
+    return None
+
+
+def link_telegram(user_id: str, telegram_id: int) -> None:
+    """Make ``user_id`` the account of this Telegram user (and no other user's)."""
+    get_user(user_id)
+    for hit in User.by_telegram_id.query(telegram_id):
+        if hit.user_id != user_id:
+            User(hit.user_id).update(actions=[User.telegram_id.remove()], condition=User.user_id.exists())
+    User(user_id).update(actions=[User.telegram_id.set(telegram_id)], condition=User.user_id.exists())

@@ -7,16 +7,18 @@ and job records, quotas); downloads never happen here, the worker does them from
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalicelib import capture as capture_service
-from chalicelib import observability
 from chalicelib.errors import PrsnlError
-from chalicelib.media.images import IMAGE
 from chalicelib.observability import logger
-from chalicelib.platforms import Resolved, telegram
+from chalicelib.ops import metrics
+from chalicelib.platforms import telegram as telegram_files
 from chalicelib.records import jobs, users, videos
 from chalicelib.telegram import accounts, replies, seen_updates
-from chalicelib.wiring import Services
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
 
 RECENT = 10
 IN_PROGRESS = (videos.QUEUED, videos.PROCESSING)
@@ -49,12 +51,12 @@ async def handle(update, *, bot, services: Services) -> None:
         return  # not a message (an edit, a member change...): nothing to do
     if sender.id not in services.settings.telegram_allowed_users:
         logger.info("telegram user refused", extra={"telegram_id": sender.id})
-        observability.telegram_update(handled=False, kind="user_not_allowed")
+        metrics.telegram_update(handled=False, kind="user_not_allowed")
         await bot.send_message(message.chat_id, replies.refusal(sender.id))
         return
     chat = _Chat(bot, message, services, accounts.owner_for(sender.id, sender.full_name, services), update)
     command = command_of(message)
-    observability.telegram_update(handled=True, kind="message" if command is None else "command")
+    metrics.telegram_update(handled=True, kind="message" if command is None else "command")
     if command is not None:
         await chat.command(command, sender.id)
     elif (media := media_of(message)) is not None:
@@ -94,14 +96,15 @@ def media_of(message) -> Media | None:
     """The video or picture of a message: videos, GIFs, round videos, video and image documents, photos."""
     for item in (message.video, message.animation, message.video_note):
         if item is not None:
-            return Media(item.file_id, item.file_unique_id, "video", item.file_size, getattr(item, "file_name", None))
+            return Media(item.file_id, item.file_unique_id, videos.VIDEO, item.file_size,
+                         getattr(item, "file_name", None))
     document = message.document
     if document is not None and (document.mime_type or "").startswith(("video/", "image/")):
-        kind = "video" if document.mime_type.startswith("video/") else IMAGE
+        kind = videos.VIDEO if document.mime_type.startswith("video/") else videos.IMAGE
         return Media(document.file_id, document.file_unique_id, kind, document.file_size, document.file_name)
     if message.photo:
         largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-        return Media(largest.file_id, largest.file_unique_id, IMAGE, largest.file_size, None)
+        return Media(largest.file_id, largest.file_unique_id, videos.IMAGE, largest.file_size, None)
     return None
 
 
@@ -148,9 +151,9 @@ class _Chat:
         if limit and media.size and media.size > limit:
             await self.say(replies.too_big_for_bot(media.size, limit))
             return
-        label = media.name or ("your photo" if media.kind == IMAGE else "your video")
+        label = media.name or ("your photo" if media.kind == videos.IMAGE else "your video")
         reply = await self.say(replies.progress(label, {"stage": "queued"}))
-        resolved = Resolved(telegram.PLATFORM, media.file_unique_id, f"{telegram.PLATFORM}:file/{media.file_unique_id}")
+        resolved = telegram_files.resolve_file(media.file_unique_id)
         file = {"file_id": media.file_id, "size": media.size, "name": media.name}
         await self._capture(reply, label, lambda params: capture_service.capture_resolved(
             resolved, resolved.canonical_url, owner_id=self.owner_id, services=self.services, source="telegram",

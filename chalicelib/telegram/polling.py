@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import TYPE_CHECKING
 
 from chalicelib.observability import logger
 from chalicelib.telegram import bot as telegram_bot
 from chalicelib.telegram import commands
-from chalicelib.wiring import Services
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
 
 
 def run(services: Services, *, stop: threading.Event, timeout: int = 10) -> None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import PutError
-
-from chalicelib.records.models import IdempotencyKey, condition_failed
+from chalicelib.records.models import IdempotencyKey, applied
 
 # Telegram keeps an undelivered update for 24 hours; remembering ids a week is plenty.
 REMEMBER = timedelta(days=7)
@@ -19,10 +17,4 @@ REMEMBER = timedelta(days=7)
 def first_delivery(update_id: int, *, now: datetime) -> bool:
     """True the first time this update id is seen, False for every redelivery."""
     marker = IdempotencyKey(f"telegram-update:{update_id}", created_at=now, expires_at=now + REMEMBER)
-    try:
-        marker.save(condition=IdempotencyKey.key.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return applied(lambda: marker.save(condition=IdempotencyKey.key.does_not_exist()))

@@ -14,10 +14,11 @@ import json
 
 from chalice import Blueprint
 
-from chalicelib import observability, wiring
+from chalicelib import wiring
 from chalicelib.api.http import json_errors, json_response
 from chalicelib.errors import ForbiddenError, UnauthorizedError
 from chalicelib.observability import logger
+from chalicelib.ops import metrics
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -43,7 +44,7 @@ def _receive(request):
     try:
         check_secret(request.headers.get(SECRET_HEADER), credentials(services.settings).webhook_secret)
     except (ForbiddenError, UnauthorizedError) as refusal:
-        observability.telegram_update(handled=False, kind=refusal.code)
+        metrics.telegram_update(handled=False, kind=refusal.code)
         raise
     data = _json_object(request.raw_body)
     if data is None or not isinstance(data.get("update_id"), int):

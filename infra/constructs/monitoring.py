@@ -20,7 +20,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from chalicelib.observability import STORAGE_METRIC, MetricSpec
+from chalicelib.ops.metrics import STORAGE_METRIC, MetricSpec
 
 FIVE_MINUTES = Duration.minutes(5)
 API_LATENCY_P90_MS = 3000
@@ -152,7 +152,7 @@ class Monitoring(Construct):
 
 
 def comparison_operator(name: str) -> cloudwatch.ComparisonOperator:
-    """CloudWatch's name (``GreaterThanOrEqualToThreshold``, as in observability.AlarmSpec) as the CDK enum."""
+    """CloudWatch's name (``GreaterThanOrEqualToThreshold``, as in ops.metrics.AlarmSpec) as the CDK enum."""
     return cloudwatch.ComparisonOperator[re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()]
 
 

@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from chalicelib.config import Settings
-from chalicelib.observability import API, METRICS, NAMESPACE, WORKER
+from chalicelib.ops.metrics import API, METRICS, NAMESPACE, WORKER
 from chalicelib.records import models
 from infra.constructs import access
 from infra.constructs.api import ChaliceApi

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from chalicelib.config import load_settings
-from chalicelib.observability import METRICS, NAMESPACE, STORAGE_METRIC
+from chalicelib.ops.metrics import METRICS, NAMESPACE, STORAGE_METRIC
 from chalicelib.records import models
 from infra.constructs.worker import ephemeral_storage_mb
 from infra.stacks.prsnl_stack import table_env_name

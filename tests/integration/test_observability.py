@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib import observability
+from chalicelib.ops import metrics
 from chalicelib.records.models import Video
 from chalicelib.records.users import get_user
 from tests.conftest import TELEGRAM_USER, WEBHOOK_SECRET
@@ -61,10 +62,10 @@ def test_each_metric_of_a_capture_is_one_emf_line_with_its_dimensions(client, us
     # WHEN the printed lines are read as EMF
     points = emf_points(capsys.readouterr().out)
     # THEN every data point is in our namespace, carries (service, stage) and its spec's breakdown
-    specs = {spec.name: spec for spec in observability.METRICS}
+    specs = {spec.name: spec for spec in metrics.METRICS}
     for point in points:
         spec = specs[point["name"]]
-        assert point["namespace"] == observability.NAMESPACE and point["unit"] == spec.unit
+        assert point["namespace"] == metrics.NAMESPACE and point["unit"] == spec.unit
         assert point["sets"][0] == ["service", "stage"] and point["dims"]["stage"] == "local"
         assert point["sets"][1:] == ([["service", "stage", *spec.dimensions]] if spec.dimensions else [])
     # AND the capture's figures are those of the stored video
@@ -169,7 +170,7 @@ def test_the_daily_snapshot_emits_the_bytes_held(client, user, drain, media_serv
                                             resources=["arn:aws:events:us-east-1:000000000000:rule/daily"])
     client.lambda_.invoke("take_storage_snapshot", event)
     # THEN the gauge the storage alarm reads is the bytes every user holds
-    [held] = named(emf_points(capsys.readouterr().out), observability.STORAGE_METRIC)
+    [held] = named(emf_points(capsys.readouterr().out), metrics.STORAGE_METRIC)
     assert held["value"] == get_user(user.user_id).bytes_used > 0
 
 
@@ -206,7 +207,7 @@ def test_no_secret_reaches_a_log_line(app_logs):
 
 def test_emit_refuses_dimensions_its_spec_does_not_name():
     with pytest.raises(ValueError, match="DownloadsFailed"):
-        observability.emit(observability.DOWNLOADS_FAILED, 1, platform="youtube")
+        metrics.emit(metrics.DOWNLOADS_FAILED, 1, platform="youtube")
 
 
 TRACE_PROBE = textwrap.dedent("""

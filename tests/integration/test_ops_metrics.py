@@ -29,8 +29,8 @@ def admin(aws):
 
 def seed(hours_ago: float, platform: str, *, code: str | None = None, download: float | None = None,
          processing: float | None = None) -> None:
-    rollups.record_outcome(platform, code=code, download_seconds=download, processing_seconds=processing,
-                              at=NOW - timedelta(hours=hours_ago))
+    rollups.record_outcome(wiring.services(), platform, code=code, download_seconds=download,
+                           processing_seconds=processing, at=NOW - timedelta(hours=hours_ago))
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def seeded(aws):
         seed(0.2, "youtube", download=download, processing=processing)
     seed(0.1, "youtube", code="bot_check")
     seed(0.4, "tiktok", code="rate_limited")
-    rollups.record_retry("tiktok", at=NOW)
+    rollups.record_retry(wiring.services(), "tiktok", at=NOW)
     for download in (10, 10, 10, 100):
         seed(5, "youtube", download=download, processing=20)
     for code in ("bot_check", "bot_check", "geo_blocked"):

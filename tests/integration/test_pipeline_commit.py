@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import capture, renditions, wiring
+from chalicelib import capture, deletion, renditions, wiring
 from chalicelib.config import get_settings
 from chalicelib.ops import maintenance
 from chalicelib.records import jobs, videos
@@ -146,7 +146,7 @@ def test_rendition_taken_back_before_its_commit_is_stored_and_counted_once(user,
 def test_video_deleted_while_it_uploads_gives_every_byte_back_once(user, drain, media_server):
     # GIVEN the owner deletes the capture once the worker uploaded everything, just before its commit
     result = queue(media_server.url("files", "clip.mp4"))
-    wiring.override(storage=AfterUpload(LAST_UPLOAD, lambda: videos.delete(
+    wiring.override(storage=AfterUpload(LAST_UPLOAD, lambda: deletion.delete(
         result.video.video_id, owner_id="alice", services=wiring.services())))
     # WHEN the queue is drained
     drain()

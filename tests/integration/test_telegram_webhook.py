@@ -241,10 +241,10 @@ def test_same_link_sent_again_gets_the_existing_video(client, telegram, drain, m
 
 
 def test_linked_user_captures_into_their_own_account(client, telegram, drain, user, media_server):
-    from chalicelib.telegram import accounts
+    from chalicelib.records import users
 
     # GIVEN the API user alice linked to a Telegram id (the CLI's link-telegram)
-    accounts.link(user.user_id, TELEGRAM_USER)
+    users.link_telegram(user.user_id, TELEGRAM_USER)
     post_update(client, text_update(27, TELEGRAM_USER, media_server.url("files", "clip.mp4")))
     drain()
     # THEN the capture is alice's (same quota and videos as on the API), and no other user was made

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.api.http import bearer_token
 from chalicelib.records import apikeys
 
 
@@ -18,7 +19,7 @@ from chalicelib.records import apikeys
     (None, None),
 ])
 def test_bearer_token_is_read_only_from_a_bearer_header(header, token):
-    assert apikeys.bearer_token(header) == token
+    assert bearer_token(header) == token
 
 
 def test_keys_are_hashed_with_sha256_and_never_kept():
