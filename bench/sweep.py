@@ -95,7 +95,7 @@ def traced_peak(work) -> tuple[object, int]:
 def hold_everything() -> int:
     """What a sweep that loaded the whole bucket listing and the videos table would keep; how many it held."""
     storage = wiring.services().storage
-    held = [obj for prefix in maintenance.MEDIA_PREFIXES for obj in storage.list(prefix)] + list(Video.scan())
+    held = [obj for prefix in layout.MEDIA_PREFIXES for obj in storage.list(prefix)] + list(Video.scan())
     return len(held)
 
 

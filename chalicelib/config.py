@@ -7,10 +7,12 @@ environment per call; tests call ``get_settings.cache_clear()`` after changing i
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 MB = 1024 * 1024
+_PER_PLATFORM = re.compile(r"PRSNL_(?P<kind>COOKIES|PROXY)_(?P<platform>[A-Z0-9]+)")
 GB = 1024 * MB
 
 
@@ -39,10 +41,10 @@ def _telegram_download_limit() -> int | None:
     return None if _env("PRSNL_TELEGRAM_API_URL") else 20 * MB
 
 
-def _per_platform(prefix: str) -> dict[str, str]:
-    """``{prefix}<PLATFORM>`` variables by lower-case platform name (``PRSNL_COOKIES_YOUTUBE`` -> ``youtube``)."""
-    return {name.removeprefix(prefix).lower(): value for name, value in os.environ.items()
-            if name.startswith(prefix) and len(name) > len(prefix) and value.strip()}
+def _per_platform(kind: str) -> dict[str, str]:
+    """``PRSNL_<KIND>_<PLATFORM>`` variables by lower-case platform name (``PRSNL_COOKIES_YOUTUBE`` -> ``youtube``)."""
+    return {match["platform"].lower(): value for name, value in os.environ.items()
+            if (match := _PER_PLATFORM.fullmatch(name)) and match["kind"] == kind and value.strip()}
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -171,8 +173,8 @@ def load_settings() -> Settings:
         samples_port=_int("PRSNL_SAMPLES_PORT", 8001),
         # a Secrets Manager secret holding {"youtube": "<Netscape cookie text>", ...} (PRSNL_COOKIES_<PLATFORM> first)
         platform_cookies_secret=_env("PRSNL_PLATFORM_COOKIES_SECRET"),
-        platform_cookies=_per_platform("PRSNL_COOKIES_"),
-        proxies={**_per_platform("PRSNL_PROXY_"), **({"": _env("PRSNL_PROXY")} if _env("PRSNL_PROXY") else {})},
+        platform_cookies=_per_platform("COOKIES"),
+        proxies={**_per_platform("PROXY"), **({"": _env("PRSNL_PROXY")} if _env("PRSNL_PROXY") else {})},
     )
 
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError
 from chalicelib.platforms.base import Resolved
-from chalicelib.telegram import bot as telegram_bot
 
 if TYPE_CHECKING:
     from chalicelib.config import Settings
@@ -57,6 +56,8 @@ class TelegramFileDownloader:
 
     def probe(self, url: str, **_ignored) -> dict:
         from telegram.error import BadRequest, TelegramError
+
+        from chalicelib.telegram import bot as telegram_bot  # worker side: detection stays free of boto3 and PTB
 
         try:
             remote = telegram_bot.run(self._settings, lambda bot: bot.get_file(self._file["file_id"]))

@@ -16,7 +16,7 @@ CACHE_FOREVER = "public, max-age=31536000, immutable"
 VIDEOS_PREFIX = "videos/"
 THUMBNAILS_PREFIX = "thumbnails/"
 MEDIA_PREFIXES = (VIDEOS_PREFIX, THUMBNAILS_PREFIX)  # what records point to (swept, backed up, replicated)
-TEMP_PREFIX = "temp/processing/"  # work in progress, one folder per job: temp/processing/{job_id}/
+TEMP_PREFIX = "temp/"  # work in progress (one folder per job: temp/processing/{job_id}/), expired after a day
 # The thumbnail sizes of the key layout (media.thumbnails makes them; the API never imports media).
 THUMBNAIL_SIZES = ("small", "medium", "large")
 # The rendition heights of the key layout: videos/YYYY/MM/{uuid}_{quality}.mp4
@@ -72,7 +72,7 @@ def video_id_of(key: str) -> str | None:
 
 
 def temp_prefix(job_id: str) -> str:
-    return f"{TEMP_PREFIX}{job_id}/"
+    return f"{TEMP_PREFIX}processing/{job_id}/"
 
 
 def content_type(path: str) -> str:

@@ -6,10 +6,9 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from chalicelib.storage import layout
 from infra.constructs import nag
 
-TEMP_PREFIX = "temp/"  # chalicelib.storage puts work in progress under temp/processing/{job_id}/
-REPLICATED_PREFIXES = ("videos/", "thumbnails/")
 TIERING_AFTER_DAYS = 30
 LOG_DAYS = 90
 
@@ -70,7 +69,7 @@ class MediaBuckets(Construct):
             # Everything but temp/: the stored files and thumbnails (S3 filters cannot exclude a prefix).
             replication_rules=[
                 s3.ReplicationRule(destination=self.backup, priority=priority, filter=s3.Filter(prefix=prefix))
-                for priority, prefix in enumerate(REPLICATED_PREFIXES, start=1)
+                for priority, prefix in enumerate(layout.MEDIA_PREFIXES, start=1)
             ],
         )
         for bucket in (self.media, self.backup):
@@ -82,22 +81,23 @@ class MediaBuckets(Construct):
 
 
 def _media_lifecycle(noncurrent_days: int) -> list[s3.LifecycleRule]:
-    return [
-        s3.LifecycleRule(id="expire-temp", prefix=TEMP_PREFIX, expiration=Duration.days(1)),
-        s3.LifecycleRule(
-            id="housekeeping",
-            abort_incomplete_multipart_upload_after=Duration.days(1),
-            noncurrent_version_expiration=Duration.days(noncurrent_days),
-            expired_object_delete_marker=True,
-        ),
-        s3.LifecycleRule(
-            id="intelligent-tiering",
-            prefix="videos/",
-            transitions=[
-                s3.Transition(
-                    storage_class=s3.StorageClass.INTELLIGENT_TIERING,
-                    transition_after=Duration.days(TIERING_AFTER_DAYS),
-                )
-            ],
-        ),
-    ]
+    """The rules of ``chalicelib.storage.layout`` (the one definition, in the S3 API's shape) as CDK rules."""
+    return [_cdk_rule(rule) for rule in layout.lifecycle_rules(noncurrent_days)]
+
+
+def _cdk_rule(rule: dict) -> s3.LifecycleRule:
+    expiration = rule.get("Expiration", {})
+    abort = rule.get("AbortIncompleteMultipartUpload")
+    noncurrent = rule.get("NoncurrentVersionExpiration")
+    return s3.LifecycleRule(
+        id=rule["ID"],
+        enabled=rule["Status"] == "Enabled",
+        prefix=rule["Filter"]["Prefix"] or None,
+        expiration=Duration.days(expiration["Days"]) if "Days" in expiration else None,
+        expired_object_delete_marker=expiration.get("ExpiredObjectDeleteMarker"),
+        abort_incomplete_multipart_upload_after=Duration.days(abort["DaysAfterInitiation"]) if abort else None,
+        noncurrent_version_expiration=Duration.days(noncurrent["NoncurrentDays"]) if noncurrent else None,
+        transitions=[s3.Transition(storage_class=s3.StorageClass(t["StorageClass"]),
+                                   transition_after=Duration.days(t["Days"])) for t in rule.get("Transitions", ())]
+        or None,
+    )

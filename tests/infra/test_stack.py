@@ -10,6 +10,7 @@ from aws_cdk.assertions import Match
 from chalicelib.config import load_settings
 from chalicelib.ops.metrics import METRICS, NAMESPACE, STORAGE_METRIC
 from chalicelib.records import models
+from chalicelib.storage import layout
 from infra.constructs.worker import ephemeral_storage_mb
 from infra.stacks.prsnl_stack import table_env_name
 
@@ -524,3 +525,32 @@ def test_each_function_reads_only_the_secrets_it_needs(synth):
     api = {"telegram-token", "telegram-webhook-secret", "cdn-signing-key"}
     assert _readable_secrets(synth, "ApiHandlerRole") == api
     assert _readable_secrets(synth, _worker_role(synth)) == {"telegram-token", "platform-cookies"}
+
+
+def _as_cloudformation(rule: dict) -> dict:
+    """A rule of ``layout.lifecycle_rules()`` (the S3 API's shape) as CloudFormation writes it."""
+    shaped = {"Id": rule["ID"], "Status": rule["Status"]}
+    if rule["Filter"]["Prefix"]:
+        shaped["Prefix"] = rule["Filter"]["Prefix"]
+    expiration = rule.get("Expiration", {})
+    if "Days" in expiration:
+        shaped["ExpirationInDays"] = expiration["Days"]
+    if "ExpiredObjectDeleteMarker" in expiration:
+        shaped["ExpiredObjectDeleteMarker"] = expiration["ExpiredObjectDeleteMarker"]
+    for name in ("AbortIncompleteMultipartUpload", "NoncurrentVersionExpiration"):
+        if name in rule:
+            shaped[name] = rule[name]
+    if "Transitions" in rule:
+        shaped["Transitions"] = [{"StorageClass": t["StorageClass"], "TransitionInDays": t["Days"]}
+                                 for t in rule["Transitions"]]
+    return shaped
+
+
+def test_media_bucket_lifecycle_is_exactly_the_layouts_rules(synth):
+    # GIVEN the one definition of the lifecycle (chalicelib.storage.layout), which the local bootstrap applies too
+    expected = [_as_cloudformation(rule) for rule in layout.lifecycle_rules()]
+    # THEN the deployed media bucket carries exactly those rules, and its replication the layout's media prefixes
+    media = synth.template()["Resources"][_bucket_id(synth, "media/")]["Properties"]
+    assert media["LifecycleConfiguration"]["Rules"] == expected
+    replicated = [rule["Filter"]["Prefix"] for rule in media["ReplicationConfiguration"]["Rules"]]
+    assert replicated == list(layout.MEDIA_PREFIXES)

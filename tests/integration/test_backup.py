@@ -13,6 +13,7 @@ from chalicelib import aws as aws_clients
 from chalicelib import wiring
 from chalicelib.cli import main as cli
 from chalicelib.ops import backup, maintenance
+from chalicelib.records import videos
 from chalicelib.records.models import ALL_MODELS, User, Video
 
 CLIPS = ("clip.mp4", "clip.webm", "clip.mkv")
@@ -45,7 +46,7 @@ def capture_all(client, user, drain, media_server, names) -> list[str]:
 
 def checksums(video_id: str) -> dict[str, str]:
     """SHA-256 of every object the record points to."""
-    return {key: sha256_of(key) for key in maintenance.stored_keys(Video.get(video_id))}
+    return {key: sha256_of(key) for key in videos.stored_keys(Video.get(video_id))}
 
 
 def sha256_of(key: str) -> str:

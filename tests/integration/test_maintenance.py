@@ -103,7 +103,7 @@ def world(aws, work_dir):
     clean = video_record(user)
     deleted = video_record(user)
     deleted.delete()  # its record gone (and its bytes given back), its objects left: orphans
-    quotas.release(user, used=maintenance.stored_bytes(deleted), videos=1)
+    quotas.release(user, used=videos.stored_bytes(deleted), videos=1)
     failed = video_record(user, status=videos.FAILED)
     failed_leftover = put(layout.video_key(failed.video_id, CREATED))
     stray = put("videos/2026/01/not-a-video-key.bin")
@@ -133,9 +133,10 @@ def test_lifecycle_rules_are_applied_and_versioning_stays_on_when_bootstrapped(a
     assert set(rules) == {rule["ID"] for rule in layout.lifecycle_rules()}
     assert rules["expire-temp"]["Filter"] == {"Prefix": "temp/"}
     assert rules["expire-temp"]["Expiration"] == {"Days": 1}
-    assert rules["abort-incomplete-multipart"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
-    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == \
-        layout.NONCURRENT_EXPIRE_DAYS
+    # (one "housekeeping" rule, as the deployed bucket has it: the rules exist once, in storage.layout)
+    assert rules["housekeeping"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert rules["housekeeping"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == layout.NONCURRENT_EXPIRE_DAYS
+    assert rules["housekeeping"]["Expiration"] == {"ExpiredObjectDeleteMarker": True}
     assert rules["intelligent-tiering"]["Transitions"] == [{"Days": 30, "StorageClass": "INTELLIGENT_TIERING"}]
     assert all(rule["Status"] == "Enabled" for rule in rules.values())
     # AND both buckets keep versions (what restores a deleted video)
@@ -165,11 +166,11 @@ def test_apply_cleans_each_kind_and_keeps_what_records_point_to(world):
     report = sweep(apply=True)
     # THEN objects no record points to are gone, whatever their prefix
     assert report.orphan_objects.fixed == 6
-    assert not any(exists(key) for key in maintenance.stored_keys(world["deleted"]))
+    assert not any(exists(key) for key in videos.stored_keys(world["deleted"]))
     assert not exists(world["failed_leftover"]) and not exists(world["stray"])
     # AND the clean video keeps every object, the broken one its remaining ones
-    assert all(exists(key) for key in maintenance.stored_keys(clean))
-    assert all(exists(key) for key in maintenance.stored_keys(broken) - {broken.file_key})
+    assert all(exists(key) for key in videos.stored_keys(clean))
+    assert all(exists(key) for key in videos.stored_keys(broken) - {broken.file_key})
     # AND the record whose file is gone is marked broken, with what is missing
     broken.refresh()
     assert broken.status == videos.BROKEN and broken.file_key in broken.error_message
@@ -230,7 +231,7 @@ def test_drift_between_counters_and_records_is_reported_and_corrected(aws):
     assert dry.quota_drift.found == applied.quota_drift.found == 1 and dry.quota_drift.fixed == 0
     assert dry.quota_drift.bytes == 5000
     account = User.get(user)
-    assert account.bytes_used == maintenance.stored_bytes(kept) == 400
+    assert account.bytes_used == videos.stored_bytes(kept) == 400
     assert account.video_count == 1
     assert account.bytes_available == account.quota_bytes - 400
     assert sweep(apply=False, hours_later=0).quota_drift.found == 0

@@ -50,9 +50,9 @@ def test_capture_in_flight_loses_nothing_when_a_sweep_runs_mid_upload(client, us
     # AND the video is ready with every object in place
     video = videos.get(response.json_body["video_id"])
     assert video.status == videos.READY
-    assert all(sweeping.head(key) for key in maintenance.stored_keys(video))
+    assert all(sweeping.head(key) for key in videos.stored_keys(video))
     # AND afterwards the counters equal the records and a sweep finds nothing to do
     after = maintenance.run(services=wiring.services(), apply=True)
     assert not any(finding.found for finding in after.findings().values())
     account = User.get(user.user_id)
-    assert (account.bytes_used, account.video_count, account.bytes_reserved) == (maintenance.stored_bytes(video), 1, 0)
+    assert (account.bytes_used, account.video_count, account.bytes_reserved) == (videos.stored_bytes(video), 1, 0)

@@ -77,7 +77,7 @@ def assert_stored_and_counted_once(video_id: str) -> Video:
     stored = {obj["Key"]: obj["Size"] for obj in wiring.services().storage.list("")}
     sizes = video.object_sizes.as_dict()
     assert sizes == {key: stored.get(key) for key in sizes}
-    assert maintenance.stored_keys(video) == set(sizes)
+    assert videos.stored_keys(video) == set(sizes)
     assert video.bytes_stored == sum(sizes.values())
     owner = get_user("alice")
     assert (owner.bytes_used, owner.bytes_reserved, owner.video_count) == (video.bytes_stored, 0, 1)
