@@ -62,7 +62,7 @@ def settings_env(monkeypatch):
 
 
 @pytest.fixture
-def aws():
+def mocked_aws():
     """In-process moto with the stage's bucket, tables and queues, made by the local bootstrap."""
     from moto import mock_aws
 
@@ -120,17 +120,17 @@ def seed_user(user_id: str, *, quota_bytes: int = 10 * 1024**3, is_admin: bool =
 
 
 @pytest.fixture
-def user(aws) -> SeededUser:
+def user(mocked_aws) -> SeededUser:
     return seed_user("alice")
 
 
 @pytest.fixture
-def other_user(aws) -> SeededUser:
+def other_user(mocked_aws) -> SeededUser:
     return seed_user("bob")
 
 
 @pytest.fixture
-def client(aws):
+def client(mocked_aws):
     from chalice.test import Client
 
     from app import app
@@ -140,7 +140,7 @@ def client(aws):
 
 
 @pytest.fixture
-def drain(aws):
+def drain(mocked_aws):
     """Run what is on the jobs queue through the real worker handler, as Lambda would."""
     from chalicelib import wiring
     from chalicelib.local import worker_loop

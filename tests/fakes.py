@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from chalicelib.media.download import YtDlpDownloader
+from chalicelib.wiring import SystemClock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "platforms"
 
@@ -32,3 +34,31 @@ class RecordedDownloader(YtDlpDownloader):
 
     def follow_redirects(self, url: str, **kwargs) -> str:
         return super().follow_redirects(self.redirects.get(url, url), **kwargs)
+
+
+class FakeClock(SystemClock):
+    """The clock a test sets: stopped ``at`` a moment, or the real time moved ``later`` (a sweep run hours after
+    the seeding); ids stay real."""
+
+    def __init__(self, at: datetime | None = None, *, later: timedelta = timedelta()):
+        self.at, self.later = at, later
+
+    def now(self) -> datetime:
+        return self.at if self.at is not None else super().now() + self.later
+
+
+class FakeDownloader:
+    """The downloader port without a network: ``probe`` answers with a given info dict (as a platform described the
+    link), ``follow_redirects`` with the link a short link leads to. For the pipeline's rules (no moto, no ffmpeg)."""
+
+    def __init__(self, info: dict | None = None, redirects: dict[str, str] | None = None):
+        self.info = info or {}
+        self.redirects = redirects or {}
+        self.probed: list[str] = []
+
+    def probe(self, url: str, **_options) -> dict:
+        self.probed.append(url)
+        return self.info
+
+    def follow_redirects(self, url: str, **_options) -> str:
+        return self.redirects.get(url, url)

@@ -2,7 +2,7 @@
 
 yt-dlp's ``max_filesize`` skips silently and is not enforced without a Content-Length, so the limit
 is enforced in the progress hook by raising, and the partial file is removed with the temp dir.
-Every connection runs inside ``urls.guarded_connections``: redirects and embedded URLs are checked.
+Every connection runs inside ``netguard.guarded_connections``: redirects and embedded URLs are checked.
 """
 
 from __future__ import annotations

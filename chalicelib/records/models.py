@@ -222,7 +222,7 @@ class IdempotencyKey(Model):
 
 class OpsRecord(Model):
     """Operations data: the worker's heartbeat (``heartbeat``/``worker``) and the hourly job rollups
-    (``rollup``/``<hour>#<platform>``), whose counters are attributes added with ADD (see opsmetrics)."""
+    (``rollup``/``<hour>#<platform>``), whose counters are attributes added with ADD (see ops.rollups)."""
 
     class Meta(_Meta):
         table_name = "ops"

@@ -1,7 +1,7 @@
 """POST /telegram/webhook (and /api/telegram/webhook, the old backend's path): Telegram's updates.
 
 Telegram signs nothing; it sends the secret given to setWebhook in a header, checked here in
-constant time before anything else. A good request is handled once (see deliveries), its links
+constant time before anything else. A good request is handled once (see seen_updates), its links
 and files are queued through the capture service, and the answer is 200 in well under a second:
 downloads happen in the worker. A body that is not an update is acknowledged and ignored (a 5xx
 would only make Telegram send it again and again).

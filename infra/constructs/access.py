@@ -41,7 +41,7 @@ def _tables(role: iam.IRole, tables: Sequence[dynamodb.ITable], *, write: bool =
             nag.acknowledge(
                 role,
                 nag.arn_wildcard(table, "/index/*"),
-                "Queries use the table's own indexes (declared in chalicelib/models.py), all of them.",
+                "Queries use the table's own indexes (declared in chalicelib/records/models.py), all of them.",
             )
 
 

@@ -51,7 +51,7 @@ def test_another_users_id_answers_exactly_like_a_missing_one(client, user, other
     assert Video.get(owned["video_id"]).owner_id == user.user_id
 
 
-def test_routes_need_a_valid_key(client, aws):
+def test_routes_need_a_valid_key(client, mocked_aws):
     for method, route in AUTHENTICATED:
         for header in (None, "Bearer", "Basic abc", "Bearer prsnl_unknown"):
             response = call(client, method, route.format(video="v", job="j"),

@@ -12,8 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from chalicelib import aws as aws_clients
-from chalicelib import wiring
+from chalicelib import aws, wiring
 from chalicelib.records.models import Video
 from chalicelib.storage import layout, signed_urls
 
@@ -73,7 +72,7 @@ def test_stream_redirects_to_a_signed_cloudfront_url(client, user, ready_video, 
 
 
 def test_signing_key_comes_from_secrets_manager(user, ready_video, settings_env, private_key):
-    aws_clients.client("secretsmanager").create_secret(Name="prsnl/cdn-key", SecretString=pem(private_key))
+    aws.client("secretsmanager").create_secret(Name="prsnl/cdn-key", SecretString=pem(private_key))
     settings_env(PRSNL_CDN_DOMAIN=CDN, PRSNL_CDN_KEY_PAIR_ID=KEY_PAIR_ID, PRSNL_CDN_PRIVATE_KEY_SECRET="prsnl/cdn-key")
     services = wiring.services()
     signed = signed_urls.signed_url(ready_video.file_key, settings=services.settings, storage=services.storage,

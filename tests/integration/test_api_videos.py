@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chalicelib import aws as aws_clients
-from chalicelib import wiring
+from chalicelib import aws, wiring
 from chalicelib.records.models import Job, User, Video
 
 
@@ -37,7 +36,7 @@ def ready_video(client, user, drain, clip480_url) -> dict:
 
 
 def bucket_keys() -> list[str]:
-    s3 = aws_clients.client("s3")
+    s3 = aws.client("s3")
     return [o["Key"] for o in s3.list_objects_v2(Bucket=wiring.services().settings.bucket).get("Contents", [])]
 
 

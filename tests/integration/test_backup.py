@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from urllib.parse import unquote, urlparse
 
 import pytest
 
-from chalicelib import aws as aws_clients
-from chalicelib import wiring
+from chalicelib import aws, wiring
 from chalicelib.cli import main as cli
 from chalicelib.ops import backup, maintenance
 from chalicelib.records import videos
 from chalicelib.records.models import ALL_MODELS, User, Video
+from tests.fakes import FakeClock
 
 CLIPS = ("clip.mp4", "clip.webm", "clip.mkv")
 COUNTERS = ("bytes_used", "bytes_reserved", "bytes_available", "video_count")
@@ -26,7 +27,7 @@ def loopback_allowed(settings_env):
 
 
 def s3():
-    return aws_clients.client("s3")
+    return aws.client("s3")
 
 
 def settings():
@@ -130,7 +131,7 @@ def test_whole_table_set_comes_back_from_a_snapshot(client, user, drain, media_s
     sums, quota = checksums(vid), counters(user.user_id)
     manifest = backup.backup(services=wiring.services())
     # WHEN every table is emptied and the video's objects deleted
-    dynamodb = aws_clients.client("dynamodb")
+    dynamodb = aws.client("dynamodb")
     for model in ALL_MODELS:
         for item in model.scan():
             item.delete()
@@ -148,7 +149,7 @@ def test_whole_table_set_comes_back_from_a_snapshot(client, user, drain, media_s
     assert checksums(vid) == sums and counters(user.user_id) == quota
 
 
-def test_manifest_counts_and_checksums_match_the_files_and_media_is_copied_once(user, aws):
+def test_manifest_counts_and_checksums_match_the_files_and_media_is_copied_once(user, mocked_aws):
     # GIVEN a stored object and the backup of a seeded user
     s3().put_object(Bucket=settings().bucket, Key="videos/2026/01/abc_720p.mp4", Body=b"frames")
     first = backup.backup(services=wiring.services())
@@ -161,13 +162,13 @@ def test_manifest_counts_and_checksums_match_the_files_and_media_is_copied_once(
     assert first["media"] == {"objects": 1, "bytes": 6}
     # AND a second backup copies only what the backup does not hold yet
     s3().put_object(Bucket=settings().bucket, Key="thumbnails/2026/01/abc_small.jpg", Body=b"jpg")
-    wiring.override(clock=_Later())
+    wiring.override(clock=FakeClock(later=timedelta(minutes=1)))
     second = backup.backup(services=wiring.services())
     assert second["media"] == {"objects": 1, "bytes": 3}
     assert backup.snapshots(services=wiring.services()) == [first["snapshot"], second["snapshot"]]
 
 
-def test_corrupt_backup_is_refused_and_restores_nothing(user, aws):
+def test_corrupt_backup_is_refused_and_restores_nothing(user, mocked_aws):
     # GIVEN a backup whose users file was changed afterwards
     manifest = backup.backup(services=wiring.services())
     entry = manifest["tables"]["User"]
@@ -180,17 +181,10 @@ def test_corrupt_backup_is_refused_and_restores_nothing(user, aws):
     assert User.count() == 0
 
 
-def test_restoring_a_video_in_no_backup_is_not_found(aws):
+def test_restoring_a_video_in_no_backup_is_not_found(mocked_aws):
     from chalicelib.errors import NotFoundError
 
     with pytest.raises(NotFoundError):
         backup.restore_video("no-such-video", services=wiring.services())
 
 
-class _Later(wiring.SystemClock):
-    """A second backup a minute later gets its own snapshot name."""
-
-    def now(self):
-        from datetime import timedelta
-
-        return super().now() + timedelta(minutes=1)

@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from chalicelib import aws as aws_clients
-from chalicelib import wiring
+from chalicelib import aws, wiring
 from chalicelib.media.probe import probe
 
 
@@ -41,7 +40,7 @@ def test_capture_becomes_ready_video_when_worker_runs(client, user, drain, media
     assert re.fullmatch(rf"videos/\d{{4}}/\d{{2}}/{body['video_id']}\.mp4", video["file_key"])
     assert set(video["thumbnails"]) == {"small", "medium", "large"}
     # AND the stored object is a browser-safe MP4 of the same duration
-    s3 = aws_clients.client("s3")
+    s3 = aws.client("s3")
     bucket = wiring.services().settings.bucket
     head = s3.head_object(Bucket=bucket, Key=video["file_key"])
     assert head["ContentType"] == "video/mp4"
@@ -107,8 +106,8 @@ def test_health_reports_each_service(client):
     assert {name for name, part in response.json_body["checks"].items() if part["ok"]} == {"s3", "dynamodb", "sqs"}
 
 
-def test_health_is_503_when_the_queue_is_gone(client, aws):
-    aws_clients.client("sqs").delete_queue(QueueUrl=aws["jobs"])
+def test_health_is_503_when_the_queue_is_gone(client, mocked_aws):
+    aws.client("sqs").delete_queue(QueueUrl=mocked_aws["jobs"])
     response = client.http.get("/api/health")
     assert response.status_code == 503
     assert response.json_body["checks"]["sqs"]["ok"] is False

@@ -8,8 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import aws as aws_clients
-from chalicelib import wiring
+from chalicelib import aws, wiring
 from chalicelib.config import get_settings
 from chalicelib.local.bootstrap import bootstrap
 from chalicelib.ops import health
@@ -21,7 +20,7 @@ DEEP = "/api/health/deep"
 
 
 @pytest.fixture
-def admin(aws):
+def admin(mocked_aws):
     return seed_user("root", is_admin=True)
 
 
@@ -48,7 +47,7 @@ def test_deep_health_reports_every_part_and_the_workers_tools(client, admin, use
     body = json.dumps({"url": media_server.url("files", "clip.mp4")})
     assert client.http.post("/api/capture", headers=user.headers, body=body).status_code == 202
     assert drain() == 1
-    sqs = aws_clients.client("sqs")
+    sqs = aws.client("sqs")
     sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=get_settings().jobs_dlq)["QueueUrl"], MessageBody="{}")
     # WHEN an admin asks for the deep check
     response = deep(client, admin)
@@ -65,8 +64,8 @@ def test_deep_health_reports_every_part_and_the_workers_tools(client, admin, use
     assert worker["versions"]["ffmpeg"] and worker["versions"]["yt_dlp"].startswith("20")
 
 
-def test_deep_health_is_503_while_the_queue_is_gone_and_200_once_it_is_back(client, admin, aws):
-    aws_clients.client("sqs").delete_queue(QueueUrl=aws["jobs"])
+def test_deep_health_is_503_while_the_queue_is_gone_and_200_once_it_is_back(client, admin, mocked_aws):
+    aws.client("sqs").delete_queue(QueueUrl=mocked_aws["jobs"])
     response = deep(client, admin)
     assert response.status_code == 503
     assert response.json_body["failing"] == ["sqs"]

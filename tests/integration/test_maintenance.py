@@ -9,32 +9,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import aws as aws_clients
-from chalicelib import wiring
+from chalicelib import aws, wiring
 from chalicelib.cli import main as cli
 from chalicelib.ops import maintenance
 from chalicelib.records import jobs, quotas, videos
 from chalicelib.records.models import ALL_MODELS, Job, User, Video
 from chalicelib.storage import layout
-from chalicelib.wiring import SystemClock
 from tests.conftest import seed_user
+from tests.fakes import FakeClock
 
 CREATED = datetime(2026, 1, 5, tzinfo=UTC)
 THUMBS = ("small", "medium", "large")
 
 
-class LaterClock(SystemClock):
-    """The real clock moved forward: what the sweep sees when it runs hours after the seeding."""
-
-    def __init__(self, hours: float):
-        self.shift = timedelta(hours=hours)
-
-    def now(self) -> datetime:
-        return super().now() + self.shift
-
-
 def s3():
-    return aws_clients.client("s3")
+    return aws.client("s3")
 
 
 def bucket() -> str:
@@ -87,7 +76,7 @@ def stuck_job(owner_id: str, *, reserved: int, error_code: str | None = None, le
 def state() -> dict:
     """Every object version, delete marker, table item and queued message: what a dry run must not change."""
     versions = s3().list_object_versions(Bucket=bucket())
-    dynamodb = aws_clients.client("dynamodb")
+    dynamodb = aws.client("dynamodb")
     items = {model.__name__: sorted(json.dumps(i, sort_keys=True)
                                     for i in dynamodb.scan(TableName=model.Meta.table_name)["Items"])
              for model in ALL_MODELS}
@@ -97,7 +86,7 @@ def state() -> dict:
 
 
 @pytest.fixture
-def world(aws, work_dir):
+def world(mocked_aws, work_dir):
     """One user with a clean video and every kind of leftover the maintenance looks for."""
     user = seed_user("carol").user_id
     clean = video_record(user)
@@ -121,11 +110,11 @@ def world(aws, work_dir):
 
 
 def sweep(*, apply: bool, hours_later: float = 2) -> maintenance.Report:
-    wiring.override(clock=LaterClock(hours_later))
+    wiring.override(clock=FakeClock(later=timedelta(hours=hours_later)))
     return maintenance.run(services=wiring.services(), apply=apply)
 
 
-def test_lifecycle_rules_are_applied_and_versioning_stays_on_when_bootstrapped(aws):
+def test_lifecycle_rules_are_applied_and_versioning_stays_on_when_bootstrapped(mocked_aws):
     # GIVEN the buckets the local bootstrap made (the aws fixture)
     settings = wiring.services().settings
     # THEN the media bucket carries exactly layout.lifecycle_rules() (the definition infra reads too)
@@ -204,7 +193,7 @@ def test_fresh_objects_are_kept_within_the_grace_period(world):
     assert exists(world["stray"]) and exists(world["temp_leftover"])
 
 
-def test_temp_leftovers_are_only_reported_outside_the_local_stack(aws, settings_env):
+def test_temp_leftovers_are_only_reported_outside_the_local_stack(mocked_aws, settings_env):
     # GIVEN a deployed stage's resources (S3 lifecycle expires temp/ there) with an old work file
     from chalicelib.config import get_settings
     from chalicelib.local.bootstrap import bootstrap
@@ -219,7 +208,7 @@ def test_temp_leftovers_are_only_reported_outside_the_local_stack(aws, settings_
     assert exists(leftover)
 
 
-def test_drift_between_counters_and_records_is_reported_and_corrected(aws):
+def test_drift_between_counters_and_records_is_reported_and_corrected(mocked_aws):
     # GIVEN a user whose counters say more than their records hold (a lost release)
     user = seed_user("dave").user_id
     kept = video_record(user)
@@ -238,7 +227,7 @@ def test_drift_between_counters_and_records_is_reported_and_corrected(aws):
 
 
 def test_cli_prints_a_dry_run_report_by_default(world, capsys):
-    wiring.override(clock=LaterClock(2))
+    wiring.override(clock=FakeClock(later=timedelta(hours=2)))
     assert cli(["maintenance"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("maintenance: dry run, nothing changed")
@@ -252,7 +241,7 @@ def test_cli_prints_a_dry_run_report_by_default(world, capsys):
 
 def test_the_hourly_schedule_runs_the_maintenance(world, client):
     # WHEN EventBridge invokes the scheduled function (hours after the seeding)
-    wiring.override(clock=LaterClock(2))
+    wiring.override(clock=FakeClock(later=timedelta(hours=2)))
     event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
                                             resources=["arn:aws:events:us-east-1:000000000000:rule/hourly"])
     client.lambda_.invoke("run_maintenance", event)

@@ -96,7 +96,7 @@ def test_a_resent_message_runs_the_job(client, user, drain, media_server):
     assert job.status == jobs.SUCCEEDED and videos.get(job.video_id).status == videos.READY
 
 
-def test_a_lost_job_without_attempts_left_is_failed_and_its_reservation_given_back(aws):
+def test_a_lost_job_without_attempts_left_is_failed_and_its_reservation_given_back(mocked_aws):
     # GIVEN a job queued after its last attempt, its video holding a reservation, and no message
     owner = seed_user("erin").user_id
     video = video_record(owner, status=videos.PROCESSING)
@@ -118,7 +118,7 @@ def test_a_lost_job_without_attempts_left_is_failed_and_its_reservation_given_ba
     assert wiring.services().queue.depth()["visible"] == 0
 
 
-def test_a_stuck_job_whose_message_cannot_be_sent_is_put_back_for_the_next_run(aws):
+def test_a_stuck_job_whose_message_cannot_be_sent_is_put_back_for_the_next_run(mocked_aws):
     # GIVEN a job whose worker died, and a jobs queue that refuses messages
     job = stuck_job(seed_user("frank").user_id, reserved=1000)
     queue = wiring.services().queue
@@ -136,7 +136,7 @@ def test_a_stuck_job_whose_message_cannot_be_sent_is_put_back_for_the_next_run(a
     assert jobs.JobMessage.from_json(queue.receive(wait_seconds=0)[0]["Body"]).job_id == job.job_id
 
 
-def test_a_rendition_whose_message_cannot_be_sent_may_be_asked_again(aws):
+def test_a_rendition_whose_message_cannot_be_sent_may_be_asked_again(mocked_aws):
     # GIVEN a ready 640x480 video, and a jobs queue that refuses messages
     video = video_record(seed_user("gina").user_id)
     video.update(actions=[Video.width.set(640), Video.height.set(480)])

@@ -108,7 +108,7 @@ def test_failures_are_counted_by_code_retries_and_dlq_arrivals(user, drain, medi
     assert not named(points, "DownloadsSucceeded")
 
 
-def test_telegram_updates_handled_and_refused_are_counted(client, aws, telegram, capsys):
+def test_telegram_updates_handled_and_refused_are_counted(client, mocked_aws, telegram, capsys):
     from tests.fake_telegram import text_update
 
     capsys.readouterr()
@@ -143,7 +143,8 @@ def test_correlation_id_follows_a_capture_from_the_api_through_the_worker(client
     assert all(r["service"] and r["level"] for r in records)
 
 
-def test_correlation_id_follows_a_bot_capture_into_the_worker(client, aws, telegram, drain, media_server, app_logs):
+def test_correlation_id_follows_a_bot_capture_into_the_worker(client, mocked_aws, telegram, drain, media_server,
+                                                              app_logs):
     from tests.fake_telegram import text_update
 
     # WHEN the bot receives a link and the worker runs the capture

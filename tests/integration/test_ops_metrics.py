@@ -11,19 +11,14 @@ import pytest
 from chalicelib import wiring
 from chalicelib.cli import main as cli
 from chalicelib.ops import rollups
-from chalicelib.wiring import SystemClock
 from tests.conftest import seed_user
+from tests.fakes import FakeClock
 
 NOW = datetime(2026, 11, 5, 12, 30, tzinfo=UTC)
 
 
-class FixedClock(SystemClock):
-    def now(self) -> datetime:
-        return NOW
-
-
 @pytest.fixture
-def admin(aws):
+def admin(mocked_aws):
     return seed_user("root", is_admin=True)
 
 
@@ -34,9 +29,9 @@ def seed(hours_ago: float, platform: str, *, code: str | None = None, download: 
 
 
 @pytest.fixture
-def seeded(aws):
+def seeded(mocked_aws):
     """This hour, five hours ago, three days ago, and ten days ago (older than any window)."""
-    wiring.override(clock=FixedClock())
+    wiring.override(clock=FakeClock(NOW))
     for download, processing in ((2, 1), (3, 1), (40, 5)):
         seed(0.2, "youtube", download=download, processing=processing)
     seed(0.1, "youtube", code="bot_check")

@@ -20,6 +20,7 @@ from chalicelib.records.models import Video
 from chalicelib.records.users import get_user
 from chalicelib.storage.s3 import S3Storage
 from chalicelib.telegram.notifier import NullNotifier
+from tests.fakes import FakeClock
 
 
 @pytest.fixture(autouse=True)
@@ -32,11 +33,6 @@ class FailingChat(NullNotifier):
 
     def ready(self, job, video, thumbnail=None) -> None:
         raise ConnectionError("api.telegram.org is unreachable")
-
-
-class _LaterClock(wiring.SystemClock):
-    def now(self):
-        return super().now() + timedelta(hours=1)
 
 
 class AfterUpload:
@@ -59,8 +55,8 @@ class AfterUpload:
 
 def reaper(reports: list):
     """A step: the real maintenance an hour later (the lease is over: the reaper takes the job back)."""
-    return lambda: reports.append(maintenance.run(services=wiring.Services(get_settings(), clock=_LaterClock()),
-                                                  apply=True))
+    later = wiring.Services(get_settings(), clock=FakeClock(later=timedelta(hours=1)))
+    return lambda: reports.append(maintenance.run(services=later, apply=True))
 
 
 LAST_UPLOAD = "_large.jpg"  # a capture's uploads: the video, then its small, medium and large thumbnails

@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from chalicelib import aws as aws_clients
-from chalicelib import capture, wiring
+from chalicelib import aws, capture, wiring
 from chalicelib.local import worker_loop
 from chalicelib.media.probe import probe
 from chalicelib.records import jobs, videos
@@ -50,7 +49,7 @@ def queue(url: str) -> capture.CaptureResult:
 def stored(video: videos.Video, tmp_path):
     """The stored MP4, fetched back from S3 and probed."""
     path = tmp_path / "stored.mp4"
-    aws_clients.client("s3").download_file(wiring.services().settings.bucket, video.file_key, str(path))
+    aws.client("s3").download_file(wiring.services().settings.bucket, video.file_key, str(path))
     return probe(path)
 
 
@@ -101,7 +100,7 @@ def test_ready_record_carries_probe_and_platform_metadata_and_keys_per_layout(us
     assert video.file_key == f"videos/{month}/{video.video_id}.mp4"
     assert video.thumbnails.as_dict() == {size: f"thumbnails/{month}/{video.video_id}_{size}.jpg"
                                           for size in ("small", "medium", "large")}
-    s3, bucket = aws_clients.client("s3"), wiring.services().settings.bucket
+    s3, bucket = aws.client("s3"), wiring.services().settings.bucket
     for key, kind in [(video.file_key, "video/mp4"), *((k, "image/jpeg") for k in video.thumbnails.as_dict().values())]:
         head = s3.head_object(Bucket=bucket, Key=key)
         assert (head["ContentType"], head["CacheControl"]) == (kind, layout.CACHE_FOREVER)
@@ -143,7 +142,7 @@ def test_video_over_100_mb_end_to_end_with_multipart_upload(user, drain, large_v
     video = videos.get(result.video.video_id)
     assert video.status == videos.READY, video.error_message
     assert video.height == 1080 and video.bytes_stored > 100 * 1024 * 1024
-    head = aws_clients.client("s3").head_object(Bucket=wiring.services().settings.bucket, Key=video.file_key)
+    head = aws.client("s3").head_object(Bucket=wiring.services().settings.bucket, Key=video.file_key)
     assert re.fullmatch(r'"[0-9a-f]+-\d+"', head["ETag"])  # a multipart upload's ETag counts its parts
     assert head["ContentLength"] == video.filesize
     assert not any(work_dir.iterdir())

@@ -132,7 +132,7 @@ def test_tiktok_photo_post_is_kept_as_its_picture_never_as_its_sound(user, drain
     assert [(v.status, v.kind, v.codec, v.audio_codec) for v in records] == [(videos.READY, "image", "mjpeg", None)]
 
 
-def test_post_whose_items_together_pass_the_quota_fails_whole_leaving_nothing(aws, drain, work_dir):
+def test_post_whose_items_together_pass_the_quota_fails_whole_leaving_nothing(mocked_aws, drain, work_dir):
     # GIVEN an owner whose quota holds the post's first video (3.4 MB estimated) but not all of them (5.6 MB)
     seed_user("carol", quota_bytes=4 * MB)
     result = queue(X_POST, owner="carol")

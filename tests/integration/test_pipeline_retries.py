@@ -13,8 +13,7 @@ import uuid
 
 import pytest
 
-from chalicelib import aws as aws_clients
-from chalicelib import capture, wiring, worker
+from chalicelib import aws, capture, wiring, worker
 from chalicelib.local import worker_loop
 from chalicelib.records import jobs, videos
 from chalicelib.records.users import get_user
@@ -30,8 +29,8 @@ def queue(url: str) -> capture.CaptureResult:
     return capture.capture(url, owner_id="alice", services=wiring.services())
 
 
-def dlq_bodies(aws) -> list[str]:
-    answer = aws_clients.client("sqs").receive_message(QueueUrl=aws["dlq"], MaxNumberOfMessages=10)
+def dlq_bodies(mocked_aws) -> list[str]:
+    answer = aws.client("sqs").receive_message(QueueUrl=mocked_aws["dlq"], MaxNumberOfMessages=10)
     return [m["Body"] for m in answer.get("Messages", [])]
 
 
@@ -73,7 +72,7 @@ def test_server_failing_twice_then_working_ends_ready_on_the_third_attempt(user,
     assert not any(work_dir.iterdir())
 
 
-def test_server_always_failing_ends_in_the_dlq_with_the_job_failed(aws, user, drain, media_server, work_dir):
+def test_server_always_failing_ends_in_the_dlq_with_the_job_failed(mocked_aws, user, drain, media_server, work_dir):
     # GIVEN a link whose server always answers 503
     result = queue(media_server.url("fail", "clip.mp4"))
     # WHEN the queue is drained (each failed delivery comes back after its backoff)
@@ -84,13 +83,14 @@ def test_server_always_failing_ends_in_the_dlq_with_the_job_failed(aws, user, dr
     assert "503" in job.error_message
     assert videos.get(result.video.video_id).error_code == "transient"
     # AND the message is in the DLQ, and nothing is left: no object, no temp dir, no reservation
-    assert [jobs.JobMessage.from_json(body).job_id for body in dlq_bodies(aws)] == [job.job_id]
+    assert [jobs.JobMessage.from_json(body).job_id for body in dlq_bodies(mocked_aws)] == [job.job_id]
     assert not list(wiring.services().storage.list(""))
     assert not any(work_dir.iterdir())
     assert get_user("alice").bytes_reserved == 0
 
 
-def test_batch_with_one_bad_message_does_not_redeliver_the_good_one(aws, user, drain, media_server, lambda_context):
+def test_batch_with_one_bad_message_does_not_redeliver_the_good_one(mocked_aws, user, drain, media_server,
+                                                                    lambda_context):
     # GIVEN a batch of two records: one that works and one whose server fails
     good = queue(media_server.url("files", "clip.mp4"))
     bad = queue(media_server.url("fail", "clip.mp4"))

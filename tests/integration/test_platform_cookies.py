@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import aws as aws_clients
+from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.platforms import get_platform
 
@@ -19,9 +19,9 @@ TIKTOK = ".tiktok.com\tTRUE\t/\tTRUE\t2000000000\tttwid\tabc"
 
 
 @pytest.fixture
-def cookie_secret(aws, settings_env, monkeypatch, tmp_path):
+def cookie_secret(mocked_aws, settings_env, monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    aws_clients.client("secretsmanager").create_secret(
+    aws.client("secretsmanager").create_secret(
         Name=SECRET, SecretString=json.dumps({"youtube": YOUTUBE, "tiktok": TIKTOK}))
     settings_env(PRSNL_PLATFORM_COOKIES_SECRET=SECRET)
 
@@ -46,8 +46,8 @@ def test_platform_setting_comes_before_the_secret(cookie_secret, settings_env):
 def test_secret_is_read_once_until_reset(cookie_secret):
     # GIVEN cookies read once, then a rotated secret
     assert YOUTUBE in cookie_text("youtube")
-    aws_clients.client("secretsmanager").put_secret_value(SecretId=SECRET, SecretString=json.dumps({"youtube": "x"}))
+    aws.client("secretsmanager").put_secret_value(SecretId=SECRET, SecretString=json.dumps({"youtube": "x"}))
     # THEN the container keeps what it read, until the cache is dropped
     assert YOUTUBE in cookie_text("youtube")
-    aws_clients.reset()
+    aws.reset()
     assert cookie_text("youtube").endswith("\nx\n")

@@ -17,7 +17,7 @@ from tests.fake_telegram import text_update
 
 
 @pytest.fixture
-def bot_polling(aws, telegram, settings_env):
+def bot_polling(mocked_aws, telegram, settings_env):
     """The polling loop in a thread, as ``make bot`` runs it, stopped at the end of the test."""
     settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
     stop = threading.Event()
@@ -52,7 +52,7 @@ def job_with_reply(telegram, services) -> Job:
                                              "label": "link"}})
 
 
-def test_progress_edits_are_throttled_and_the_final_one_always_sent(aws, telegram, settings_env):
+def test_progress_edits_are_throttled_and_the_final_one_always_sent(mocked_aws, telegram, settings_env):
     settings_env(PRSNL_TELEGRAM_EDIT_INTERVAL_SECONDS="3")
     services = wiring.services()
     now = [100.0]
@@ -71,14 +71,14 @@ def test_progress_edits_are_throttled_and_the_final_one_always_sent(aws, telegra
                      "❌ Not saved: it is larger than the size limit.\nlink"]
 
 
-def test_jobs_not_from_the_bot_tell_nobody(aws, telegram):
+def test_jobs_not_from_the_bot_tell_nobody(mocked_aws, telegram):
     notifier = TelegramNotifier(wiring.services().settings)
     notifier.progress(Job("job-2", params=None), {"stage": "downloading", "percent": 5})
     notifier.failed(Job("job-3", params={"other": 1}), PermanentJobError("x", code="too_large"))
     assert telegram.calls == []
 
 
-def test_a_telegram_outage_does_not_fail_the_job(aws, telegram):
+def test_a_telegram_outage_does_not_fail_the_job(mocked_aws, telegram):
     services = wiring.services()
     job = job_with_reply(telegram, services)
     telegram.stop()
@@ -96,7 +96,7 @@ def test_set_webhook_command_registers_the_url_with_its_secret(telegram):
                                 "allowed_updates": ["message"]}
 
 
-def test_link_telegram_command_makes_the_bot_save_into_that_user(aws, telegram, user):
+def test_link_telegram_command_makes_the_bot_save_into_that_user(mocked_aws, telegram, user):
     from chalicelib.cli import main
     from chalicelib.telegram import accounts
 

@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from chalicelib import aws as aws_clients
-from chalicelib import wiring
+from chalicelib import aws, wiring
 from chalicelib.records.models import IdempotencyKey, Job, User, Video
 from tests.conftest import TELEGRAM_USER, WEBHOOK_SECRET
 from tests.fake_telegram import TOKEN, photo_update, text_update, video_update
@@ -104,7 +103,7 @@ def test_photo_is_stored_as_an_image_capture_with_thumbnails(client, telegram, d
     [video] = videos_of(TELEGRAM_USER)
     assert video.status == "ready" and video.kind == "image"
     assert video.file_key.endswith(f"{video.video_id}.jpg") and (video.width, video.height) == (640, 480)
-    s3 = aws_clients.client("s3")
+    s3 = aws.client("s3")
     bucket = wiring.services().settings.bucket
     stored = s3.get_object(Bucket=bucket, Key=video.file_key)
     assert stored["Body"].read() == content and stored["ContentType"] == "image/jpeg"
@@ -253,7 +252,7 @@ def test_linked_user_captures_into_their_own_account(client, telegram, drain, us
 
 
 def test_secrets_come_from_secrets_manager(client, telegram, settings_env):
-    sm = aws_clients.client("secretsmanager")
+    sm = aws.client("secretsmanager")
     token_arn = sm.create_secret(Name="prsnl/telegram-token", SecretString=TOKEN)["ARN"]
     secret_arn = sm.create_secret(Name="prsnl/webhook-secret", SecretString="from-secrets-manager")["ARN"]
     settings_env(PRSNL_TELEGRAM_TOKEN="", PRSNL_TELEGRAM_WEBHOOK_SECRET="", PRSNL_TELEGRAM_TOKEN_SECRET=token_arn,

@@ -12,25 +12,18 @@ from chalicelib.ops import trends
 from chalicelib.records import quotas
 from chalicelib.records.models import StorageSnapshot
 from tests.conftest import seed_user
+from tests.fakes import FakeClock
 
 DAY_1 = datetime(2026, 3, 1, 23, 55, tzinfo=UTC)
 DAY_2 = datetime(2026, 3, 2, 23, 55, tzinfo=UTC)
 
 
-class FixedClock(wiring.SystemClock):
-    def __init__(self, now: datetime):
-        self._now = now
-
-    def now(self) -> datetime:
-        return self._now
-
-
 def snapshot_at(moment: datetime) -> dict:
-    wiring.override(clock=FixedClock(moment))
+    wiring.override(clock=FakeClock(moment))
     return trends.snapshot(services=wiring.services())
 
 
-def test_daily_snapshots_keep_each_users_and_everyones_figures(aws):
+def test_daily_snapshots_keep_each_users_and_everyones_figures(mocked_aws):
     # GIVEN two users storing bytes over two days
     alice, bob = seed_user("alice", quota_bytes=1000).user_id, seed_user("bob", quota_bytes=2000).user_id
     quotas.settle(alice, reserved=0, actual=300)
@@ -58,13 +51,13 @@ def test_daily_snapshots_keep_each_users_and_everyones_figures(aws):
 
 
 @pytest.mark.parametrize("days", [0, "0", "abc", "1.5", 367, "-3"])
-def test_series_refuses_days_out_of_range(aws, days):
+def test_series_refuses_days_out_of_range(mocked_aws, days):
     with pytest.raises(BadRequestError) as error:
         trends.series("alice", days)
     assert error.value.code == "invalid_days"
 
 
-def test_series_defaults_to_thirty_days_when_days_is_not_given(aws):
+def test_series_defaults_to_thirty_days_when_days_is_not_given(mocked_aws):
     seed_user("alice")
     snapshot_at(DAY_1)
     assert len(trends.series("alice", None, now=DAY_1.replace(month=3, day=30))) == 1
