@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chalicelib import netguard, observability, platforms
-from chalicelib.errors import BadRequestError, QuotaExceededError
+from chalicelib.errors import BadRequestError, ConflictError, QuotaExceededError
 from chalicelib.ops import metrics
 from chalicelib.records import jobs, users, videos
 from chalicelib.records.models import Job, Video
@@ -43,10 +43,10 @@ def capture_resolved(resolved: platforms.Resolved, url: str, *, owner_id: str, s
                      correlation_id: str | None = None, job_params: dict | None = None,
                      kind: str = videos.VIDEO) -> CaptureResult:
     """Record and queue what is already resolved: a checked link, or a file the bot received (no link)."""
-    existing = videos.find_by_source(owner_id, resolved.dedupe_key)
+    claimed = videos.claimed_video_id(owner_id, resolved.dedupe_key)
+    existing = videos.find(claimed) if claimed else None
     if existing is not None and existing.status != videos.FAILED:
-        metrics.capture_requested(resolved.platform, source=source, created=False)
-        return CaptureResult(existing, None, created=False)
+        return _existing(existing, resolved, source)
     if users.get_user(owner_id).bytes_available <= 0:  # the worker's reservation is the real check
         raise QuotaExceededError("the storage quota is used up: delete a video first")
 
@@ -55,9 +55,9 @@ def capture_resolved(resolved: platforms.Resolved, url: str, *, owner_id: str, s
     video = videos.new_capture(video_id, owner_id=owner_id, job_id=job_id, now=now, source=source, url=url,
                                resolved=resolved, title=title, tags=list(tags or []), note=note, kind=kind)
     job = jobs.new_job(job_id, video_id=video_id, owner_id=owner_id, kind=jobs.CAPTURE, now=now, params=job_params)
-    if existing is not None:  # a failed earlier try: replace it so the owner keeps one record
-        videos.remove(existing)
-    videos.create_with_job(video, job)
+    # a failed earlier try is replaced in the same write, so the owner keeps one record of the link
+    if not videos.create_with_job(video, job, claimed=claimed, replacing=existing):
+        return _lost_race(owner_id, resolved, source)
     message = jobs.JobMessage(job.job_id, video.video_id, owner_id, kind=jobs.CAPTURE,
                               correlation_id=correlation_id or observability.logger.get_correlation_id())
     try:
@@ -67,3 +67,16 @@ def capture_resolved(resolved: platforms.Resolved, url: str, *, owner_id: str, s
         raise
     metrics.capture_requested(resolved.platform, source=source, created=True)
     return CaptureResult(video, job, created=True)
+
+
+def _existing(video: Video, resolved: platforms.Resolved, source: str) -> CaptureResult:
+    metrics.capture_requested(resolved.platform, source=source, created=False)
+    return CaptureResult(video, None, created=False)
+
+
+def _lost_race(owner_id: str, resolved: platforms.Resolved, source: str) -> CaptureResult:
+    """Another capture of the same link was created between our read and our write: it is the owner's video."""
+    winner = videos.find_by_source(owner_id, resolved.dedupe_key)
+    if winner is None:  # created and already deleted, or replaced again: asking once more settles it
+        raise ConflictError("this link is being saved and changed right now; try again", code="capture_conflict")
+    return _existing(winner, resolved, source)

@@ -64,6 +64,7 @@ class Settings:
     users_table: str
     api_keys_table: str
     videos_table: str
+    video_sources_table: str
     jobs_table: str
     snapshots_table: str
     jobs_queue: str
@@ -129,6 +130,7 @@ def load_settings() -> Settings:
         users_table=_env("PRSNL_USERS_TABLE", f"{prefix}-users"),
         api_keys_table=_env("PRSNL_API_KEYS_TABLE", f"{prefix}-api-keys"),
         videos_table=_env("PRSNL_VIDEOS_TABLE", f"{prefix}-videos"),
+        video_sources_table=_env("PRSNL_VIDEO_SOURCES_TABLE", f"{prefix}-video-sources"),
         jobs_table=_env("PRSNL_JOBS_TABLE", f"{prefix}-jobs"),
         snapshots_table=_env("PRSNL_SNAPSHOTS_TABLE", f"{prefix}-storage-snapshots"),
         jobs_queue=_env("PRSNL_JOBS_QUEUE", f"{prefix}-jobs"),

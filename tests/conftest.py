@@ -74,6 +74,18 @@ def mocked_aws():
         yield queues
 
 
+@pytest.fixture
+def atomic_dynamodb():
+    """DynamoDB applies each write and each transaction atomically (conditions, then updates); moto checks and
+    updates without a lock, so concurrent writes can interleave there. Give moto DynamoDB's guarantee (in this
+    process: in-process moto and the moto server fixture alike), as the local stack's moto server has it."""
+    from chalicelib.local.moto_server import make_writes_atomic
+
+    undo = make_writes_atomic()
+    yield
+    undo()
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     """A moto server on loopback for the session (what `make run` talks to); state reset per test."""

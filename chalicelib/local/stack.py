@@ -62,8 +62,8 @@ def local_environment(aws_port: int) -> dict:
 
 
 def start_moto(port: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "chalicelib.local.moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1).ok, timeout=30,
                what="the moto server", process=process)
     return process

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib import netguard, platforms
-from chalicelib.errors import JobCancelledError, PermanentJobError, UnsupportedUrlError
+from chalicelib.errors import JobCancelledError, PermanentJobError, TransientJobError, UnsupportedUrlError
 from chalicelib.media import images, thumbnails, transcode
 from chalicelib.media import probe as media_probe
 from chalicelib.pipeline import rules
@@ -19,6 +19,8 @@ from chalicelib.pipeline.run import Run
 from chalicelib.records import jobs, quotas, users, videos
 from chalicelib.records.models import Video
 from chalicelib.storage import layout
+
+SOURCE_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -100,16 +102,19 @@ class CaptureRun(Run):
         resolved = platforms.resolve(final)
         if resolved.needs_resolution:
             raise PermanentJobError("the short link leads to no video", code="unsupported_url")
-        existing = videos.find_by_source(video.owner_id, resolved.dedupe_key)
-        outcome = rules.short_link_outcome(existing, video.video_id)
-        if outcome is rules.ShortLink.END_ON_EXISTING:
-            self._end_on(existing)
-            return None
-        if outcome is rules.ShortLink.REPLACE:
-            videos.remove(existing)  # a failed earlier try: replaced, so the owner keeps one record
-        if not videos.redirected(video, resolved):
-            raise JobCancelledError("the video was deleted")
-        return platforms.get_platform(resolved.platform)
+        for _ in range(SOURCE_TRIES):  # another capture may take the item between our read and our write
+            claimed = videos.claimed_video_id(video.owner_id, resolved.dedupe_key)
+            existing = videos.find(claimed) if claimed else None
+            outcome = rules.short_link_outcome(existing, video.video_id)
+            if outcome is rules.ShortLink.END_ON_EXISTING:
+                self._end_on(existing)
+                return None
+            replacing = existing if outcome is rules.ShortLink.REPLACE else None  # a failed earlier try: replaced
+            if videos.redirected(video, resolved, claimed=claimed, replacing=replacing):
+                return platforms.get_platform(resolved.platform)
+            if videos.find(video.video_id) is None:
+                raise JobCancelledError("the video was deleted")
+        raise TransientJobError("the video's link kept changing hands; trying again")
 
     def _end_on(self, existing: Video) -> None:
         """The owner already has what the short link leads to: the job points at it, the duplicate record goes."""

@@ -99,14 +99,6 @@ class VideosByOwner(GlobalSecondaryIndex):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
-class VideosBySource(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by_source"
-        projection = KeysOnlyProjection()
-
-    owner_source = UnicodeAttribute(hash_key=True)
-
-
 class Video(Model):
     """A captured video: where it came from, what it is (probe) and where its objects are."""
 
@@ -122,7 +114,7 @@ class Video(Model):
     kind = UnicodeAttribute(default="video")  # "video", or "image": the file is a JPEG (photos sent to the bot)
     source_url = UnicodeAttribute()
     canonical_url = UnicodeAttribute()
-    owner_source = UnicodeAttribute()  # "{owner_id}#{platform}:{platform_id}": the de-duplication key
+    owner_source = UnicodeAttribute()  # "{owner_id}#{platform}:{platform_id}": the de-duplication key (VideoSource)
     platform = UnicodeAttribute()
     platform_id = UnicodeAttribute(null=True)
     job_id = UnicodeAttribute(null=True)
@@ -158,7 +150,17 @@ class Video(Model):
     parent_video_id = UnicodeAttribute(null=True)
     item_index = NumberAttribute(null=True)
     by_owner = VideosByOwner()
-    by_source = VideosBySource()
+
+
+class VideoSource(Model):
+    """Which video holds a capture's de-duplication key: one item per (owner, link), written in the same
+    transaction as the video it names, so two captures of one link can never both be created."""
+
+    class Meta(_Meta):
+        table_name = "video_sources"
+
+    owner_source = UnicodeAttribute(hash_key=True)
+    video_id = UnicodeAttribute()
 
 
 class JobsByStatus(GlobalSecondaryIndex):
@@ -234,9 +236,11 @@ class OpsRecord(Model):
     expires_at = TTLAttribute(null=True)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (User, ApiKey, Video, Job, StorageSnapshot, IdempotencyKey, OpsRecord)
+ALL_MODELS: tuple[type[Model], ...] = (User, ApiKey, Video, VideoSource, Job, StorageSnapshot, IdempotencyKey,
+                                       OpsRecord)
 
-TABLE_SETTINGS = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_table", Job: "jobs_table",
+TABLE_SETTINGS = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_table",
+                  VideoSource: "video_sources_table", Job: "jobs_table",
                   StorageSnapshot: "snapshots_table", IdempotencyKey: "idempotency_table", OpsRecord: "ops_table"}
 
 
@@ -289,17 +293,22 @@ def to_json_dict(record: Model, *, hide: tuple[str, ...] = ()) -> dict:
     return data
 
 
-def transact(*, saves: tuple[Model, ...] = (), deletes: tuple[Model, ...] = (),
-             updates: tuple[tuple[Model, list, object], ...] = ()) -> None:
-    """Write several records all or nothing (no half-written capture); ``updates`` are (record, actions, condition)."""
-    meta = (saves or deletes or [update[0] for update in updates])[0].Meta
+def transact(*, saves: tuple = (), deletes: tuple = (), updates: tuple[tuple[Model, list, object], ...] = ()) -> None:
+    """Write several records all or nothing (no half-written capture), in this order: ``saves`` and ``deletes``
+    (each a record, or a (record, condition) pair), then ``updates`` (record, actions, condition)."""
+    saves, deletes = [_with_condition(item) for item in saves], [_with_condition(item) for item in deletes]
+    meta = next(item[0] for item in (*saves, *deletes, *updates)).Meta
     with TransactWrite(connection=Connection(region=meta.region, host=meta.host)) as tx:
-        for record in saves:
-            tx.save(record)
-        for record in deletes:
-            tx.delete(record)
+        for record, condition in saves:
+            tx.save(record, condition=condition)
+        for record, condition in deletes:
+            tx.delete(record, condition=condition)
         for record, actions, condition in updates:
             tx.update(record, actions=actions, condition=condition)
+
+
+def _with_condition(item) -> tuple:
+    return item if isinstance(item, tuple) else (item, None)
 
 
 def bind_tables(settings: Settings) -> None:

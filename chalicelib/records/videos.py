@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.errors import BadRequestError
 from chalicelib.records import jobs
-from chalicelib.records.models import Job, Video, applied, fetch, to_json_dict, transact
+from chalicelib.records.models import Job, Video, VideoSource, applied, fetch, to_json_dict, transact
 from chalicelib.storage import layout
 
 if TYPE_CHECKING:
@@ -55,10 +55,22 @@ def find(video_id: str) -> Video | None:
         return None
 
 
+def claimed_video_id(owner_id: str, dedupe_key: str) -> str | None:
+    """The video that holds this owner's link."""
+    return _holder(owner_source(owner_id, dedupe_key))
+
+
+def _holder(source: str) -> str | None:
+    """Read consistently: it decides whether a capture is new."""
+    try:
+        return VideoSource.get(source, consistent_read=True).video_id
+    except VideoSource.DoesNotExist:
+        return None
+
+
 def find_by_source(owner_id: str, dedupe_key: str) -> Video | None:
-    for hit in Video.by_source.query(owner_source(owner_id, dedupe_key), limit=1):
-        return find(hit.video_id)
-    return None
+    claimed = claimed_video_id(owner_id, dedupe_key)
+    return find(claimed) if claimed else None
 
 
 def list_for_owner(owner_id: str, *, limit: int = 20, cursor: str | None = None, status: str | None = None,
@@ -145,29 +157,55 @@ def new_capture(video_id: str, *, owner_id: str, job_id: str, now: datetime, sou
                  platform_id=resolved.platform_id, title=title, tags=list(tags), note=note, kind=kind, job_id=job_id)
 
 
-def create_with_job(video: Video, job: Job) -> None:
-    """A new capture and its job, both or neither (no video without the job that fills it)."""
-    transact(saves=(video, job))
+def create_with_job(video: Video, job: Job, *, claimed: str | None, replacing: Video | None) -> bool:
+    """A new capture and its job, both or neither, holding the link's source: only while the source is still
+    held by ``claimed`` (None: by nobody), so of N simultaneous captures of one link exactly one is created.
+    ``replacing`` is the owner's failed earlier try, removed in the same write. False when another capture won."""
+    deletes = ((replacing, Video.status == FAILED),) if replacing is not None else ()
+    return applied(lambda: transact(saves=(video, job), deletes=deletes,
+                                    updates=(_source_held(video.owner_source, video.video_id, claimed),)))
 
 
 def undo_create(video: Video, job: Job) -> None:
     """Take back a capture whose job could not be queued: nothing would ever run it."""
-    transact(deletes=(video, job))
+    transact(deletes=(video, job, _source_released(video)))
 
 
 def remove(video: Video) -> None:
-    """Drop a record nobody keeps: a failed earlier try of a link captured again, or a short link's duplicate."""
-    video.delete()
+    """Drop a record nobody keeps: a short link's duplicate of a video the owner has, with the source it held."""
+    transact(deletes=(video, *_held_source(video)))
 
 
-def redirected(video: Video, resolved: Resolved) -> bool:
-    """A short link became the item it leads to: that item's platform, id and de-duplication key; False when the
-    video was deleted meanwhile."""
-    return applied(lambda: video.update(
-        actions=[Video.canonical_url.set(resolved.canonical_url), Video.platform.set(resolved.platform),
-                 Video.platform_id.set(resolved.platform_id) if resolved.platform_id else Video.platform_id.remove(),
-                 Video.owner_source.set(owner_source(video.owner_id, resolved.dedupe_key))],
-        condition=Video.video_id.exists()))
+def redirected(video: Video, resolved: Resolved, *, claimed: str | None, replacing: Video | None) -> bool:
+    """A short link became the item it leads to: that item's platform, id and de-duplication key, whose source the
+    video now holds instead of the short link's (only while the item's source is held by ``claimed``; a failed
+    earlier try of the item, ``replacing``, goes in the same write). False when the video was deleted or another
+    capture took the item's source meanwhile."""
+    source = owner_source(video.owner_id, resolved.dedupe_key)
+    actions = [Video.canonical_url.set(resolved.canonical_url), Video.platform.set(resolved.platform),
+               Video.platform_id.set(resolved.platform_id) if resolved.platform_id else Video.platform_id.remove(),
+               Video.owner_source.set(source)]
+    deletes = (*_held_source(video), *(((replacing, Video.status == FAILED),) if replacing is not None else ()))
+    if not applied(lambda: transact(deletes=deletes, updates=((video, actions, Video.video_id.exists()),
+                                                              _source_held(source, video.video_id, claimed)))):
+        return False
+    video.refresh(consistent_read=True)  # the worker goes on with the item's link
+    return True
+
+
+def _source_held(source: str, video_id: str, claimed: str | None) -> tuple:
+    """The source names ``video_id`` from now on, as a transaction item: only while it names ``claimed``."""
+    condition = VideoSource.video_id.does_not_exist() if claimed is None else VideoSource.video_id == claimed
+    return VideoSource(source), [VideoSource.video_id.set(video_id)], condition
+
+
+def _source_released(video: Video) -> tuple:
+    return VideoSource(video.owner_source), VideoSource.video_id == video.video_id
+
+
+def _held_source(video: Video) -> tuple:
+    """The release of the video's source, when the video holds one (a post's further items hold none)."""
+    return (_source_released(video),) if _holder(video.owner_source) == video.video_id else ()
 
 
 def reserve(video: Video, nbytes: int) -> bool:
@@ -272,8 +310,11 @@ def restore_ready(video: Video) -> bool:
 
 
 def put_back(video: Video) -> bool:
-    """Write a record from a backup; False when it exists already (restored meanwhile by someone else)."""
-    return applied(lambda: video.save(condition=Video.video_id.does_not_exist()))
+    """Write a record from a backup, holding its source again unless a newer capture of the link holds it; False
+    when the record exists already (restored meanwhile by someone else)."""
+    free = video.parent_video_id is None and _holder(video.owner_source) is None
+    held = (_source_held(video.owner_source, video.video_id, None),) if free else ()
+    return applied(lambda: transact(saves=((video, Video.video_id.does_not_exist()),), updates=held))
 
 
 def delete_as_read(video_id: str, owner_id: str) -> Video:
@@ -281,9 +322,9 @@ def delete_as_read(video_id: str, owner_id: str) -> Video:
     reserved by a capture in flight: its worker then finds the reservation gone and gives nothing back)."""
     while True:
         video = get_for_owner(video_id, owner_id)
-        if applied(lambda video=video: video.delete(
-                condition=(Video.status == video.status) & (Video.bytes_stored == video.bytes_stored)
-                & (Video.bytes_reserved == (video.bytes_reserved or 0)))):
+        as_read = (Video.status == video.status) & (Video.bytes_stored == video.bytes_stored) \
+            & (Video.bytes_reserved == (video.bytes_reserved or 0))
+        if applied(lambda video=video, as_read=as_read: transact(deletes=((video, as_read), *_held_source(video)))):
             return video
 
 

@@ -153,7 +153,7 @@ class PrsnlStack(Stack):
     def _grant(self) -> None:
         """Least privilege: each function's role gets exactly what that function does."""
         tables, media, jobs = self.tables, self.buckets.media, self.queues.jobs
-        records = [tables[m] for m in (models.User, models.Video, models.Job)]
+        records = [tables[m] for m in (models.User, models.Video, models.VideoSource, models.Job)]
         access.api(
             self.api.api.role,
             tables=[*records, tables[models.ApiKey], tables[models.IdempotencyKey]],

@@ -4,7 +4,6 @@ never store more than it allows and leave every counter exact."""
 from __future__ import annotations
 
 import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -25,20 +24,8 @@ def loopback_allowed(settings_env):
 
 
 @pytest.fixture(autouse=True)
-def atomic_item_writes(monkeypatch):
-    """DynamoDB applies each write and each transaction atomically (conditions, then updates); moto checks and
-    updates without a lock, so concurrent writes can interleave there. Give moto DynamoDB's guarantee."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()  # a transaction applies its items through the single-item writes
-    for name in ("update_item", "put_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
+def atomic_item_writes(atomic_dynamodb):
+    """Twenty jobs reserve at once: DynamoDB's atomicity, which moto lacks (see ``atomic_dynamodb``)."""
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from chalicelib import capture, platforms, wiring
 from chalicelib.config import MB
 from chalicelib.errors import NotFoundError
+from chalicelib.local import worker_loop
 from chalicelib.media.probe import probe
 from chalicelib.records import jobs, videos
 from chalicelib.records.users import get_user
@@ -33,6 +35,7 @@ TIKTOK_VIDEO = "https://www.tiktok.com/@akihitoko1/video/7106798200794926362"
 RECORDINGS = {X_POST: "twitter_multi_video", CAROUSEL: "instagram_carousel", PHOTO_POST: "tiktok_photo_post",
               TIKTOK_VIDEO: "tiktok_video"}
 TIKTOK_SHORT = "https://vm.tiktok.com/ZMhvqjqjq/"
+TIKTOK_OTHER_SHORT = "https://vt.tiktok.com/ZSabcdefg/"  # a second short link to the same video
 TCO_SHORT = "https://t.co/Ab12Cd34"
 
 
@@ -60,6 +63,7 @@ def recorded_platforms(media_server, post_media):
     redirect = media_server.url("redirect")
     wiring.override(downloader=fakes.RecordedDownloader(media_server.url("files"), RECORDINGS, redirects={
         TIKTOK_SHORT: f"{redirect}?to={TIKTOK_VIDEO}%3Fis_from_webapp%3D1",
+        TIKTOK_OTHER_SHORT: f"{redirect}?to={TIKTOK_VIDEO}",
         TCO_SHORT: f"{redirect}?to=http://10.0.0.1/clip.mp4",
     }))
 
@@ -176,6 +180,27 @@ def test_short_link_to_a_video_the_owner_has_ends_on_it_and_leaves_nothing(user,
     after = get_user("alice")
     assert (after.bytes_used, after.bytes_reserved, after.video_count) == (before.bytes_used, 0, 1)
     assert bucket_keys() == keys and not any(work_dir.iterdir())
+
+
+def test_two_short_links_to_one_video_run_at_once_make_one_video(user, drain, work_dir, atomic_dynamodb):
+    # GIVEN two different short links to the same TikTok video, both queued
+    results = [queue(TIKTOK_SHORT), queue(TIKTOK_OTHER_SHORT)]
+    assert results[0].video.video_id != results[1].video.video_id
+    # WHEN two workers run both jobs at the same moment
+    queue_ = wiring.services().queue
+    messages = queue_.receive(max_messages=10, wait_seconds=0)
+    assert len(messages) == 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda message: worker_loop.run_batch(queue_, [message]), messages))
+    # THEN one video holds the link, both jobs ended on it, and one copy is stored and charged
+    kept = videos.find_by_source("alice", "tiktok:7106798200794926362")
+    assert kept is not None and kept.status == videos.READY
+    assert {jobs.get(r.job.job_id).video_id for r in results} == {kept.video_id}
+    assert {jobs.get(r.job.job_id).status for r in results} == {jobs.SUCCEEDED}
+    assert [video.video_id for video in videos.list_for_owner("alice")[0]] == [kept.video_id]
+    owner = get_user("alice")
+    assert (owner.bytes_used, owner.bytes_reserved, owner.video_count) == (kept.bytes_stored, 0, 1)
+    assert sorted(bucket_keys()) == sorted(videos.stored_keys(kept)) and not any(work_dir.iterdir())
 
 
 def test_short_link_leading_to_a_private_address_is_refused_without_connecting(user, drain, media_server, work_dir):
