@@ -78,6 +78,7 @@ class Settings:
     worker_concurrency: int
     max_attempts: int
     retry_backoff_seconds: int
+    job_lease_seconds: int
     allow_loopback_urls: bool
     progress_interval_seconds: float
     signed_url_seconds: int
@@ -113,6 +114,12 @@ class Settings:
     def jobs_dlq(self) -> str:
         return f"{self.jobs_queue}-dlq"
 
+    @property
+    def hidden_seconds(self) -> int:
+        """How long a running job's message stays hidden past each lease renewal: longer than the lease, so a
+        redelivery after a crash always arrives once the lease is over and can claim the job."""
+        return self.job_lease_seconds + max(5, self.job_lease_seconds // 4)
+
     def proxy_for(self, platform: str) -> str | None:
         return self.proxies.get(platform) or self.proxies.get("") or None
 
@@ -144,6 +151,8 @@ def load_settings() -> Settings:
         worker_concurrency=_int("PRSNL_WORKER_CONCURRENCY", 4),
         max_attempts=_int("PRSNL_MAX_ATTEMPTS", 3),
         retry_backoff_seconds=_int("PRSNL_RETRY_BACKOFF_SECONDS", 10),
+        # a running job's lease, renewed every quarter of it: a dead worker's job is claimed again soon after
+        job_lease_seconds=_int("PRSNL_JOB_LEASE_SECONDS", 120),
         allow_loopback_urls=_bool("PRSNL_ALLOW_LOOPBACK_URLS", _env("PRSNL_STAGE") == "local"),  # closed if unset
         progress_interval_seconds=_float("PRSNL_PROGRESS_INTERVAL_SECONDS", 1.0),
         signed_url_seconds=_int("PRSNL_SIGNED_URL_SECONDS", 300),

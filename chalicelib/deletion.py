@@ -30,4 +30,5 @@ def _cancel_job(job_id: str, now) -> None:
     except NotFoundError:
         return
     jobs.cancel(job, now=now)
+    quotas.give_back_held(job, None, now=now)  # a rendition's reservation (a capture's went with the record)
     jobs.discard(job)

@@ -34,8 +34,8 @@ class SqsJobQueue:
     def delete(self, receipt_handle: str) -> None:
         self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
 
-    def retry_later(self, receipt_handle: str, seconds: int) -> None:
-        """Backoff: the failed message becomes visible again only after ``seconds``."""
+    def hide_for(self, receipt_handle: str, seconds: int) -> None:
+        """The received message becomes visible again only after ``seconds`` (a running job's lease, a backoff)."""
         self._sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle,
                                             VisibilityTimeout=seconds)
 

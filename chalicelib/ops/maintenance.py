@@ -11,16 +11,14 @@ videos are left alone.
 from __future__ import annotations
 
 import itertools
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chalicelib.observability import logger
+from chalicelib.ops.leftovers import clear_leftovers
 from chalicelib.records import jobs, quotas, videos
 from chalicelib.records.models import Job, User, Video
 from chalicelib.storage import layout
@@ -61,6 +59,7 @@ class Report:
     lost_jobs_resent: Finding = field(default_factory=Finding)
     lost_jobs_failed: Finding = field(default_factory=Finding)
     temp_leftovers: Finding = field(default_factory=Finding)
+    stale_uploads: Finding = field(default_factory=Finding)
     quota_drift: Finding = field(default_factory=Finding)
     users_skipped_busy: int = 0
 
@@ -91,6 +90,7 @@ def run(*, services: Services, apply: bool) -> Report:
     sweep.delete_orphans()
     sweep.mark_broken()
     sweep.clear_temp()
+    sweep.abort_stale_uploads()
     sweep.reconcile_counters()
     logger.info("maintenance finished", extra={"report": sweep.report.to_dict()})
     return sweep.report
@@ -146,14 +146,11 @@ class _Sweep:
         return True
 
     def _take_back(self, job: Job, video: Video | None, *, failed: bool, code: str, message: str) -> None:
-        """What a job taken back held: its video's reservation and its work files; its video fails with it."""
-        if video is not None:
-            # the capture's reservation, held on its video (a rendition's lives only in the counters, which
-            # ``reconcile_counters`` recomputes once nothing is in flight)
-            quotas.give_back_reservation(video, now=self.now)
-            if failed:
-                videos.fail_for_job(video, job, now=self.now, code=code, message=message)
-        self._delete_temp_files(job.job_id)
+        """What a job taken back held: its reservation, its work files and uploads; its video fails with it."""
+        quotas.give_back_held(job, video, now=self.now)
+        if video is not None and failed:
+            videos.fail_for_job(video, job, now=self.now, code=code, message=message)
+        clear_leftovers(job, video, self.services)
 
     def _send(self, job: Job) -> None:
         self.services.queue.send(jobs.JobMessage(job.job_id, job.video_id, job.owner_id, kind=job.kind))
@@ -178,12 +175,6 @@ class _Sweep:
             return False
         self._take_back(job, video, failed=True, code=jobs.MESSAGE_LOST, message=message)
         return True
-
-    def _delete_temp_files(self, job_id: str) -> None:
-        self.storage.delete([obj["Key"] for obj in self.storage.list(layout.temp_prefix(job_id))])
-        work_root = Path(self.services.settings.work_dir or tempfile.gettempdir())
-        for workdir in work_root.glob(f"prsnl-{job_id}-*"):  # a local worker's files (a Lambda's /tmp died with it)
-            shutil.rmtree(workdir, ignore_errors=True)
 
     # objects no record points to
 
@@ -231,6 +222,15 @@ class _Sweep:
         self.report.broken_videos.add(f"video {video.video_id}: missing {', '.join(missing)}")
         if self.apply and videos.mark_broken(video, missing, now=self.now):
             self.report.broken_videos.fixed += 1
+
+    # multipart uploads begun and never finished (a worker killed mid-upload): billed until aborted
+
+    def abort_stale_uploads(self) -> None:
+        for upload in [upload for upload in self.storage.uploads() if upload["Initiated"] < self.cutoff]:
+            self.report.stale_uploads.add(upload["Key"])
+            if self.apply:
+                self.storage.abort_upload(upload)
+                self.report.stale_uploads.fixed += 1
 
     # work files left under temp/processing/ (lifecycle expires them in AWS; moto has no lifecycle)
 

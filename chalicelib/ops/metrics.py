@@ -63,9 +63,9 @@ PROCESSING_SECONDS = MetricSpec("ProcessingSeconds", "Seconds", WORKER, ("kind",
 BYTES_STORED = MetricSpec("BytesStored", "Bytes", WORKER, ("platform",),
                           "Bytes a finished capture added to the bucket (the storage growth)")
 JOBS_RETRIED = MetricSpec("JobsRetried", "Count", WORKER, ("code",), "Transient failures given back for a retry")
-DLQ_ARRIVALS = MetricSpec("DlqArrivals", "Count", WORKER, ("code",),
-                          "Jobs that failed on their last attempt (their message goes to the DLQ)",
-                          AlarmSpec(threshold=1))
+RETRIES_EXHAUSTED = MetricSpec("RetriesExhausted", "Count", WORKER, ("code",),
+                               "Jobs failed on their last attempt: a transient failure outlasted every retry "
+                               "(a handled message: it is not sent to the DLQ, whose depth has its own alarm)")
 TELEGRAM_UPDATES_HANDLED = MetricSpec("TelegramUpdatesHandled", "Count", API, ("kind",),
                                       "Bot updates handled, by command kind")
 TELEGRAM_UPDATES_REFUSED = MetricSpec("TelegramUpdatesRefused", "Count", API, ("code",),
@@ -77,8 +77,8 @@ STORAGE_METRIC = STORAGE_BYTES.name
 
 METRICS: tuple[MetricSpec, ...] = (
     CAPTURES_REQUESTED, DOWNLOADS_SUCCEEDED, DOWNLOADS_FAILED, DOWNLOAD_SECONDS, DOWNLOAD_BYTES, QUEUE_WAIT_SECONDS,
-    PROCESSING_SECONDS, BYTES_STORED, JOBS_RETRIED, DLQ_ARRIVALS, TELEGRAM_UPDATES_HANDLED, TELEGRAM_UPDATES_REFUSED,
-    STORAGE_BYTES,
+    PROCESSING_SECONDS, BYTES_STORED, JOBS_RETRIED, RETRIES_EXHAUSTED, TELEGRAM_UPDATES_HANDLED,
+    TELEGRAM_UPDATES_REFUSED, STORAGE_BYTES,
 )
 PROCESSING_KINDS = ("remux", "transcode", "thumbnails")
 
@@ -153,7 +153,7 @@ def job_finished(kind: str, video, stats: JobStats, *, code: str | None = None, 
     else:
         emit(DOWNLOADS_FAILED, 1, platform=platform, code=code)
         if last_attempt:
-            emit(DLQ_ARRIVALS, 1, code=code)
+            emit(RETRIES_EXHAUSTED, 1, code=code)
 
 
 def job_retried(code: str) -> None:

@@ -155,11 +155,6 @@ class CaptureRun(Run):
     def _bytes_left(self) -> int:
         return max(0, users.get_user(self.video.owner_id).bytes_available)
 
-    def give_back(self, nbytes: int) -> None:
-        """Cleared from the video in the same write; when it is not there any more, the reaper or the video's
-        delete gave it back already."""
-        quotas.give_back_reservation(self.video, nbytes=nbytes, now=self.services.clock.now())
-
 
 def _is_item_link(url: str) -> bool:
     """A link some platform reads as one item (not another short link, nor a page it refuses)."""

@@ -9,7 +9,7 @@ from chalicelib.errors import BadRequestError, PermanentJobError
 from chalicelib.media import probe as media_probe
 from chalicelib.media import transcode
 from chalicelib.pipeline.run import Run
-from chalicelib.records import quotas, videos
+from chalicelib.records import jobs, quotas, videos
 from chalicelib.storage import layout
 
 
@@ -28,7 +28,8 @@ class RenditionRun(Run):
         except BadRequestError as exc:
             raise PermanentJobError(exc.message, code=exc.code) from None
         estimate = min(info.size, int(info.size * (height / max(1, renditions.source_height(video))) ** 2))
-        quotas.reserve(video.owner_id, estimate)  # a rendition's reservation lives only in the counters
+        quotas.reserve(video.owner_id, estimate)
+        jobs.hold_reservation(self.job, estimate)  # a rendition's reservation is held on its job
         self.reserved = estimate
         output = workdir / f"{quality}.mp4"
         with self.stats.timed(plan.kind):

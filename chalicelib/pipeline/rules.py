@@ -32,7 +32,7 @@ def check_duration(duration: float | None, settings: Settings) -> None:
 
 class AfterFailure(Enum):
     FAIL = "fail"  # no retry helps (too large, private, blocked, corrupt...): failed now, the message is done
-    FAIL_LAST = "fail_last"  # a transient failure on the last attempt: failed, and the message goes to the DLQ
+    FAIL_LAST = "fail_last"  # a transient failure on the last attempt: failed for good, the message is done
     RETRY = "retry"  # a transient failure with attempts left: queued again, SQS redelivers it after a backoff
 
 

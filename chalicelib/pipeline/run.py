@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from chalicelib.errors import JobCancelledError, NotFoundError, PrsnlError, QuotaExceededError
 from chalicelib.observability import logger
 from chalicelib.ops import metrics
+from chalicelib.ops.leftovers import clear_leftovers
 from chalicelib.records import jobs, quotas, videos
 from chalicelib.records.models import Job, Video, failed_items, transact
 
@@ -44,6 +45,8 @@ class Run:
             self.video = videos.get(self.job.video_id)
         except NotFoundError:
             raise JobCancelledError("the video was deleted") from None
+        if self.job.attempts > 1:
+            self.recover()
         workdir = Path(tempfile.mkdtemp(prefix=f"prsnl-{self.job.job_id}-", dir=self.settings.work_dir))
         try:
             self.execute(workdir)
@@ -52,6 +55,13 @@ class Run:
 
     def execute(self, workdir: Path) -> None:
         raise NotImplementedError
+
+    def recover(self) -> None:
+        """An earlier attempt may have died mid-way (killed, out of memory, past its timeout): what it held goes
+        back before this one takes anything, so the counters equal the bytes stored without a maintenance run."""
+        if quotas.give_back_held(self.job, self.video, now=self.services.clock.now()):
+            logger.info("a dead attempt's reservation was given back", extra={"job_id": self.job.job_id})
+        clear_leftovers(self.job, self.video, self.services)
 
     def upload(self, path: Path, key: str) -> int:
         self.uploaded.append(key)
@@ -97,13 +107,9 @@ class Run:
         if self.uploaded:
             self.services.storage.delete(self.uploaded)
             self.uploaded = []
-        if self.reserved and self.video is not None:
-            self.give_back(self.reserved)
+        if self.reserved:
+            quotas.give_back_held(self.job, self.video, now=self.services.clock.now())
             self.reserved = 0
-
-    def give_back(self, nbytes: int) -> None:
-        """A reservation that lives only in the counters (a rendition's); a capture's is held on its video too."""
-        quotas.release(self.video.owner_id, reserved=nbytes)
 
 
 def _all_or_nothing(updates: tuple, *, errors: tuple, saves: tuple = ()) -> None:

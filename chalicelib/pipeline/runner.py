@@ -1,16 +1,22 @@
 """The worker's use case: run one job end to end, or fail it with a reason and leave nothing behind.
 
-The job's kind picks its run (``capture_run``, ``rendition_run``) once. Permanent errors fail the job
-at once; anything else is raised so that SQS redelivers it with backoff, until the last attempt marks
-it failed. The commit is one transaction (the video's stored state, the job's success, the quota's
-settle): before it a failure undoes the attempt's uploads and reservation; after it nothing can, and
-the chat message is best effort.
+The job's kind picks its run (``capture_run``, ``rendition_run``) once. Permanent errors fail the job at
+once; transient ones are raised so that SQS redelivers the message with backoff, until the last attempt
+fails the job. A job that ends failed is a handled message, deleted like a success: the DLQ keeps only
+messages nothing could handle, so its alarm means something.
+
+While a job runs, its lease is renewed and its message kept hidden (``lease``); a worker that dies stops
+renewing, and the redelivery after its lease claims the job and first gives back what the dead attempt
+held. The commit is one transaction (the video's stored state, the job's success, the quota's settle):
+before it a failure undoes the attempt's uploads and reservation; after it nothing can, and the chat
+message is best effort.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.errors import JobCancelledError, NotFoundError, PrsnlError, TransientJobError
@@ -18,6 +24,7 @@ from chalicelib.observability import logger
 from chalicelib.ops import metrics, rollups
 from chalicelib.pipeline import rules
 from chalicelib.pipeline.capture_run import CaptureRun
+from chalicelib.pipeline.lease import LeaseKeeper
 from chalicelib.pipeline.rendition_run import RenditionRun
 from chalicelib.pipeline.run import Run, TakenBackError
 from chalicelib.records import jobs
@@ -36,18 +43,26 @@ class Outcome:
     status: str
 
 
-def process_job(message: jobs.JobMessage, *, services: Services, lease_seconds: float) -> Outcome:
+def process_job(message: jobs.JobMessage, *, services: Services, received_at: datetime,
+                hold_message: Callable[[], None] = lambda: None) -> Outcome:
+    """Run the job of one delivery; ``hold_message`` keeps the delivery's message hidden a while longer."""
     try:
         job = jobs.get(message.job_id)
     except NotFoundError:
         logger.warning("job record missing; message dropped", extra={"job_id": message.job_id})
         return Outcome(False, "missing")
-    now = services.clock.now()
-    if not jobs.claim(job, now=now, lease=timedelta(seconds=max(lease_seconds, 30))):
+    lease_until = received_at + timedelta(seconds=services.settings.job_lease_seconds)
+    if not jobs.claim(job, now=services.clock.now(), lease_until=lease_until):
         logger.info("job already claimed or finished", extra={"job_id": job.job_id, "status": job.status})
         return Outcome(False, job.status)
     job.refresh()
     work = RUNS[job.kind](job, services)
+    with LeaseKeeper(job, services, hold_message=hold_message):
+        return _run(work, services)
+
+
+def _run(work: Run, services: Services) -> Outcome:
+    job = work.job
     try:
         work.run()
     except JobCancelledError:
@@ -64,12 +79,10 @@ def process_job(message: jobs.JobMessage, *, services: Services, lease_seconds: 
             work.release_for_retry(error)
             metrics.job_retried(error.code)
             rollups.record_retry(services, metrics.platform_of(work.video))
-        else:
-            work.fail(error)
-            _finished(work, services, code=error.code, last_attempt=decision is rules.AfterFailure.FAIL_LAST)
-            if decision is rules.AfterFailure.FAIL:
-                return Outcome(True, jobs.FAILED)
-        raise  # SQS redelivers it after the worker's backoff, or moves it to the DLQ after the last attempt
+            raise  # SQS redelivers it after the worker's backoff
+        work.fail(error)
+        _finished(work, services, code=error.code, last_attempt=decision is rules.AfterFailure.FAIL_LAST)
+        return Outcome(True, jobs.FAILED)
     _finished(work, services)
     return Outcome(True, jobs.SUCCEEDED)
 

@@ -69,19 +69,38 @@ def to_dict(job: Job) -> dict:
     return to_json_dict(job, hide=("expires_at", "lease_until"))
 
 
-def claim(job: Job, *, now: datetime, lease: timedelta) -> bool:
-    """Take the job for this worker; False when another delivery holds or finished it."""
+def claim(job: Job, *, now: datetime, lease_until: datetime) -> bool:
+    """Take the job for this worker; False when another delivery holds or finished it. A job running under a lease
+    that is over is taken back from its dead worker (``reclaimed``)."""
     condition = (Job.status == QUEUED) | ((Job.status == RUNNING) & (Job.lease_until < now))
     return applied(lambda: job.update(
         actions=[
             Job.status.set(RUNNING),
             Job.attempts.add(1),
-            Job.lease_until.set(now + lease),
+            Job.lease_until.set(lease_until),
             Job.updated_at.set(now),
             Job.progress.set({"stage": "starting", "percent": 0}),
         ],
         condition=condition,
     ))
+
+
+def renew_lease(job: Job, *, until: datetime) -> bool:
+    """The attempt is alive: its lease runs to ``until``. False when the job is no longer this attempt's (finished,
+    or taken back after the lease ended). Written on a record of its own: it runs beside the attempt's writes."""
+    return applied(lambda: Job(job.job_id).update(
+        actions=[Job.lease_until.set(until)],
+        condition=(Job.status == RUNNING) & (Job.attempts == job.attempts)))
+
+
+def hold_reservation(job: Job, nbytes: int) -> None:
+    """A rendition's reservation, noted on its job so that whoever ends the job gives it back (once)."""
+    job.update(actions=[Job.bytes_reserved.set(nbytes)], condition=Job.status == RUNNING)
+
+
+def reservation_cleared(job: Job, nbytes: int) -> tuple:
+    """The job's reservation taken off, as a transaction item: it holds only while exactly these bytes are on it."""
+    return Job(job.job_id), [Job.bytes_reserved.set(0)], Job.bytes_reserved == nbytes
 
 
 def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str) -> None:
@@ -94,8 +113,12 @@ def succeed(job: Job, *, now: datetime) -> None:
 
 
 def succeed_update(job: Job, *, now: datetime) -> tuple:
-    """The running job's move to succeeded as a (record, actions, condition) item of the worker's commit transaction."""
-    return _transition(job, SUCCEEDED, now=now, expect=RUNNING, progress={"stage": "ready", "percent": 100})
+    """The running job's move to succeeded as a (record, actions, condition) item of the worker's commit transaction;
+    an earlier attempt's error goes with it."""
+    record, actions, condition = _transition(job, SUCCEEDED, now=now, expect=RUNNING,
+                                             progress={"stage": "ready", "percent": 100})
+    return record, [*actions, Job.error_code.remove(), Job.error_message.remove(), Job.bytes_reserved.set(0)], \
+        condition
 
 
 def fail(job: Job, *, now: datetime, error_code: str, message: str) -> None:

@@ -187,6 +187,7 @@ class Job(Model):
     progress = JSONAttribute(null=True)
     attempts = NumberAttribute(default=0)
     lease_until = UTCDateTimeAttribute(null=True)
+    bytes_reserved = NumberAttribute(default=0)  # a rendition's quota reservation (a capture's is on its video)
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib.errors import QuotaExceededError
-from chalicelib.records import videos
-from chalicelib.records.models import User, Video, applied, transact
+from chalicelib.records import jobs, videos
+from chalicelib.records.models import Job, User, Video, applied, transact
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,16 @@ def give_back_reservation(video: Video, *, now: datetime, nbytes: int | None = N
         return False
     return applied(lambda: transact(updates=(release_update(video.owner_id, reserved=nbytes),
                                              videos.reservation_cleared(video, nbytes, now=now))))
+
+
+def give_back_held(job: Job, video: Video | None, *, now: datetime) -> bool:
+    """What an attempt at ``job`` holds back to the owner, once: a capture's reservation is held on its video,
+    a rendition's on the job (the worker's cleanup, a redelivery after a crash, the reaper and a delete share it)."""
+    if job.kind == jobs.RENDITION:
+        nbytes = job.bytes_reserved or 0
+        return bool(nbytes) and applied(lambda: transact(updates=(release_update(job.owner_id, reserved=nbytes),
+                                                                 jobs.reservation_cleared(job, nbytes))))
+    return video is not None and give_back_reservation(video, now=now)
 
 
 def correct_counters(user: User, *, found: dict[str, int], expected: dict[str, int]) -> bool:

@@ -65,6 +65,11 @@ def keys_of(video_id: str, created_at: datetime) -> list[str]:
             *(thumbnail_key(video_id, created_at, size) for size in THUMBNAIL_SIZES)]
 
 
+def prefixes_of(video_id: str, created_at: datetime) -> list[str]:
+    """The prefixes under which every key of a video starts (``keys_of``): its file and renditions, its thumbnails."""
+    return [f"{VIDEOS_PREFIX}{created_at:%Y/%m}/{video_id}", f"{THUMBNAILS_PREFIX}{created_at:%Y/%m}/{video_id}_"]
+
+
 def video_id_of(key: str) -> str | None:
     """The video a media key belongs to; None for a key outside the media prefixes."""
     match = _KEY_ID.match(key)

@@ -59,5 +59,18 @@ class S3Storage:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}):
             yield from page.get("Contents", [])
 
+    def uploads(self, prefix: str = "") -> Iterator[dict]:
+        """Multipart uploads begun and neither completed nor aborted (Key, UploadId, Initiated)."""
+        for page in self._s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix):
+            yield from page.get("Uploads", [])
+
+    def abort_upload(self, upload: dict) -> None:
+        """Abort an unfinished multipart upload: its parts are billed until then."""
+        self._s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+
+    def abort_uploads(self, prefix: str) -> None:
+        for upload in list(self.uploads(prefix)):
+            self.abort_upload(upload)
+
     def ping(self) -> None:
         self._s3.head_bucket(Bucket=self.bucket)

@@ -88,7 +88,7 @@ def test_each_metric_of_a_capture_is_one_emf_line_with_its_dimensions(client, us
     assert not named(points, "DownloadsFailed") and not named(points, "JobsRetried")
 
 
-def test_failures_are_counted_by_code_retries_and_dlq_arrivals(user, drain, media_server, settings_env, capsys,
+def test_failures_are_counted_by_code_retries_and_exhausted_retries(user, drain, media_server, settings_env, capsys,
                                                                 client):
     # GIVEN two attempts per job, a link that always answers 503 and a file over the size limit
     settings_env(PRSNL_MAX_ATTEMPTS="2", PRSNL_MAX_VIDEO_BYTES="1000")
@@ -98,10 +98,10 @@ def test_failures_are_counted_by_code_retries_and_dlq_arrivals(user, drain, medi
     # WHEN the worker runs them until nothing is left
     drain()
     points = emf_points(capsys.readouterr().out)
-    # THEN the transient one was retried once, then failed on its last attempt (a DLQ arrival)
+    # THEN the transient one was retried once, then failed on its last attempt (its retries exhausted)
     [retried] = named(points, "JobsRetried")
     assert retried["dims"]["code"] == "transient"
-    [dead] = named(points, "DlqArrivals")
+    [dead] = named(points, "RetriesExhausted")
     assert dead["dims"]["code"] == "transient"
     # AND both failures are counted by platform and code, none as a success
     assert sorted(p["dims"]["code"] for p in named(points, "DownloadsFailed")) == ["too_large", "transient"]

@@ -72,7 +72,8 @@ def test_server_failing_twice_then_working_ends_ready_on_the_third_attempt(user,
     assert not any(work_dir.iterdir())
 
 
-def test_server_always_failing_ends_in_the_dlq_with_the_job_failed(mocked_aws, user, drain, media_server, work_dir):
+def test_server_always_failing_fails_the_job_and_leaves_the_dlq_to_what_nothing_handled(mocked_aws, user, drain,
+                                                                                       media_server, work_dir):
     # GIVEN a link whose server always answers 503
     result = queue(media_server.url("fail", "clip.mp4"))
     # WHEN the queue is drained (each failed delivery comes back after its backoff)
@@ -82,8 +83,9 @@ def test_server_always_failing_ends_in_the_dlq_with_the_job_failed(mocked_aws, u
     assert (job.status, job.attempts, job.error_code) == (jobs.FAILED, 3, "transient")
     assert "503" in job.error_message
     assert videos.get(result.video.video_id).error_code == "transient"
-    # AND the message is in the DLQ, and nothing is left: no object, no temp dir, no reservation
-    assert [jobs.JobMessage.from_json(body).job_id for body in dlq_bodies(mocked_aws)] == [job.job_id]
+    # AND the handled message is not in the DLQ (a failed job is an answer), and nothing is left: no object, no
+    # temp dir, no reservation
+    assert dlq_bodies(mocked_aws) == []
     assert not list(wiring.services().storage.list(""))
     assert not any(work_dir.iterdir())
     assert get_user("alice").bytes_reserved == 0
@@ -135,3 +137,12 @@ def test_message_delivered_twice_is_processed_once(user, drain, media_server, la
     assert get_user("alice").video_count == 1
     assert len(list(wiring.services().storage.list("videos/"))) == 1
     assert drain() == 0
+
+
+def test_a_message_no_worker_can_handle_ends_in_the_dlq(mocked_aws, user, drain):
+    # GIVEN a message on the jobs queue that is not a job message at all
+    aws.client("sqs").send_message(QueueUrl=mocked_aws["jobs"], MessageBody="not a job message")
+    # WHEN the worker tries it until its deliveries are used up
+    drain()
+    # THEN it is the DLQ's (the alarm on the DLQ's depth now means something)
+    assert dlq_bodies(mocked_aws) == ["not a job message"]
