@@ -56,6 +56,13 @@ class BlockedUrlError(PrsnlError):
     http_status = 422
 
 
+class UnavailableError(PrsnlError):
+    """Something we depend on failed for now: the caller may send the same request again."""
+
+    code = "unavailable"
+    http_status = 503
+
+
 class PermanentJobError(PrsnlError):
     """A failure that retrying cannot fix (too large, private, corrupt...): the job fails at once."""
 

@@ -27,9 +27,9 @@ TEXT_FIELDS = {"text", "caption", "file_id", "url", "secret_token", "parse_mode"
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str):
+    def __init__(self, code: int, description: str, parameters: dict | None = None):
         super().__init__(description)
-        self.code, self.description = code, description
+        self.code, self.description, self.parameters = code, description, parameters
 
 
 class FakeBotApi:
@@ -42,6 +42,7 @@ class FakeBotApi:
         self.webhook: dict | None = None
         self.connections: set[tuple[str, int]] = set()
         self._updates: list[dict] = []
+        self._failures: dict[str, list[ApiError]] = {}
         self._ids = itertools.count(1000)
         self._changed = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
@@ -68,6 +69,11 @@ class FakeBotApi:
         self.files[file_id] = {"data": data, "file_unique_id": unique_id, "file_size": size or len(data),
                                "file_path": f"documents/{unique_id}/{name}"}
 
+    def flood_control(self, method: str, *, times: int, retry_after: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer 429 Too Many Requests, as Telegram's flood control does."""
+        self._failures[method] = [ApiError(429, f"Too Many Requests: retry after {retry_after}",
+                                           {"retry_after": retry_after}) for _ in range(times)]
+
     def push_update(self, update: dict) -> None:
         with self._changed:
             self._updates.append(update)
@@ -93,6 +99,8 @@ class FakeBotApi:
         with self._changed:
             self.calls.append((method, params))
             self._changed.notify_all()
+        if self._failures.get(method):
+            raise self._failures[method].pop(0)
         if method in ("getUpdates",):
             return self._get_updates(params)
         handler = getattr(self, f"_{_snake(method)}", None)
@@ -194,7 +202,8 @@ def _handler(api: FakeBotApi):
                 result = api.call(match["method"], _params(self.headers.get("Content-Type", ""), body))
                 answer, status = {"ok": True, "result": result}, 200
             except ApiError as error:
-                answer = {"ok": False, "error_code": error.code, "description": error.description}
+                answer = {"ok": False, "error_code": error.code, "description": error.description,
+                          **({"parameters": error.parameters} if error.parameters else {})}
                 status = error.code
             self._send(status, json.dumps(answer).encode())
 

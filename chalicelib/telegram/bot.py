@@ -45,6 +45,35 @@ def run(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+RETRIES = 2  # a reply is tried three times before the update is given back to Telegram to deliver again
+MAX_WAIT_SECONDS = 5.0  # the longest RetryAfter waited out in place (a webhook must answer soon)
+
+
+async def patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """A Bot API call, tried again after Telegram's RetryAfter (429) or a network error; raises the last failure."""
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except Exception as exc:
+            if attempt == RETRIES or not transient(exc):
+                raise
+            attempt += 1
+            await asyncio.sleep(min(_retry_after(exc), MAX_WAIT_SECONDS))
+
+
+def transient(exc: BaseException) -> bool:
+    """A Telegram failure that passes: flood control and the network (a BadRequest is a NetworkError in PTB)."""
+    from telegram.error import BadRequest, NetworkError, RetryAfter
+
+    return isinstance(exc, RetryAfter) or (isinstance(exc, NetworkError) and not isinstance(exc, BadRequest))
+
+
+def _retry_after(exc: BaseException) -> float:
+    wait = getattr(exc, "retry_after", 1)
+    return wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+
+
 def log_failure(what: str, exc: BaseException, **extra) -> None:
     """Log a failure: Telegram errors by name and message only (a PTB traceback can quote the token)."""
     from telegram.error import TelegramError

@@ -16,6 +16,7 @@ from chalicelib.ops import metrics
 from chalicelib.platforms import telegram as telegram_files
 from chalicelib.records import jobs, users, videos
 from chalicelib.telegram import accounts, replies, seen_updates
+from chalicelib.telegram import bot as telegram_bot
 
 if TYPE_CHECKING:
     from chalicelib.wiring import Services
@@ -36,12 +37,21 @@ class Media:
 
 
 async def process(update, *, bot, services: Services) -> bool:
-    """Handle an update unless it was handled before; False for a redelivery."""
+    """Handle an update unless it was handled before; False for a redelivery. A failure that may pass (Telegram
+    asking to slow down, the network, our storage) is raised with the update not marked: it comes again."""
+    from telegram.error import TelegramError
+
     logger.set_correlation_id(f"telegram-{update.update_id}")  # the same id rides on its captures' jobs
-    if not seen_updates.first_delivery(update.update_id, now=services.clock.now()):
+    if seen_updates.handled(update.update_id):
         logger.info("telegram update already handled", extra={"update_id": update.update_id})
         return False
-    await handle(update, bot=bot, services=services)
+    try:
+        await handle(update, bot=bot, services=services)
+    except TelegramError as exc:
+        if telegram_bot.transient(exc):
+            raise
+        telegram_bot.log_failure("telegram update failed for good", exc, update_id=update.update_id)
+    seen_updates.mark_handled(update.update_id, now=services.clock.now())
     return True
 
 
@@ -52,7 +62,7 @@ async def handle(update, *, bot, services: Services) -> None:
     if sender.id not in services.settings.telegram_allowed_users:
         logger.info("telegram user refused", extra={"telegram_id": sender.id})
         metrics.telegram_update(handled=False, kind="user_not_allowed")
-        await bot.send_message(message.chat_id, replies.refusal(sender.id))
+        await telegram_bot.patiently(lambda: bot.send_message(message.chat_id, replies.refusal(sender.id)))
         return
     chat = _Chat(bot, message, services, accounts.owner_for(sender.id, sender.full_name, services), update)
     command = command_of(message)
@@ -117,12 +127,12 @@ class _Chat:
         self.correlation_id = f"telegram-{update.update_id}"
 
     async def say(self, text: str):
-        return await self.bot.send_message(self.message.chat_id, text, reply_to_message_id=self.message.message_id,
-                                           disable_web_page_preview=True)
+        return await telegram_bot.patiently(lambda: self.bot.send_message(
+            self.message.chat_id, text, reply_to_message_id=self.message.message_id, disable_web_page_preview=True))
 
     async def edit(self, reply, text: str) -> None:
-        await self.bot.edit_message_text(text, chat_id=reply.chat_id, message_id=reply.message_id,
-                                         disable_web_page_preview=True)
+        await telegram_bot.patiently(lambda: self.bot.edit_message_text(
+            text, chat_id=reply.chat_id, message_id=reply.message_id, disable_web_page_preview=True))
 
     async def command(self, name: str, telegram_id: int) -> None:
         if name == "list":

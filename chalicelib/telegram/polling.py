@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from chalicelib.observability import logger
 from chalicelib.telegram import bot as telegram_bot
 from chalicelib.telegram import commands
+
+MAX_TRIES = 5  # deliveries of an update that keeps failing before polling moves past it
 
 if TYPE_CHECKING:
     from chalicelib.wiring import Services
@@ -26,7 +29,7 @@ async def poll(bot, services: Services, *, stop: threading.Event, timeout: int) 
     from telegram.error import TelegramError
 
     await bot.delete_webhook()
-    offset = None
+    offset, tries = None, Counter()
     while not stop.is_set():
         try:
             updates = await bot.get_updates(offset=offset, timeout=timeout, read_timeout=timeout + 10,
@@ -36,8 +39,12 @@ async def poll(bot, services: Services, *, stop: threading.Event, timeout: int) 
             await asyncio.sleep(1)
             continue
         for update in updates:
-            offset = update.update_id + 1
             try:
                 await commands.process(update, bot=bot, services=services)
-            except Exception as exc:  # one bad update must not stop the bot
+            except Exception as exc:  # not handled: fetched again, unless it keeps failing (it must not stop the bot)
                 telegram_bot.log_failure("telegram update failed", exc, update_id=update.update_id)
+                tries[update.update_id] += 1
+                if tries[update.update_id] < MAX_TRIES:
+                    await asyncio.sleep(1)
+                    break
+            offset = update.update_id + 1

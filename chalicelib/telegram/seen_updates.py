@@ -1,20 +1,32 @@
-"""Each Telegram update is handled once: its id is recorded with a conditional put before the work.
+"""Each Telegram update is handled once: its id is recorded once handling succeeded (or failed for good).
 
-Telegram redelivers an update until the webhook answers 200 (and polling may overlap a webhook
-switch), so the same update_id arriving twice must not queue the same capture twice.
+Telegram redelivers an update until the webhook answers 2xx (and polling may overlap a webhook switch). An
+update is marked only after it was handled, so one whose reply could not be sent (Bot API 429, a network
+error) is answered 503, delivered again and handled then; the capture it makes is idempotent per owner and
+link, so a redelivery that comes while the first one runs saves the link once.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from chalicelib.records.models import IdempotencyKey, applied
+from chalicelib.records.models import IdempotencyKey
 
 # Telegram keeps an undelivered update for 24 hours; remembering ids a week is plenty.
 REMEMBER = timedelta(days=7)
 
 
-def first_delivery(update_id: int, *, now: datetime) -> bool:
-    """True the first time this update id is seen, False for every redelivery."""
-    marker = IdempotencyKey(f"telegram-update:{update_id}", created_at=now, expires_at=now + REMEMBER)
-    return applied(lambda: marker.save(condition=IdempotencyKey.key.does_not_exist()))
+def _key(update_id: int) -> str:
+    return f"telegram-update:{update_id}"
+
+
+def handled(update_id: int) -> bool:
+    try:
+        IdempotencyKey.get(_key(update_id), consistent_read=True)
+    except IdempotencyKey.DoesNotExist:
+        return False
+    return True
+
+
+def mark_handled(update_id: int, *, now: datetime) -> None:
+    IdempotencyKey(_key(update_id), created_at=now, expires_at=now + REMEMBER).save()

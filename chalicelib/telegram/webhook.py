@@ -3,8 +3,9 @@
 Telegram signs nothing; it sends the secret given to setWebhook in a header, checked here in
 constant time before anything else. A good request is handled once (see seen_updates), its links
 and files are queued through the capture service, and the answer is 200 in well under a second:
-downloads happen in the worker. A body that is not an update is acknowledged and ignored (a 5xx
-would only make Telegram send it again and again).
+downloads happen in the worker. An update that could not be handled now (its reply refused by the Bot
+API, our storage down) is answered 503 and Telegram sends it again; a body that is not an update is
+acknowledged and ignored (a 5xx would only make Telegram send it again and again).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.api.http import json_errors, json_response
-from chalicelib.errors import ForbiddenError, UnauthorizedError
+from chalicelib.errors import ForbiddenError, UnauthorizedError, UnavailableError
 from chalicelib.observability import logger
 from chalicelib.ops import metrics
 
@@ -87,6 +88,8 @@ def _handle(data: dict, services) -> bool:
 
     try:
         return telegram_bot.run(services.settings, work)
-    except Exception as exc:  # answering 5xx makes Telegram retry an update that is already recorded
-        telegram_bot.log_failure("telegram update failed", exc, update_id=data["update_id"])
-        return False
+    except Exception as exc:  # not marked handled: a 503 makes Telegram deliver the update again later
+        telegram_bot.log_failure("telegram update failed; Telegram will send it again", exc,
+                                 update_id=data["update_id"])
+        raise UnavailableError("the update could not be handled now; send it again later",
+                                code="update_not_handled") from None

@@ -170,6 +170,32 @@ def test_same_update_twice_makes_one_capture(client, telegram, drain, media_serv
     assert drain() == 1 and len(videos_of(TELEGRAM_USER)) == 1
 
 
+def test_link_is_captured_once_when_the_bot_api_answers_429_then_200(client, telegram, drain, media_server):
+    # GIVEN Telegram's flood control refusing the bot's first reply (429, retry after 1 s)
+    telegram.flood_control("sendMessage", times=1, retry_after=1)
+    # WHEN a link arrives
+    response = post_update(client, text_update(40, TELEGRAM_USER, media_server.url("files", "clip.mp4")))
+    # THEN the reply was sent on the second try, the link captured once and the update marked handled
+    assert response.status_code == 200 and response.json_body["handled"] is True
+    assert len(telegram.calls_of("sendMessage")) == 2
+    assert drain() == 1 and len(videos_of(TELEGRAM_USER)) == 1
+
+
+def test_update_whose_reply_keeps_failing_is_delivered_again_and_captured_once(client, telegram, drain,
+                                                                               media_server):
+    # GIVEN a Bot API that refuses every try of the first delivery's reply
+    telegram.flood_control("sendMessage", times=3, retry_after=1)
+    update = text_update(41, TELEGRAM_USER, media_server.url("files", "clip.mp4"))
+    # WHEN the update arrives, then Telegram delivers it again (it does until a 2xx)
+    first = post_update(client, update)
+    second = post_update(client, update)
+    # THEN the first delivery answered 503 and was not marked handled; the second saved the link, once
+    assert first.status_code == 503 and first.json_body["error"]["code"] == "update_not_handled"
+    assert second.status_code == 200 and second.json_body["handled"] is True
+    assert drain() == 1 and len(videos_of(TELEGRAM_USER)) == 1
+    assert post_update(client, update).json_body["handled"] is False  # a third delivery: already handled
+
+
 @pytest.mark.parametrize("body", [
     "not json", "", "[1, 2]", json.dumps({"no_update_id": 1}), json.dumps({"update_id": "11"}),
     json.dumps({"update_id": 12, "message": "not a message"}),
