@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from chalicelib.wiring import Services
 
 MAX_URL_LENGTH = 2048
+# what a person may attach to a capture (README "Limits", docs/openapi.yaml); a record stays far below
+# DynamoDB's 400 KB item limit whatever is sent
+MAX_TITLE_LENGTH = 1024  # a Telegram caption is at most 1,024 characters
+MAX_NOTE_LENGTH = 10_000
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,9 @@ def capture(url: str, *, owner_id: str, services: Services, source: str = "api",
             tags: list[str] | None = None, note: str | None = None, correlation_id: str | None = None,
             job_params: dict | None = None) -> CaptureResult:
     """Queue a link for download, or return the owner's existing video of the same thing."""
-    url = (url or "").strip()
-    if not url or len(url) > MAX_URL_LENGTH:
+    title, note, tags = _text(title, "title", MAX_TITLE_LENGTH), _text(note, "note", MAX_NOTE_LENGTH), _tags(tags)
+    url = _text((url or "").strip(), "url", MAX_URL_LENGTH)
+    if not url:
         raise BadRequestError(f"url must be a link of at most {MAX_URL_LENGTH} characters", code="invalid_url")
     resolved = platforms.resolve(url)
     if not platforms.get_platform(resolved.platform).fixed_hosts:  # a host the user chose: refuse private ones now
@@ -67,6 +74,30 @@ def capture_resolved(resolved: platforms.Resolved, url: str, *, owner_id: str, s
         raise
     metrics.capture_requested(resolved.platform, source=source, created=True)
     return CaptureResult(video, job, created=True)
+
+
+def _text(value: str | None, name: str, limit: int) -> str | None:
+    """A text field as it will be stored: at most ``limit`` characters of valid Unicode (no lone surrogate)."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequestError(f"{name} is not valid text", code=f"invalid_{name}") from None
+    if len(value) > limit:
+        raise BadRequestError(f"{name} must be at most {limit} characters", code=f"invalid_{name}")
+    return value
+
+
+def _tags(tags: list[str] | None) -> list[str]:
+    tags = tags or []
+    if len(tags) > MAX_TAGS:
+        raise BadRequestError(f"a capture takes at most {MAX_TAGS} tags", code="invalid_tags")
+    for tag in tags:
+        _text(tag, "tags", MAX_TAG_LENGTH)
+        if not tag.strip():
+            raise BadRequestError("a tag cannot be empty", code="invalid_tags")
+    return list(tags)
 
 
 def _existing(video: Video, resolved: platforms.Resolved, source: str) -> CaptureResult:

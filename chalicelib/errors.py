@@ -21,6 +21,11 @@ class BadRequestError(PrsnlError):
     http_status = 400
 
 
+class BodyTooLargeError(BadRequestError):
+    code = "body_too_large"
+    http_status = 413
+
+
 class UnauthorizedError(PrsnlError):
     code = "unauthorized"
     http_status = 401

@@ -8,7 +8,7 @@ import json
 from chalice import Response
 
 from chalicelib import wiring
-from chalicelib.errors import BadRequestError, PrsnlError
+from chalicelib.errors import BadRequestError, BodyTooLargeError, PrsnlError
 from chalicelib.observability import logger
 from chalicelib.records import apikeys
 
@@ -46,7 +46,12 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+MAX_BODY_BYTES = 64 * 1024  # a capture's link, title, note and tags fit many times over
+
+
 def json_body(request) -> dict:
+    if len(request.raw_body or b"") > MAX_BODY_BYTES:
+        raise BodyTooLargeError(f"the body must be at most {MAX_BODY_BYTES} bytes")
     try:
         body = json.loads(request.raw_body or b"{}")
     except (ValueError, UnicodeDecodeError):

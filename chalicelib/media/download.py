@@ -181,7 +181,7 @@ def _run(call, classify: Classify, *, max_bytes: int | None = None):
                                     code="too_large") from None
         if cause is not None:
             raise cause from None
-        if isinstance(exc, (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError, OSError)):
+        if isinstance(exc, (yt_dlp.utils.YoutubeDLError, OSError)):  # incl. a request error raised outside an extractor
             raise classify(exc) from exc
         raise
 

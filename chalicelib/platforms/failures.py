@@ -23,12 +23,15 @@ WHY = {
     "not_found": "This {label} link was removed or is unavailable",
     "live_stream": "Live streams and premieres cannot be saved until they have ended",
     "unsupported_url": "This link has no video we can read",
+    "blocked_url": "This {label} link leads somewhere we never fetch from (only http and https)",
     "no_video_in_post": "There is no video at this {label} link",
     "transient": "{label} could not be reached; we will try again",
     "download_failed": "This {label} link could not be downloaded",
 }
 
 COMMON_RULES: Rules = (
+    # a redirect to file://, ftp:// or data: (no request handler takes it): refused at once, never retried
+    (r"No connection adapters were found|unsupported url scheme|unknown url type", "blocked_url"),
     (r"Unsupported URL|DRM protected", "unsupported_url"),
     (r"confirm you.?re not a bot|captcha", "bot_check"),
     (r"HTTP Error 429|Too Many Requests|rate.?limit", "rate_limited"),

@@ -1,0 +1,61 @@
+"""Bad input gets a 4xx with the error shape and loses nothing: limits on title, note, tags and the body, text
+that is not valid Unicode, and links that redirect to a scheme we never fetch. The real app and worker on moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib import aws, capture, wiring
+from chalicelib.api.http import MAX_BODY_BYTES
+from chalicelib.records import jobs
+from chalicelib.records.models import Job, Video
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings_env):
+    settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
+
+
+URL = "https://example.com/video.mp4"
+LONE_SURROGATE = '"\\ud800"'  # valid JSON, not valid Unicode text: DynamoDB cannot store it
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ('{"url": ' + LONE_SURROGATE + "}", 400, "invalid_url"),
+    (json.dumps({"url": URL})[:-1] + ', "title": ' + LONE_SURROGATE + "}", 400, "invalid_title"),
+    (json.dumps({"url": URL, "title": "t" * (capture.MAX_TITLE_LENGTH + 1)}), 400, "invalid_title"),
+    (json.dumps({"url": URL, "note": "n" * (capture.MAX_NOTE_LENGTH + 1)}), 400, "invalid_note"),
+    (json.dumps({"url": URL, "tags": [f"t{n}" for n in range(capture.MAX_TAGS + 1)]}), 400, "invalid_tags"),
+    (json.dumps({"url": URL, "tags": ["x" * (capture.MAX_TAG_LENGTH + 1)]}), 400, "invalid_tags"),
+    (json.dumps({"url": URL, "tags": ["  "]}), 400, "invalid_tags"),
+    (json.dumps({"url": URL, "title": "a 1 MB title " * 80_000}), 413, "body_too_large"),
+    (json.dumps({"url": URL, "note": "x" * MAX_BODY_BYTES}), 413, "body_too_large"),
+])
+def test_bad_capture_input_gets_a_4xx_and_writes_nothing(client, user, body, status, code):
+    response = client.http.post("/api/capture", headers=user.headers, body=body)
+    assert (response.status_code, response.json_body["error"]["code"]) == (status, code)
+    assert response.json_body["error"]["message"]
+    assert list(Video.scan()) == [] and list(Job.scan()) == []
+    assert not aws.client("sqs").receive_message(QueueUrl=wiring.services().queue.url).get("Messages")
+
+
+def test_input_at_the_limits_is_kept_whole(client, user, media_server):
+    details = {"title": "t" * capture.MAX_TITLE_LENGTH, "note": "n" * capture.MAX_NOTE_LENGTH,
+               "tags": ["x" * capture.MAX_TAG_LENGTH] * capture.MAX_TAGS}
+    response = client.http.post("/api/capture", headers=user.headers,
+                                body=json.dumps({"url": media_server.url("files", "clip.mp4"), **details}))
+    assert response.status_code == 202
+    video = Video.get(response.json_body["video_id"])
+    assert (video.title, video.note, video.tags) == (details["title"], details["note"], details["tags"])
+
+
+def test_a_redirect_to_a_file_url_is_refused_at_once(client, user, drain, media_server):
+    # GIVEN a link whose server redirects to file:///etc/passwd
+    url = media_server.url("redirect") + "?to=file:///etc/passwd"
+    response = client.http.post("/api/capture", headers=user.headers, body=json.dumps({"url": url}))
+    drain()
+    # THEN the job failed as blocked on its first attempt (no retry, no transient error)
+    job = jobs.get(response.json_body["job_id"])
+    assert (job.status, job.error_code, job.attempts) == (jobs.FAILED, "blocked_url", 1)
