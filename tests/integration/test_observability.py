@@ -267,3 +267,25 @@ def test_tracer_loads_only_when_tracing_is_on_and_then_traces_aws_calls(tracing)
     assert result["after"] is (tracing == "true")
     expected = {("s3", "aws"), ("dynamodb", "aws"), ("sqs", "aws")} if tracing == "true" else set()
     assert {segment for segment in segments if segment[1] == "aws"} == expected
+
+
+def test_log_keys_of_one_job_never_show_on_another_jobs_lines(user, media_server, app_logs, settings_env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib import capture as capture_service
+    from chalicelib import wiring
+    from chalicelib.local import worker_loop
+
+    # GIVEN four captures that the local worker loop runs at the same time, in threads of one process
+    settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
+    services = wiring.services()
+    results = [capture_service.capture(media_server.url("files", f"clip.mp4?n={n}"), owner_id=user.user_id,
+                                       services=services) for n in range(4)]
+    messages = services.queue.receive(max_messages=10, wait_seconds=0)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda message: worker_loop.run_batch(services.queue, [message]), messages))
+    # THEN every line that names a job names that job's own video
+    video_of = {result.job.job_id: result.video.video_id for result in results}
+    lines = [r for r in app_logs.records() if r.get("job_id") in video_of and "video_id" in r]
+    assert {r["job_id"] for r in lines} == set(video_of)
+    assert [r for r in lines if r["video_id"] != video_of[r["job_id"]]] == []
