@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv clean bench smoke-platforms synth deploy bot
+.PHONY: run test test-reliability lint venv clean bench smoke-platforms synth deploy bot
 
 $(STAMP): requirements.txt layers/worker/requirements.txt requirements-dev.txt $(wildcard requirements-infra.txt)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -23,6 +23,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 -q
+
+## test-reliability: the fault suite (killed workers, races, 100 captures from a failing server, a failing Bot API)
+test-reliability: $(STAMP)
+	PRSNL_FAULT_CAPTURES=100 $(PY) -m pytest -q -p no:cacheprovider tests/reliability
 
 ## bot: the Telegram bot in polling mode against `make run`'s stack (needs PRSNL_TELEGRAM_TOKEN, PRSNL_TELEGRAM_ALLOWED_USERS)
 bot: $(STAMP)
