@@ -21,9 +21,11 @@ OBJECT_READ_DELETE = ("s3:GetObject", "s3:DeleteObject")
 OBJECT_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
 
 
-def _objects(role: iam.IRole, bucket: s3.IBucket, actions: Sequence[str]) -> None:
+def _objects(role: iam.IRole, bucket: s3.IBucket, actions: Sequence[str], *, uploads: bool = False) -> None:
+    """Object actions, and listing; ``uploads``: the unfinished multipart uploads too (a dead attempt's)."""
     role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=[bucket.arn_for_objects("*")]))
-    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+    listing = ["s3:ListBucket", *(["s3:ListBucketMultipartUploads"] if uploads else [])]
+    role.add_to_principal_policy(iam.PolicyStatement(actions=listing, resources=[bucket.bucket_arn]))
     nag.acknowledge(
         role,
         nag.arn_wildcard(bucket, "/*"),
@@ -74,12 +76,12 @@ def api(role: iam.IRole, *, tables, read_tables, bucket, queue: sqs.IQueue, dlq:
 def worker(role: iam.IRole, *, tables, bucket, secrets) -> None:
     """Records and media objects (multipart uploads, temp/ cleanup); the SQS event source grants the queue."""
     _tables(role, tables)
-    _objects(role, bucket, OBJECT_READ_DELETE + OBJECT_WRITE)
+    _objects(role, bucket, OBJECT_READ_DELETE + OBJECT_WRITE, uploads=True)
     _secrets(role, secrets)
 
 
 def maintenance(role: iam.IRole, *, tables, bucket, queue: sqs.IQueue) -> None:
-    """Orphan sweep and snapshot (list, delete), stuck-job reaper (re-enqueue)."""
+    """Orphan sweep and snapshot (list, delete), stale multipart uploads (abort), stuck-job reaper (re-enqueue)."""
     _tables(role, tables)
-    _objects(role, bucket, OBJECT_READ_DELETE)
+    _objects(role, bucket, (*OBJECT_READ_DELETE, "s3:AbortMultipartUpload"), uploads=True)
     queue.grant_send_messages(role)
