@@ -141,8 +141,8 @@ def test_run_reports_progress_forward_up_to_the_end(tmp_path):
 
     run(plan(probe(src), Limits()), src, tmp_path / "out.mp4", on_progress=fractions.append)
 
-    assert fractions == sorted(fractions)
-    assert fractions[0] > 0
+    # (how far ffmpeg got by its first report depends on the machine's load: only the order and the end are sure)
+    assert fractions and fractions == sorted(fractions) and fractions[0] >= 0
     assert 0.95 <= fractions[-1] <= 1.0
 
 
