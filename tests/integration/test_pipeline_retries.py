@@ -72,6 +72,35 @@ def test_server_failing_twice_then_working_ends_ready_on_the_third_attempt(user,
     assert not any(work_dir.iterdir())
 
 
+def test_body_cut_mid_download_is_resumed_by_yt_dlp_in_one_attempt(user, drain, media_server, media_dir):
+    # GIVEN a server that drops the connection halfway through every body not asked for with Range
+    test_media.make_clip(media_dir / "cut-once.mp4", seconds=2)
+    result = queue(media_server.url("cut", "cut-once.mp4"))
+    # WHEN the worker runs it
+    drain()
+    # THEN yt-dlp resumed by itself (it called our backoff with its keyword): ready in one attempt of ours
+    job = jobs.get(result.job.job_id)
+    assert (job.status, job.attempts) == (jobs.SUCCEEDED, 1)
+    assert videos.get(result.video.video_id).status == videos.READY
+    assert media_server.hits("/cut/cut-once.mp4") >= 2
+
+
+def test_hls_fragment_answering_503_once_is_retried_by_yt_dlp_in_one_attempt(user, drain, media_server, media_dir):
+    # GIVEN an HLS stream whose every fragment answers 503 the first time it is asked for
+    if not (media_dir / "retry-hls").exists():
+        test_media.make_hls(media_dir / "retry-hls", seconds=3)
+    key = uuid.uuid4().hex
+    result = queue(media_server.url("fragfail", f"{key}/retry-hls/index.m3u8"))
+    # WHEN the worker runs it
+    drain()
+    # THEN yt-dlp's fragment retries fetched each fragment again: ready in one attempt of ours
+    job = jobs.get(result.job.job_id)
+    assert (job.status, job.attempts) == (jobs.SUCCEEDED, 1)
+    fragments = {path: n for path, n in media_server.state["hits"].items()
+                 if path.startswith(f"/fragfail/{key}/") and path.endswith(".ts")}
+    assert fragments and all(n == 2 for n in fragments.values())
+
+
 def test_server_always_failing_ends_in_the_dlq_with_the_job_failed(mocked_aws, user, drain, media_server, work_dir):
     # GIVEN a link whose server always answers 503
     result = queue(media_server.url("fail", "clip.mp4"))

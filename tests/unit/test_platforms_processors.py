@@ -205,7 +205,7 @@ def test_options_pace_requests_and_back_off_per_platform():
     instagram = get_platform("instagram").ydl_options(get_settings())
     assert instagram["sleep_interval_requests"] > youtube["sleep_interval_requests"] > 0
     backoff = youtube["retry_sleep_functions"]["http"]
-    assert [backoff(n) for n in (1, 2, 3, 10)] == [2.0, 4.0, 8.0, 30.0]
+    assert [backoff(n=n) for n in (1, 2, 3, 10)] == [2.0, 4.0, 8.0, 30.0]
     assert youtube["noplaylist"] is True
     assert instagram["ignore_no_formats_error"] is True
 
