@@ -9,9 +9,9 @@ Routes (``name`` is a file under the served directory):
   /nolength/NAME          the file without Content-Length (HEAD claims 1 kB): a server that lies
   /cut/NAME               a GET without Range gets half the body, then the connection drops (resuming works)
   /fragfail/KEY/NAME      the file, except that each HLS fragment (.ts, .m4s) of KEY answers 503 once
-  /headers                JSON of the request's headers (what the client sent)
   /redirect?to=URL        302 to URL
   /stats                  JSON request counts per path (tests check that nothing was fetched)
+Every request's headers are kept per path (``headers_of``), and every accepted connection is counted.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class MediaHandler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query)
         with self.state["lock"]:
             self.state["hits"][parts.path] += 1
+            self.state["headers"][parts.path] = {name.lower(): value for name, value in self.headers.items()}
         routes = [
             (r"/files/(?P<name>.+)", lambda m: self._file(m["name"], head=head)),
             (r"/page/(?P<name>.+)", lambda m: self._page(m["name"])),
@@ -68,7 +69,6 @@ class MediaHandler(BaseHTTPRequestHandler):
             (r"/nolength/(?P<name>.+)", lambda m: self._nolength(m["name"], head=head)),
             (r"/cut/(?P<name>.+)", lambda m: self._cut(m["name"], head=head)),
             (r"/fragfail/(?P<key>[^/]+)/(?P<name>.+)", lambda m: self._fragment_fails_once(m, head=head)),
-            (r"/headers", lambda m: self._json(dict(self.headers.items()))),
             (r"/redirect", lambda m: self._redirect(query.get("to", [""])[0])),
             (r"/stats", lambda m: self._json(dict(self.state["hits"]))),
         ]
@@ -197,6 +197,11 @@ class MediaHandler(BaseHTTPRequestHandler):
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    connections = 0
+
+    def verify_request(self, request, client_address) -> bool:
+        self.connections += 1  # in the accepting thread only
+        return True
 
     def handle_error(self, request, client_address):
         """A client that hangs up (a download cut or stopped on purpose) is no error worth printing."""
@@ -209,7 +214,7 @@ class MediaServer:
 
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0):
         self.root = Path(root).resolve()
-        self.state = {"lock": threading.Lock(), "hits": Counter(), "flaky": Counter()}
+        self.state = {"lock": threading.Lock(), "hits": Counter(), "flaky": Counter(), "headers": {}}
         handler = partial(MediaHandler, root=self.root, state=self.state)
         self.httpd = _QuietServer((host, port), handler)
         self.base_url = f"http://{host}:{self.httpd.server_address[1]}"
@@ -225,6 +230,16 @@ class MediaServer:
 
     def url(self, route: str, name: str = "") -> str:
         return f"{self.base_url}/{route.strip('/')}/{name}".rstrip("/")
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far, whether or not a request came on them."""
+        return self.httpd.connections
+
+    def headers_of(self, path: str) -> dict:
+        """The headers of the last request for ``path``, names in lower case."""
+        with self.state["lock"]:
+            return dict(self.state["headers"].get(path, {}))
 
     def hits(self, prefix: str = "/") -> int:
         with self.state["lock"]:

@@ -13,13 +13,15 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError
+from chalicelib.media.impersonation import pinned_curl_handler
 from chalicelib.netguard import guarded_connections
 
 ProgressCallback = Callable[..., None]
 Classify = Callable[[BaseException], PrsnlError]
 
 
-# yt-dlp's request handlers that open connections through Python's socket module (the guard's filter).
+# yt-dlp's request handlers that open connections through Python's socket module (the guard's filter);
+# curl_cffi's is replaced by the pinned one of ``media.impersonation``.
 GUARDED_HANDLERS = frozenset({"Requests", "Urllib", "Websockets"})
 MAX_REDIRECTS = 5
 
@@ -31,7 +33,7 @@ class DownloadLimitExceeded(Exception):
 class YtDlpDownloader:
     def probe(self, url: str, *, options: dict, allow_loopback: bool, classify: Classify) -> dict:
         """Metadata and the chosen format, without downloading the media."""
-        with guarded_connections(allow_loopback=allow_loopback), _youtube_dl(_base(options)) as ydl:
+        with guarded_connections(allow_loopback=allow_loopback), youtube_dl(_base(options)) as ydl:
             info = _run(lambda: self._extract(ydl, url), classify)
             info = ydl.sanitize_info(info)
             if not _known_size(info):
@@ -84,7 +86,7 @@ class YtDlpDownloader:
             "progress_hooks": [hook],
             "paths": {"home": str(dest), "temp": str(dest)},
         }
-        with guarded_connections(allow_loopback=allow_loopback), _youtube_dl(opts) as ydl:
+        with guarded_connections(allow_loopback=allow_loopback), youtube_dl(opts) as ydl:
             _run(lambda: ydl.process_ie_result(dict(info), download=True), classify, max_bytes=max_bytes)
         files = sorted(p for p in dest.iterdir() if p.is_file() and p.name.startswith("media.")
                        and not p.name.endswith((".part", ".ytdl")))
@@ -94,7 +96,7 @@ class YtDlpDownloader:
 
 
 @cache
-def _guarded_youtube_dl() -> type:
+def _guardedyoutube_dl() -> type:
     import yt_dlp
 
     class GuardedYoutubeDL(yt_dlp.YoutubeDL):
@@ -102,10 +104,11 @@ def _guarded_youtube_dl() -> type:
         its bitrate before choosing one, so a size filter can pass over a stream variant that would not fit."""
 
         def build_request_director(self, handlers, preferences=None):
-            # curl-cffi (impersonation) resolves names inside libcurl, where the guard cannot see them, and
-            # libcurl follows redirects itself (yt-dlp asks for up to 5): pinning the first host to a checked
-            # address (CURLOPT_RESOLVE) would leave every redirect target unchecked, so it stays off everywhere
+            # curl_cffi (impersonation) resolves names and follows redirects inside libcurl, where the guard
+            # cannot see them: it is replaced by its pinned form, which checks every host and hop itself
             allowed = [handler for handler in handlers if handler.RH_KEY in GUARDED_HANDLERS]
+            if (pinned := pinned_curl_handler()) and any(h.RH_KEY == "CurlCFFI" for h in handlers):
+                allowed.append(pinned)
             return super().build_request_director(allowed, preferences)
 
         def process_video_result(self, info_dict, download=True):
@@ -115,8 +118,9 @@ def _guarded_youtube_dl() -> type:
     return GuardedYoutubeDL
 
 
-def _youtube_dl(params: dict):
-    return _guarded_youtube_dl()(params)
+def youtube_dl(params: dict):
+    """yt-dlp with the address guard's request handlers (used inside ``guarded_connections``)."""
+    return _guardedyoutube_dl()(params)
 
 
 def estimate_sizes(info: dict) -> None:
