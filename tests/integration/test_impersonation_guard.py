@@ -40,9 +40,10 @@ def server(media_dir):
 
 
 def fetch(url: str, *, allow_loopback: bool):
-    with guarded_connections(allow_loopback=allow_loopback), youtube_dl({"quiet": True, "no_warnings": True}) as ydl:
-        with ydl.urlopen(Request(url, extensions={"impersonate": CHROME})) as response:
-            return response.status, response.extensions.get("impersonate")
+    request = Request(url, extensions={"impersonate": CHROME})
+    with (guarded_connections(allow_loopback=allow_loopback), youtube_dl({"quiet": True}) as ydl,
+          ydl.urlopen(request) as response):
+        return response.status, response.extensions.get("impersonate")
 
 
 def refused(url: str, *, allow_loopback: bool) -> BaseException:
