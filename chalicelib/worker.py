@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib import observability, wiring
 from chalicelib.observability import logger
 from chalicelib.ops import health, metrics
-from chalicelib.pipeline import runner
+from chalicelib.pipeline import rules, runner
 from chalicelib.records import jobs
 
 BACKOFF_MAX_SECONDS = 900
@@ -29,10 +29,10 @@ def record_handler(record: SQSRecord, lease_seconds: float) -> None:
     services = wiring.services()
     try:
         runner.process_job(message, services=services, lease_seconds=lease_seconds)
-    except Exception:
+    except Exception as exc:
         count = int(record.attributes.approximate_receive_count or 1)
-        services.queue.retry_later(record.receipt_handle,
-                                  backoff_seconds(count, services.settings.retry_backoff_seconds))
+        base = services.settings.retry_backoff_seconds
+        services.queue.retry_later(record.receipt_handle, rules.retry_delay(exc, backoff_seconds(count, base), base))
         raise
 
 

@@ -12,11 +12,13 @@ import time
 import uuid
 
 import pytest
+import yt_dlp
 
-from chalicelib import aws, capture, wiring, worker
+from chalicelib import aws, capture, platforms, wiring, worker
 from chalicelib.local import worker_loop
 from chalicelib.records import jobs, videos
 from chalicelib.records.users import get_user
+from tests import fakes
 from tests import media as test_media
 
 
@@ -164,3 +166,39 @@ def test_message_delivered_twice_is_processed_once(user, drain, media_server, la
     assert get_user("alice").video_count == 1
     assert len(list(wiring.services().storage.list("videos/"))) == 1
     assert drain() == 0
+
+
+def queue_platform_link(url: str) -> capture.CaptureResult:
+    """A platform's link, recorded without the API's DNS check (this machine cannot resolve the platforms)."""
+    return capture.capture_resolved(platforms.resolve(url), url, owner_id="alice", services=wiring.services(),
+                                    source="api")
+
+
+def test_a_bot_check_is_retried_once_later_then_says_what_helps(user, drain):
+    # GIVEN YouTube answering every probe with its bot check
+    failing = fakes.FailingDownloader(yt_dlp.utils.ExtractorError(
+        "[youtube] jNQXAC9IVRw: Sign in to confirm you're not a bot. Use --cookies-from-browser or --cookies"))
+    wiring.override(downloader=failing)
+    result = queue_platform_link("https://www.youtube.com/watch?v=jNQXAC9IVRw")
+    # WHEN the queue is drained
+    drain()
+    # THEN it was tried twice, not max_attempts times, and the owner reads what helps
+    job = jobs.get(result.job.job_id)
+    assert (job.status, job.attempts, job.error_code, failing.probes) == (jobs.FAILED, 2, "bot_check", 2)
+    assert "What helps: YouTube cookies" in job.error_message
+    assert "--cookies" not in job.error_message and "we will try again" not in job.error_message
+    assert videos.get(result.video.video_id).error_message == job.error_message
+
+
+def test_an_unexpected_exception_reaches_the_owner_as_ours_with_a_reference(client, user, drain):
+    # GIVEN a bug of ours under the probe
+    wiring.override(downloader=fakes.FailingDownloader(TypeError("'NoneType' object is not subscriptable")))
+    result = queue_platform_link("https://www.youtube.com/watch?v=jNQXAC9IVRw")
+    # WHEN the queue is drained
+    drain()
+    # THEN the job failed as internal, with a reference and without the Python details
+    body = client.http.get(f"/api/jobs/{result.job.job_id}", headers=user.headers).json_body
+    assert body["status"] == jobs.FAILED
+    assert body["error_code"] == "internal"
+    assert body["error_message"].startswith("Something went wrong on our side (reference ")
+    assert "TypeError" not in str(body) and "NoneType" not in str(body)

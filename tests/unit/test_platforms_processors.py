@@ -223,12 +223,12 @@ def test_recorded_ytdlp_errors_map_to_our_codes(case):
     assert "--cookies" not in error.message and "yt-dlp -U" not in error.message
 
 
-def test_bot_check_names_the_platform_and_asks_to_retry_later():
+def test_bot_check_names_the_platform_and_says_what_helps():
     message = next(c["message"] for c in ERRORS if c["code"] == "bot_check")
     error = get_platform("youtube").classify_error(Exception(message))
     assert error.message == (
-        "YouTube asked us to prove we are not a bot; try again later "
-        "(Sign in to confirm you\u2019re not a bot)"
+        "YouTube asked us to prove we are not a bot. What helps: YouTube cookies from a signed-in browser or a "
+        "residential proxy in the settings, or trying again in a few hours (Sign in to confirm you\u2019re not a bot)"
     )
 
 
