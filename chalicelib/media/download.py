@@ -99,9 +99,17 @@ class YtDlpDownloader:
 def _guardedyoutube_dl() -> type:
     import yt_dlp
 
+    from chalicelib import platforms
+
     class GuardedYoutubeDL(yt_dlp.YoutubeDL):
-        """yt-dlp whose connections all pass the address guard, and that estimates each format's size from
-        its bitrate before choosing one, so a size filter can pass over a stream variant that would not fit."""
+        """yt-dlp whose connections all pass the address guard, with our platforms' extractors in place of
+        yt-dlp's own where they keep more of a post, and that estimates each format's size from its bitrate
+        before choosing one, so a size filter can pass over a stream variant that would not fit."""
+
+        def __init__(self, params=None, auto_init=True):
+            super().__init__(params, auto_init)
+            for extractor in platforms.extractors():
+                self.add_info_extractor(extractor())  # an instance: yt-dlp would make its own from the class
 
         def build_request_director(self, handlers, preferences=None):
             # curl_cffi (impersonation) resolves names and follows redirects inside libcurl, where the guard

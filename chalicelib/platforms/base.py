@@ -94,6 +94,11 @@ class Platform:
     def extra_options(self) -> dict:
         return {}
 
+    def extractors(self) -> tuple[type, ...]:
+        """yt-dlp extractors that take the place of yt-dlp's own for this site (same ``ie_key``): what the site
+        offers that yt-dlp leaves out. Imports yt-dlp, so only the worker calls it."""
+        return ()
+
     def to_metadata(self, info: dict) -> dict:
         """yt-dlp's info dict mapped to our video fields (missing values are None)."""
         return {
@@ -164,6 +169,18 @@ def _image_item(item: dict) -> dict | None:
         "title": item.get("title"),
         "http_headers": item.get("http_headers") or {},
     }
+
+
+def post_info(info: dict) -> dict:
+    """What every item of a post shares (who posted it, when, its text), without the post's own media."""
+    media = ("_type", "entries", "formats", "url", "thumbnail", "thumbnails", "subtitles", "duration",
+             "requested_formats", "format_id", "ext", "track", "artists", "album")
+    return {key: value for key, value in info.items() if key not in media}
+
+
+def picture_item(base: dict, item_id: str, url: str, width: int | None, height: int | None) -> dict:
+    """A post's picture as yt-dlp would list an item without video: no formats, the picture as its thumbnail."""
+    return {**base, "id": item_id, "thumbnails": [{"url": url, "width": width, "height": height}]}
 
 
 def _best_thumbnail(info: dict) -> dict | None:

@@ -118,19 +118,17 @@ def test_instagram_carousel_keeps_videos_and_images_in_order():
     assert image["http_headers"] == {"Referer": "https://www.instagram.com/"}
 
 
-def test_tiktok_photo_post_gives_its_image_never_its_sound():
+def test_tiktok_photo_post_gives_every_picture_never_its_sound():
     items = get_platform("tiktok").entries(recorded("tiktok_photo_post"))
-    assert items == [
-        {
-            "kind": "image",
-            "id": "7338943586698054958",
-            "url": "http://127.0.0.1:9/tt/origin.jpeg",
-            "width": 1080,
-            "height": 1920,
-            "title": "five photos from the trip",
-            "http_headers": {"Referer": "https://www.tiktok.com/@akihitoko1/video/7338943586698054958"},
-        }
-    ]
+    assert [(i["kind"], i["id"], i["url"]) for i in items] == [
+        ("image", f"7338943586698054958-{n}", f"http://127.0.0.1:9/tt/photo-{n}.jpeg") for n in (1, 2, 3)]
+    assert items[0]["title"] == "three photos from the trip"
+    assert items[0]["http_headers"] == {"Referer": "https://www.tiktok.com/@akihitoko1/video/7338943586698054958"}
+
+
+def test_x_post_with_photos_gives_them_in_their_place():
+    items = get_platform("twitter").entries(recorded("twitter_photo_post"))
+    assert [(i["kind"], i.get("gif")) for i in items] == [("image", None), ("video", False), ("image", None)]
 
 
 def test_post_without_video_fails_as_no_video_when_platform_keeps_no_images():
