@@ -77,6 +77,7 @@ class Settings:
     worker_concurrency: int
     max_attempts: int
     retry_backoff_seconds: int
+    ytdlp_max_age_days: int
     allow_loopback_urls: bool
     progress_interval_seconds: float
     signed_url_seconds: int
@@ -142,6 +143,7 @@ def load_settings() -> Settings:
         worker_concurrency=_int("PRSNL_WORKER_CONCURRENCY", 4),
         max_attempts=_int("PRSNL_MAX_ATTEMPTS", 3),
         retry_backoff_seconds=_int("PRSNL_RETRY_BACKOFF_SECONDS", 10),
+        ytdlp_max_age_days=_int("PRSNL_YTDLP_MAX_AGE_DAYS", 60),
         allow_loopback_urls=_bool("PRSNL_ALLOW_LOOPBACK_URLS", _env("PRSNL_STAGE") == "local"),  # closed if unset
         progress_interval_seconds=_float("PRSNL_PROGRESS_INTERVAL_SECONDS", 1.0),
         signed_url_seconds=_int("PRSNL_SIGNED_URL_SECONDS", 300),

@@ -131,6 +131,19 @@ def youtube_dl(params: dict):
     return _guardedyoutube_dl()(params)
 
 
+def platform_access() -> dict:
+    """What our yt-dlp reaches the platforms with (for the deep health check): its version, the JavaScript runtimes
+    it found (YouTube's player challenges) and the browsers it can impersonate behind the guard (TikTok, Instagram).
+    yt-dlp has no public API for the last two; these are what ``yt-dlp -v`` and ``--list-impersonate-targets`` read."""
+    import yt_dlp
+
+    with youtube_dl({"quiet": True}) as ydl:
+        runtimes = sorted(f"{name} {runtime.info.version}" for name, runtime in ydl._js_runtimes.items()
+                          if runtime is not None and runtime.info is not None and runtime.info.supported)
+        targets = sorted({str(target) for target, _ in ydl._get_available_impersonate_targets()})
+    return {"yt_dlp": yt_dlp.version.__version__, "js_runtimes": runtimes, "impersonate_targets": targets}
+
+
 def estimate_sizes(info: dict) -> None:
     """``filesize_approx`` = bitrate x duration for formats of unknown size (yt-dlp leaves it empty)."""
     duration = info.get("duration")
