@@ -11,9 +11,6 @@ in DNS, which this machine has not.
 
 from __future__ import annotations
 
-import re
-import shutil
-
 import pytest
 
 from chalicelib import capture, platforms, wiring
@@ -24,7 +21,6 @@ from chalicelib.records import jobs, videos
 from chalicelib.records.users import get_user
 from chalicelib.storage import layout
 from tests import fakes
-from tests import media as test_media
 from tests.conftest import seed_user
 
 X_POST = "https://x.com/i/status/1585341984679469056"
@@ -43,23 +39,8 @@ def loopback_allowed(settings_env, work_dir):
     settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
 
 
-@pytest.fixture(scope="module")
-def post_media(media_dir):
-    """The recorded posts' media, at the paths their info dicts name: a 1 s clip, a 0.6 s silent "GIF", a JPEG."""
-    clip = test_media.make_clip(media_dir / "post-clip.mp4", seconds=1, width=160, height=120)
-    gif = test_media.make_gif_like(media_dir / "post-gif.mp4", width=240, height=136)
-    picture = media_dir / "post-picture.jpg"
-    test_media.ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x800", "-frames:v", "1", str(picture))
-    for name in RECORDINGS.values():
-        for path in re.findall(r"\{media\}/([^\"]+)", (fakes.FIXTURES / f"{name}.json").read_text()):
-            path = path.split("?")[0]
-            source = gif if "/tweet_video/" in path else picture if path.endswith((".jpg", ".jpeg")) else clip
-            (media_dir / path).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, media_dir / path)
-
-
 @pytest.fixture(autouse=True)
-def recorded_platforms(media_server, post_media):
+def recorded_platforms(media_server, recorded_media):
     redirect = media_server.url("redirect")
     wiring.override(downloader=fakes.RecordedDownloader(media_server.url("files"), RECORDINGS, redirects={
         TIKTOK_SHORT: f"{redirect}?to={TIKTOK_VIDEO}%3Fis_from_webapp%3D1",
