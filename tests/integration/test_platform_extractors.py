@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 
+from yt_dlp.utils import ExtractorError
+
+from chalicelib.config import get_settings
 from chalicelib.media.download import youtube_dl
 from chalicelib.platforms import get_platform
 from tests.fakes import FIXTURES
@@ -74,3 +77,18 @@ def test_x_post_of_photos_only_is_kept_not_refused_as_no_video():
     info = extract("https://x.com/i/status/1700000000000000042", TwitterIE,
                    {"extractor_args": {"twitter": {"api": ["legacy"]}}, "ignore_no_formats_error": True})
     assert [i["kind"] for i in get_platform("twitter").entries(info)] == ["image", "image"]
+
+
+def test_extractor_retries_call_our_backoff_the_way_yt_dlp_does():
+    # GIVEN a platform's options (http and fragment retries are proven in test_pipeline_retries.py)
+    options = get_platform("youtube").ydl_options(get_settings())
+    attempts = []
+    # WHEN an extractor's own retry loop (yt-dlp's RetryManager) meets a failure once
+    with youtube_dl({**options, "quiet": True, "no_warnings": True}) as ydl:
+        extractor = ydl.get_info_extractor("Generic")
+        for retry in extractor.RetryManager():
+            attempts.append(retry.attempt)
+            if len(attempts) == 1:
+                retry.error = ExtractorError("a flaky answer", expected=True)
+    # THEN yt-dlp slept by our function (called as sleep_func(n=...)) and tried again
+    assert attempts == [1, 2]
