@@ -137,7 +137,7 @@ def platform_access() -> dict:
     yt-dlp has no public API for the last two; these are what ``yt-dlp -v`` and ``--list-impersonate-targets`` read."""
     import yt_dlp
 
-    with youtube_dl({"quiet": True}) as ydl:
+    with youtube_dl(_base({})) as ydl:
         runtimes = sorted(f"{name} {runtime.info.version}" for name, runtime in ydl._js_runtimes.items()
                           if runtime is not None and runtime.info is not None and runtime.info.supported)
         targets = sorted({str(target) for target, _ in ydl._get_available_impersonate_targets()})
@@ -186,11 +186,22 @@ def _base(options: dict) -> dict:
 
     defaults = {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": False,
                 "socket_timeout": 20, "retries": 2, "fragment_retries": 3,
-                "color": {"stderr": "never", "stdout": "never"}}
+                "color": {"stderr": "never", "stdout": "never"}, "js_runtimes": js_runtimes()}
     guarded = {"ffmpeg_location": ffmpeg_exe(), "concurrent_fragment_downloads": 1, "hls_prefer_native": True,
                "external_downloader": {"default": "native"},
                "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]}}
     return defaults | options | guarded
+
+
+def js_runtimes() -> dict:
+    """Deno (YouTube's player challenges) from its PyPI package, wherever pip put it: yt-dlp looks only in Python's
+    scripts directory and on PATH, which miss it under ``pip install --target`` (the worker image)."""
+    try:
+        import deno
+
+        return {"deno": {"path": deno.find_deno_bin()}}
+    except (ImportError, FileNotFoundError):
+        return {"deno": {}}  # yt-dlp's own lookup
 
 
 def _run(call, classify: Classify, *, max_bytes: int | None = None):
