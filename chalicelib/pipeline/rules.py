@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import Enum
 
 from chalicelib.config import Settings
-from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError
+from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError, ours
 from chalicelib.media.download import expected_size
 from chalicelib.records import videos
 from chalicelib.records.models import Video
@@ -60,7 +60,7 @@ def retry_delay(error: BaseException, backoff: int, base: int) -> int:
 def unexpected(reference: str) -> TransientJobError:
     """What the owner reads about a failure of ours (a bug, a crashed tool): no internals, a reference to find the
     log by. Retried, as an AWS hiccup may be behind it."""
-    return TransientJobError(f"Something went wrong on our side (reference {reference})", code="internal")
+    return TransientJobError(ours(reference), code="internal")
 
 
 class ShortLink(Enum):
