@@ -63,6 +63,9 @@ class Platform:
     from_link: bool = True
     # Seconds between yt-dlp's requests to the site (its rate limit).
     request_interval: float = 0.0
+    # Items without video are kept as pictures only when our extractor marked them (``picture_item``): else a
+    # video whose formats went missing would be kept as its cover picture.
+    marked_pictures_only: bool = False
     # Site-specific (pattern, code) rules tried before the common ones.
     error_rules: failures.Rules = failures.LOGIN_WALL
 
@@ -128,7 +131,7 @@ class Platform:
             failures.refuse_live(item, label=self.label)
             if _has_video(item):
                 items.append(self.video_item(item))
-            elif "images" in self.supports and (image := _image_item(item)):
+            elif self._keeps_picture(item) and (image := _image_item(item)):
                 items.append(image)
         if not items:
             raise failures.error("no_video_in_post", self.label)
@@ -136,6 +139,9 @@ class Platform:
 
     def video_item(self, item: dict) -> dict:
         return {**item, "kind": "video"}
+
+    def _keeps_picture(self, item: dict) -> bool:
+        return "images" in self.supports and (item.get("picture") is True or not self.marked_pictures_only)
 
     def classify_error(self, error: BaseException | str) -> PrsnlError:
         """A yt-dlp failure (exception or message) as one of our stable, retryable-or-not errors."""
@@ -180,7 +186,7 @@ def post_info(info: dict) -> dict:
 
 def picture_item(base: dict, item_id: str, url: str, width: int | None, height: int | None) -> dict:
     """A post's picture as yt-dlp would list an item without video: no formats, the picture as its thumbnail."""
-    return {**base, "id": item_id, "thumbnails": [{"url": url, "width": width, "height": height}]}
+    return {**base, "id": item_id, "picture": True, "thumbnails": [{"url": url, "width": width, "height": height}]}
 
 
 def _best_thumbnail(info: dict) -> dict | None:

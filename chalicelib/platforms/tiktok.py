@@ -24,6 +24,7 @@ class TikTok(Platform):
         re.compile(rf"{_HOST}/(?:embed(?:/v2)?|share/video|v)/(?P<id>\d+)"),
     )
     SHORT_URLS = (re.compile(r"https?://(?:(?:vm|vt)\.tiktok\.com|(?:www\.)?tiktok\.com/t)/\w+"),)
+    marked_pictures_only = True
     request_interval = 1.0
     error_rules = ((r"IP address is blocked", "geo_blocked"), *Platform.error_rules)
 

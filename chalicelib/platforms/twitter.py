@@ -27,6 +27,7 @@ class Twitter(Platform):
         re.compile(rf"(?:{_HOST})/i/(?:cards/tfw/v1|videos(?:/tweet)?)/(?P<id>\d+)"),
     )
     SHORT_URLS = (re.compile(r"https?://t\.co/\w+"),)
+    marked_pictures_only = True
     request_interval = 0.5
 
     def canonical(self, match: re.Match) -> str:

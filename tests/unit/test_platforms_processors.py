@@ -126,6 +126,20 @@ def test_tiktok_photo_post_gives_every_picture_never_its_sound():
     assert items[0]["http_headers"] == {"Referer": "https://www.tiktok.com/@akihitoko1/video/7338943586698054958"}
 
 
+@pytest.mark.parametrize("platform, name", [("tiktok", "tiktok_video"), ("twitter", "twitter_multi_video")])
+def test_a_video_whose_formats_went_missing_is_refused_not_kept_as_its_cover(platform, name):
+    # GIVEN yt-dlp's answer without formats (it lets that pass for the sake of photo posts), thumbnails still there
+    info = recorded(name)
+    items = info["entries"] if info.get("_type") == "playlist" else [info]
+    for item in items:
+        item["formats"] = []
+    assert any(item.get("thumbnails") for item in items)
+    # THEN the post is refused as having no video
+    with pytest.raises(PermanentJobError) as caught:
+        get_platform(platform).entries(info)
+    assert caught.value.code == "no_video_in_post"
+
+
 def test_x_post_with_photos_gives_them_in_their_place():
     items = get_platform("twitter").entries(recorded("twitter_photo_post"))
     assert [(i["kind"], i.get("gif")) for i in items] == [("image", None), ("video", False), ("image", None)]
