@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-reliability lint venv clean bench smoke-platforms synth deploy bot
+.PHONY: run test test-reliability lint venv clean bench smoke-platforms update-yt-dlp synth deploy bot
 
 $(STAMP): requirements.txt layers/worker/requirements.txt requirements-dev.txt $(wildcard requirements-infra.txt)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -32,9 +32,26 @@ test-reliability: $(STAMP)
 bot: $(STAMP)
 	$(PY) -m chalicelib.cli bot
 
-## smoke-platforms: capture one public URL per platform for real (skipped, and says so, without internet)
+## smoke-platforms: the canary's captures for real, through our pipeline into a local stack, a line per platform
+## (without internet it says it skipped and exits 0; PRSNL_SMOKE=1 makes that a failure)
 smoke-platforms: $(STAMP)
-	PRSNL_SMOKE=1 $(PY) -m pytest -q -rs tests/integration/test_platform_processors_smoke.py
+	$(PY) -m chalicelib.local.smoke
+
+## update-yt-dlp: pin the newest yt-dlp release (layers/worker/requirements.txt: the one pin for the worker image,
+## make run and the tests), install it, then run the platform tests and the smoke
+YTDLP_PIN := layers/worker/requirements.txt
+PLATFORM_TESTS := tests/unit/test_platforms_processors.py tests/unit/test_platforms_urls.py \
+	tests/integration/test_platform_processors.py tests/integration/test_platform_extractors.py \
+	tests/integration/test_impersonation_guard.py tests/integration/test_pipeline_posts.py \
+	tests/integration/test_pipeline_retries.py tests/integration/test_canary.py
+update-yt-dlp: $(STAMP)
+	@latest=$$($(PY) -m pip index versions yt-dlp 2>/dev/null | sed -n 's/^yt-dlp (\(.*\))$$/\1/p'); \
+	test -n "$$latest" || { echo "PyPI did not answer: yt-dlp's newest release is unknown"; exit 1; }; \
+	sed -i.bak -E "s/^(yt-dlp\[[^]]*\])==.*/\1==$$latest/" $(YTDLP_PIN) && rm -f $(YTDLP_PIN).bak; \
+	echo "yt-dlp pinned at $$latest in $(YTDLP_PIN)"
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pytest -q -p no:cacheprovider $(PLATFORM_TESTS)
+	$(MAKE) smoke-platforms
 
 ## synth: CloudFormation of PRSNL_STAGE (default dev) into infra/cdk.out, offline (no AWS account, no Docker)
 synth: $(STAMP)

@@ -79,6 +79,8 @@ class Settings:
     max_attempts: int
     retry_backoff_seconds: int
     job_lease_seconds: int
+    ytdlp_max_age_days: int
+    smoke_required: bool
     allow_loopback_urls: bool
     progress_interval_seconds: float
     signed_url_seconds: int
@@ -153,6 +155,8 @@ def load_settings() -> Settings:
         retry_backoff_seconds=_int("PRSNL_RETRY_BACKOFF_SECONDS", 10),
         # a running job's lease, renewed every quarter of it: a dead worker's job is claimed again soon after
         job_lease_seconds=_int("PRSNL_JOB_LEASE_SECONDS", 120),
+        ytdlp_max_age_days=_int("PRSNL_YTDLP_MAX_AGE_DAYS", 60),
+        smoke_required=_bool("PRSNL_SMOKE", False),
         allow_loopback_urls=_bool("PRSNL_ALLOW_LOOPBACK_URLS", _env("PRSNL_STAGE") == "local"),  # closed if unset
         progress_interval_seconds=_float("PRSNL_PROGRESS_INTERVAL_SECONDS", 1.0),
         signed_url_seconds=_int("PRSNL_SIGNED_URL_SECONDS", 300),

@@ -5,8 +5,14 @@ They are mapped to HTTP in exactly one place (``api.http.json_errors``); in the 
 """
 
 
+def ours(reference: str | None) -> str:
+    """What a person reads about a failure of ours: no internals, only the reference that finds its log lines."""
+    return f"Something went wrong on our side (reference {reference})" if reference else \
+        "Something went wrong on our side"
+
+
 class PrsnlError(Exception):
-    code = "internal_error"
+    code = "internal"
     http_status = 500
 
     def __init__(self, message: str, *, code: str | None = None):

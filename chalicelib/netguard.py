@@ -65,13 +65,25 @@ def check_url(url: str, *, allow_loopback: bool) -> None:
 def _guarded_getaddrinfo(host, port, *args, **kwargs):
     infos = _real_getaddrinfo(host, port, *args, **kwargs)
     policy = getattr(_guard, "allow_loopback", None)
-    if policy is None:
-        return infos
+    if policy is not None:
+        _refuse_forbidden(host, infos, allow_loopback=policy)
+    return infos
+
+
+def _refuse_forbidden(host: str, infos: list, *, allow_loopback: bool) -> None:
     for info in infos:
-        problem = address_problem(info[4][0], allow_loopback=policy)
+        problem = address_problem(info[4][0], allow_loopback=allow_loopback)
         if problem:
             raise BlockedUrlError(f"{host} resolves to a {problem} address ({info[4][0]}), which is refused")
-    return infos
+
+
+def pinned_addresses(host: str, port: int) -> list[str]:
+    """The addresses a client that resolves names itself (libcurl) must be pinned to: every address the host
+    resolves to, checked by this thread's guard (by the strict rule outside a guarded block).
+    Raises ``socket.gaierror`` when the host does not resolve, ``BlockedUrlError`` when it is forbidden."""
+    infos = _real_getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    _refuse_forbidden(host, infos, allow_loopback=bool(getattr(_guard, "allow_loopback", False)))
+    return sorted({info[4][0] for info in infos})
 
 
 @contextmanager

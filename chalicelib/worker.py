@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib import observability, wiring
 from chalicelib.observability import logger
 from chalicelib.ops import health, metrics
-from chalicelib.pipeline import runner
+from chalicelib.pipeline import rules, runner
 from chalicelib.records import jobs
 
 BACKOFF_MAX_SECONDS = 900
@@ -38,9 +38,10 @@ def record_handler(record: SQSRecord) -> None:
         metrics.job_received(message.enqueued_at)
         runner.process_job(message, services=services, received_at=received_at,
                            hold_message=lambda: hide(services.settings.hidden_seconds))
-    except Exception:
+    except Exception as exc:
         count = int(record.attributes.approximate_receive_count or 1)
-        hide(backoff_seconds(count, services.settings.retry_backoff_seconds))
+        base = services.settings.retry_backoff_seconds
+        hide(rules.retry_delay(exc, backoff_seconds(count, base), base))
         raise
     finally:
         logger.thread_safe_clear_keys()  # this thread's next job starts with none of this one's keys

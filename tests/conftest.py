@@ -175,6 +175,27 @@ def media_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def recorded_media(media_dir):
+    """The media of every recorded platform answer (tests/fixtures/platforms), at the paths it names under ``{media}``:
+    a 1 s clip, a 0.6 s silent "GIF" (X's /tweet_video/), a JPEG for pictures."""
+    import re
+    import shutil
+
+    from tests.fakes import FIXTURES
+
+    clip = test_media.make_clip(media_dir / "post-clip.mp4", seconds=1, width=160, height=120)
+    gif = test_media.make_gif_like(media_dir / "post-gif.mp4", width=240, height=136)
+    picture = media_dir / "post-picture.jpg"
+    test_media.ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x800", "-frames:v", "1", str(picture))
+    for fixture in FIXTURES.glob("*.json"):
+        for path in re.findall(r"\{media\}/([^\"?]+)", fixture.read_text()):
+            source = gif if "/tweet_video/" in path else picture if path.endswith((".jpg", ".jpeg")) else clip
+            (media_dir / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, media_dir / path)
+    return media_dir
+
+
+@pytest.fixture(scope="session")
 def media_server(media_dir):
     from chalicelib.local.samples import MediaServer
 

@@ -36,6 +36,19 @@ class RecordedDownloader(YtDlpDownloader):
         return super().follow_redirects(self.redirects.get(url, url), **kwargs)
 
 
+class FailingDownloader(YtDlpDownloader):
+    """The real downloader whose extraction fails as given: a yt-dlp error a platform answered with (classified by
+    the real code), or an exception of ours that no one expected."""
+
+    def __init__(self, failure: BaseException):
+        self.failure = failure
+        self.probes = 0
+
+    def _extract(self, ydl, url: str) -> dict:
+        self.probes += 1
+        raise self.failure
+
+
 class FakeClock(SystemClock):
     """The clock a test sets: stopped ``at`` a moment, or the real time moved ``later`` (a sweep run hours after
     the seeding); ids stay real."""

@@ -8,7 +8,7 @@ import json
 from chalice import Response
 
 from chalicelib import wiring
-from chalicelib.errors import BadRequestError, BodyTooLargeError, PrsnlError
+from chalicelib.errors import BadRequestError, BodyTooLargeError, PrsnlError, ours
 from chalicelib.observability import logger
 from chalicelib.records import apikeys
 
@@ -28,7 +28,7 @@ def json_errors(view):
             return error_response(error)
         except Exception:
             logger.exception("unhandled error in view")
-            return error_response(PrsnlError("something went wrong on our side; try again later"))
+            return error_response(PrsnlError(ours(logger.get_correlation_id())))
 
     return wrapper
 

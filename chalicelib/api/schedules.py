@@ -1,4 +1,5 @@
-"""Scheduled functions (EventBridge rules made by Chalice): the hourly maintenance and the daily storage snapshot.
+"""Scheduled functions (EventBridge rules made by Chalice): the hourly maintenance, the daily storage snapshot and
+the daily platform canary (its captures at 04:00 UTC, their outcome an hour later).
 
 The local stack's timer calls the same use cases (``chalice local`` runs no schedules).
 """
@@ -6,7 +7,7 @@ The local stack's timer calls the same use cases (``chalice local`` runs no sche
 from chalice import Blueprint, Cron, Rate
 
 from chalicelib import wiring
-from chalicelib.ops import maintenance, metrics, trends
+from chalicelib.ops import canary, maintenance, metrics, trends
 
 bp = Blueprint(__name__)
 
@@ -20,3 +21,13 @@ def run_maintenance(event):
 def take_storage_snapshot(event):
     totals = trends.snapshot(services=wiring.services())
     metrics.emit(metrics.STORAGE_BYTES, totals["bytes_used"])
+
+
+@bp.schedule(Cron(0, 4, "*", "*", "?", "*"), description="Platform canary: capture one public link per platform")
+def start_platform_canary(event):
+    canary.start(services=wiring.services())
+
+
+@bp.schedule(Cron(0, 5, "*", "*", "?", "*"), description="Platform canary: a metric per platform, then its videos go")
+def finish_platform_canary(event):
+    canary.finish(services=wiring.services())

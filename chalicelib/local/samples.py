@@ -7,8 +7,11 @@ Routes (``name`` is a file under the served directory):
   /flaky/KEY/N/NAME       503 for the first N requests of KEY, then the file
   /fail/NAME              always 503
   /nolength/NAME          the file without Content-Length (HEAD claims 1 kB): a server that lies
+  /cut/NAME               a GET without Range gets half the body, then the connection drops (resuming works)
+  /fragfail/KEY/NAME      the file, except that each HLS fragment (.ts, .m4s) of KEY answers 503 once
   /redirect?to=URL        302 to URL
   /stats                  JSON request counts per path (tests check that nothing was fetched)
+Every request's headers are kept per path (``headers_of``), and every accepted connection is counted.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -54,6 +58,7 @@ class MediaHandler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query)
         with self.state["lock"]:
             self.state["hits"][parts.path] += 1
+            self.state["headers"][parts.path] = {name.lower(): value for name, value in self.headers.items()}
         routes = [
             (r"/files/(?P<name>.+)", lambda m: self._file(m["name"], head=head)),
             (r"/page/(?P<name>.+)", lambda m: self._page(m["name"])),
@@ -62,6 +67,8 @@ class MediaHandler(BaseHTTPRequestHandler):
             (r"/flaky/(?P<key>[^/]+)/(?P<n>\d+)/(?P<name>.+)", lambda m: self._flaky(m, head=head)),
             (r"/fail/(?P<name>.+)", lambda m: self._status(503)),
             (r"/nolength/(?P<name>.+)", lambda m: self._nolength(m["name"], head=head)),
+            (r"/cut/(?P<name>.+)", lambda m: self._cut(m["name"], head=head)),
+            (r"/fragfail/(?P<key>[^/]+)/(?P<name>.+)", lambda m: self._fragment_fails_once(m, head=head)),
             (r"/redirect", lambda m: self._redirect(query.get("to", [""])[0])),
             (r"/stats", lambda m: self._json(dict(self.state["hits"]))),
         ]
@@ -128,6 +135,30 @@ class MediaHandler(BaseHTTPRequestHandler):
             return self._status(503)
         return self._file(match["name"], head=head)
 
+    def _first_time(self, key: str) -> bool:
+        with self.state["lock"]:
+            self.state["flaky"][key] += 1
+            return self.state["flaky"][key] == 1
+
+    def _cut(self, name: str, *, head: bool) -> None:
+        """A connection that drops mid-body: only a client that resumes with a Range request gets the rest."""
+        path = self._path(name)
+        if head or path is None or self.headers.get("Range"):
+            return self._file(name, head=head)
+        size = path.stat().st_size
+        self.send_response(200)
+        self.send_header("Content-Type", TYPES.get(path.suffix, "application/octet-stream"))
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        self._copy(path, 0, size // 2, None)
+        self.close_connection = True
+
+    def _fragment_fails_once(self, match, *, head: bool) -> None:
+        name = match["name"]
+        if name.endswith((".ts", ".m4s")) and self._first_time(f"frag:{match['key']}:{name}"):
+            return self._status(503)
+        return self._file(name, head=head)
+
     def _nolength(self, name: str, *, head: bool) -> None:
         path = self._path(name)
         if path is None:
@@ -164,15 +195,28 @@ class MediaHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    connections = 0
+
+    def verify_request(self, request, client_address) -> bool:
+        self.connections += 1  # in the accepting thread only
+        return True
+
+    def handle_error(self, request, client_address):
+        """A client that hangs up (a download cut or stopped on purpose) is no error worth printing."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class MediaServer:
     """The server in a daemon thread; ``url(route, name)`` builds links to it."""
 
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0):
         self.root = Path(root).resolve()
-        self.state = {"lock": threading.Lock(), "hits": Counter(), "flaky": Counter()}
+        self.state = {"lock": threading.Lock(), "hits": Counter(), "flaky": Counter(), "headers": {}}
         handler = partial(MediaHandler, root=self.root, state=self.state)
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _QuietServer((host, port), handler)
         self.base_url = f"http://{host}:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="media-server", daemon=True)
 
@@ -186,6 +230,16 @@ class MediaServer:
 
     def url(self, route: str, name: str = "") -> str:
         return f"{self.base_url}/{route.strip('/')}/{name}".rstrip("/")
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far, whether or not a request came on them."""
+        return self.httpd.connections
+
+    def headers_of(self, path: str) -> dict:
+        """The headers of the last request for ``path``, names in lower case."""
+        with self.state["lock"]:
+            return dict(self.state["headers"].get(path, {}))
 
     def hits(self, prefix: str = "/") -> int:
         with self.state["lock"]:

@@ -13,13 +13,15 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError
+from chalicelib.media.impersonation import pinned_curl_handler
 from chalicelib.netguard import guarded_connections
 
 ProgressCallback = Callable[..., None]
 Classify = Callable[[BaseException], PrsnlError]
 
 
-# yt-dlp's request handlers that open connections through Python's socket module (the guard's filter).
+# yt-dlp's request handlers that open connections through Python's socket module (the guard's filter);
+# curl_cffi's is replaced by the pinned one of ``media.impersonation``.
 GUARDED_HANDLERS = frozenset({"Requests", "Urllib", "Websockets"})
 MAX_REDIRECTS = 5
 
@@ -31,7 +33,7 @@ class DownloadLimitExceeded(Exception):
 class YtDlpDownloader:
     def probe(self, url: str, *, options: dict, allow_loopback: bool, classify: Classify) -> dict:
         """Metadata and the chosen format, without downloading the media."""
-        with guarded_connections(allow_loopback=allow_loopback), _youtube_dl(_base(options)) as ydl:
+        with guarded_connections(allow_loopback=allow_loopback), youtube_dl(_base(options)) as ydl:
             info = _run(lambda: self._extract(ydl, url), classify)
             info = ydl.sanitize_info(info)
             if not _known_size(info):
@@ -84,7 +86,7 @@ class YtDlpDownloader:
             "progress_hooks": [hook],
             "paths": {"home": str(dest), "temp": str(dest)},
         }
-        with guarded_connections(allow_loopback=allow_loopback), _youtube_dl(opts) as ydl:
+        with guarded_connections(allow_loopback=allow_loopback), youtube_dl(opts) as ydl:
             _run(lambda: ydl.process_ie_result(dict(info), download=True), classify, max_bytes=max_bytes)
         files = sorted(p for p in dest.iterdir() if p.is_file() and p.name.startswith("media.")
                        and not p.name.endswith((".part", ".ytdl")))
@@ -94,18 +96,27 @@ class YtDlpDownloader:
 
 
 @cache
-def _guarded_youtube_dl() -> type:
+def _guardedyoutube_dl() -> type:
     import yt_dlp
 
+    from chalicelib import platforms
+
     class GuardedYoutubeDL(yt_dlp.YoutubeDL):
-        """yt-dlp whose connections all pass the address guard, and that estimates each format's size from
-        its bitrate before choosing one, so a size filter can pass over a stream variant that would not fit."""
+        """yt-dlp whose connections all pass the address guard, with our platforms' extractors in place of
+        yt-dlp's own where they keep more of a post, and that estimates each format's size from its bitrate
+        before choosing one, so a size filter can pass over a stream variant that would not fit."""
+
+        def __init__(self, params=None, auto_init=True):
+            super().__init__(params, auto_init)
+            for extractor in platforms.extractors():
+                self.add_info_extractor(extractor())  # an instance: yt-dlp would make its own from the class
 
         def build_request_director(self, handlers, preferences=None):
-            # curl-cffi (impersonation) resolves names inside libcurl, where the guard cannot see them, and
-            # libcurl follows redirects itself (yt-dlp asks for up to 5): pinning the first host to a checked
-            # address (CURLOPT_RESOLVE) would leave every redirect target unchecked, so it stays off everywhere
+            # curl_cffi (impersonation) resolves names and follows redirects inside libcurl, where the guard
+            # cannot see them: it is replaced by its pinned form, which checks every host and hop itself
             allowed = [handler for handler in handlers if handler.RH_KEY in GUARDED_HANDLERS]
+            if (pinned := pinned_curl_handler()) and any(h.RH_KEY == "CurlCFFI" for h in handlers):
+                allowed.append(pinned)
             return super().build_request_director(allowed, preferences)
 
         def process_video_result(self, info_dict, download=True):
@@ -115,8 +126,22 @@ def _guarded_youtube_dl() -> type:
     return GuardedYoutubeDL
 
 
-def _youtube_dl(params: dict):
-    return _guarded_youtube_dl()(params)
+def youtube_dl(params: dict):
+    """yt-dlp with the address guard's request handlers (used inside ``guarded_connections``)."""
+    return _guardedyoutube_dl()(params)
+
+
+def platform_access() -> dict:
+    """What our yt-dlp reaches the platforms with (for the deep health check): its version, the JavaScript runtimes
+    it found (YouTube's player challenges) and the browsers it can impersonate behind the guard (TikTok, Instagram).
+    yt-dlp has no public API for the last two; these are what ``yt-dlp -v`` and ``--list-impersonate-targets`` read."""
+    import yt_dlp
+
+    with youtube_dl(_base({})) as ydl:
+        runtimes = sorted(f"{name} {runtime.info.version}" for name, runtime in ydl._js_runtimes.items()
+                          if runtime is not None and runtime.info is not None and runtime.info.supported)
+        targets = sorted({str(target) for target, _ in ydl._get_available_impersonate_targets()})
+    return {"yt_dlp": yt_dlp.version.__version__, "js_runtimes": runtimes, "impersonate_targets": targets}
 
 
 def estimate_sizes(info: dict) -> None:
@@ -161,11 +186,22 @@ def _base(options: dict) -> dict:
 
     defaults = {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": False,
                 "socket_timeout": 20, "retries": 2, "fragment_retries": 3,
-                "color": {"stderr": "never", "stdout": "never"}}
+                "color": {"stderr": "never", "stdout": "never"}, "js_runtimes": js_runtimes()}
     guarded = {"ffmpeg_location": ffmpeg_exe(), "concurrent_fragment_downloads": 1, "hls_prefer_native": True,
                "external_downloader": {"default": "native"},
                "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]}}
     return defaults | options | guarded
+
+
+def js_runtimes() -> dict:
+    """Deno (YouTube's player challenges) from its PyPI package, wherever pip put it: yt-dlp looks only in Python's
+    scripts directory and on PATH, which miss it under ``pip install --target`` (the worker image)."""
+    try:
+        import deno
+
+        return {"deno": {"path": deno.find_deno_bin()}}
+    except (ImportError, FileNotFoundError):
+        return {"deno": {}}  # yt-dlp's own lookup
 
 
 def _run(call, classify: Classify, *, max_bytes: int | None = None):

@@ -34,6 +34,8 @@ class AlarmSpec:
     statistic: str = "Sum"
     period_minutes: int = 5
     evaluation_periods: int = 1
+    # (dimension, its values): one alarm per value instead of one on the total (the canary: one per check)
+    each: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,17 @@ TELEGRAM_UPDATES_REFUSED = MetricSpec("TelegramUpdatesRefused", "Count", API, ("
 STORAGE_BYTES = MetricSpec("StorageBytes", "Bytes", API, (),
                            "Total bytes held, from the storage snapshot (its alarm threshold is a deployment choice)")
 STORAGE_METRIC = STORAGE_BYTES.name
+# The platform canary's checks (ops.canary has their links); its alarm fires when one fails two days in a row.
+CANARY_CHECKS = ("youtube", "youtube-short", "x", "tiktok", "instagram")
+CANARY_FAILED = MetricSpec("CanaryFailed", "Count", API, ("check",),
+                           "The daily platform canary's capture failed (1) or succeeded (0), per check",
+                           AlarmSpec(threshold=1, period_minutes=24 * 60, evaluation_periods=2,
+                                     each=("check", CANARY_CHECKS)))
 
 METRICS: tuple[MetricSpec, ...] = (
     CAPTURES_REQUESTED, DOWNLOADS_SUCCEEDED, DOWNLOADS_FAILED, DOWNLOAD_SECONDS, DOWNLOAD_BYTES, QUEUE_WAIT_SECONDS,
     PROCESSING_SECONDS, BYTES_STORED, JOBS_RETRIED, RETRIES_EXHAUSTED, TELEGRAM_UPDATES_HANDLED,
-    TELEGRAM_UPDATES_REFUSED, STORAGE_BYTES,
+    TELEGRAM_UPDATES_REFUSED, STORAGE_BYTES, CANARY_FAILED,
 )
 PROCESSING_KINDS = ("remux", "transcode", "thumbnails")
 
@@ -154,6 +162,10 @@ def job_finished(kind: str, video, stats: JobStats, *, code: str | None = None, 
         emit(DOWNLOADS_FAILED, 1, platform=platform, code=code)
         if last_attempt:
             emit(RETRIES_EXHAUSTED, 1, code=code)
+
+
+def canary_checked(check: str, *, ok: bool) -> None:
+    emit(CANARY_FAILED, 0 if ok else 1, check=check)
 
 
 def job_retried(code: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import Enum
 
 from chalicelib.config import Settings
-from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError
+from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError, ours
 from chalicelib.media.download import expected_size
 from chalicelib.records import videos
 from chalicelib.records.models import Video
@@ -36,10 +36,31 @@ class AfterFailure(Enum):
     RETRY = "retry"  # a transient failure with attempts left: queued again, SQS redelivers it after a backoff
 
 
+# The site pushes back (a bot check, a rate limit): retrying soon makes it worse, so one more try, later.
+PUSHBACK = frozenset({"bot_check", "rate_limited"})
+PUSHBACK_ATTEMPTS = 2
+PUSHBACK_DELAY_FACTOR = 60  # the delay before that one retry, in units of the retry backoff (10 s: 10 minutes)
+RETRY_DELAY_MAX_SECONDS = 43_200  # SQS's longest visibility timeout
+
+
 def after_failure(error: PrsnlError, *, attempts: int, max_attempts: int) -> AfterFailure:
     if not isinstance(error, TransientJobError):
         return AfterFailure.FAIL
-    return AfterFailure.FAIL_LAST if attempts >= max_attempts else AfterFailure.RETRY
+    last = min(max_attempts, PUSHBACK_ATTEMPTS) if error.code in PUSHBACK else max_attempts
+    return AfterFailure.FAIL_LAST if attempts >= last else AfterFailure.RETRY
+
+
+def retry_delay(error: BaseException, backoff: int, base: int) -> int:
+    """Seconds before a failed attempt's next delivery: the usual backoff, or much longer when the site pushes back."""
+    if getattr(error, "code", None) in PUSHBACK:
+        return min(RETRY_DELAY_MAX_SECONDS, max(backoff, base * PUSHBACK_DELAY_FACTOR))
+    return backoff
+
+
+def unexpected(reference: str) -> TransientJobError:
+    """What the owner reads about a failure of ours (a bug, a crashed tool): no internals, a reference to find the
+    log by. Retried, as an AWS hiccup may be behind it."""
+    return TransientJobError(ours(reference), code="internal")
 
 
 class ShortLink(Enum):

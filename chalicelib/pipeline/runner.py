@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from chalicelib.errors import JobCancelledError, NotFoundError, PrsnlError, TransientJobError
+from chalicelib.errors import JobCancelledError, NotFoundError, PrsnlError
 from chalicelib.observability import logger
 from chalicelib.ops import metrics, rollups
 from chalicelib.pipeline import rules
@@ -58,10 +58,10 @@ def process_job(message: jobs.JobMessage, *, services: Services, received_at: da
     job.refresh()
     work = RUNS[job.kind](job, services)
     with LeaseKeeper(job, services, hold_message=hold_message):
-        return _run(work, services)
+        return _run(work, services, reference=message.correlation_id or job.job_id)
 
 
-def _run(work: Run, services: Services) -> Outcome:
+def _run(work: Run, services: Services, *, reference: str) -> Outcome:
     job = work.job
     try:
         work.run()
@@ -73,7 +73,7 @@ def _run(work: Run, services: Services) -> Outcome:
         work.cleanup_outputs()
         return Outcome(False, "taken_back")
     except Exception as exc:
-        error = exc if isinstance(exc, PrsnlError) else _unexpected(exc)
+        error = exc if isinstance(exc, PrsnlError) else _unexpected(exc, reference)
         decision = rules.after_failure(error, attempts=job.attempts, max_attempts=services.settings.max_attempts)
         if decision is rules.AfterFailure.RETRY:
             work.release_for_retry(error)
@@ -96,7 +96,7 @@ def _finished(work: Run, services: Services, *, code: str | None = None, last_at
                                processing_seconds=work.stats.processing_seconds)
 
 
-def _unexpected(exc: Exception) -> TransientJobError:
-    """Network, AWS throttling, a crashed tool: worth another try. The details go to the log, not the user."""
-    logger.exception("unexpected failure", extra={"error_type": type(exc).__name__})
-    return TransientJobError(f"a temporary failure ({type(exc).__name__})")
+def _unexpected(exc: Exception, reference: str) -> PrsnlError:
+    """The details go to the log (with the reference), not to the owner."""
+    logger.exception("unexpected failure", extra={"error_type": type(exc).__name__, "reference": reference})
+    return rules.unexpected(reference)

@@ -21,7 +21,7 @@ from chalicelib.platforms.youtube import YOUTUBE
 
 PLATFORMS: tuple[Platform, ...] = (YOUTUBE, TWITTER, TIKTOK, INSTAGRAM, DIRECT, GENERIC)
 
-__all__ = ["PLATFORMS", "Platform", "Resolved", "get_platform", "resolve"]
+__all__ = ["PLATFORMS", "Platform", "Resolved", "extractors", "get_platform", "resolve"]
 
 
 def resolve(url: str) -> Resolved:
@@ -36,6 +36,11 @@ def get_platform(name: str) -> Platform:
         if platform.name == name:
             return platform
     raise KeyError(name)
+
+
+def extractors() -> list[type]:
+    """The yt-dlp extractors our platforms put in place of yt-dlp's (the worker's downloader registers them)."""
+    return [extractor for platform in PLATFORMS for extractor in platform.extractors()]
 
 
 def _normalized(url: str) -> tuple[str, str]:

@@ -63,6 +63,9 @@ class Platform:
     from_link: bool = True
     # Seconds between yt-dlp's requests to the site (its rate limit).
     request_interval: float = 0.0
+    # Items without video are kept as pictures only when our extractor marked them (``picture_item``): else a
+    # video whose formats went missing would be kept as its cover picture.
+    marked_pictures_only: bool = False
     # Site-specific (pattern, code) rules tried before the common ones.
     error_rules: failures.Rules = failures.LOGIN_WALL
 
@@ -94,6 +97,11 @@ class Platform:
     def extra_options(self) -> dict:
         return {}
 
+    def extractors(self) -> tuple[type, ...]:
+        """yt-dlp extractors that take the place of yt-dlp's own for this site (same ``ie_key``): what the site
+        offers that yt-dlp leaves out. Imports yt-dlp, so only the worker calls it."""
+        return ()
+
     def to_metadata(self, info: dict) -> dict:
         """yt-dlp's info dict mapped to our video fields (missing values are None)."""
         return {
@@ -123,7 +131,7 @@ class Platform:
             failures.refuse_live(item, label=self.label)
             if _has_video(item):
                 items.append(self.video_item(item))
-            elif "images" in self.supports and (image := _image_item(item)):
+            elif self._keeps_picture(item) and (image := _image_item(item)):
                 items.append(image)
         if not items:
             raise failures.error("no_video_in_post", self.label)
@@ -131,6 +139,9 @@ class Platform:
 
     def video_item(self, item: dict) -> dict:
         return {**item, "kind": "video"}
+
+    def _keeps_picture(self, item: dict) -> bool:
+        return "images" in self.supports and (item.get("picture") is True or not self.marked_pictures_only)
 
     def classify_error(self, error: BaseException | str) -> PrsnlError:
         """A yt-dlp failure (exception or message) as one of our stable, retryable-or-not errors."""
@@ -164,6 +175,18 @@ def _image_item(item: dict) -> dict | None:
         "title": item.get("title"),
         "http_headers": item.get("http_headers") or {},
     }
+
+
+def post_info(info: dict) -> dict:
+    """What every item of a post shares (who posted it, when, its text), without the post's own media."""
+    media = ("_type", "entries", "formats", "url", "thumbnail", "thumbnails", "subtitles", "duration",
+             "requested_formats", "format_id", "ext", "track", "artists", "album")
+    return {key: value for key, value in info.items() if key not in media}
+
+
+def picture_item(base: dict, item_id: str, url: str, width: int | None, height: int | None) -> dict:
+    """A post's picture as yt-dlp would list an item without video: no formats, the picture as its thumbnail."""
+    return {**base, "id": item_id, "picture": True, "thumbnails": [{"url": url, "width": width, "height": height}]}
 
 
 def _best_thumbnail(info: dict) -> dict | None:

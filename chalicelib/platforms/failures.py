@@ -15,17 +15,21 @@ Rules = tuple[tuple[str, str], ...]
 
 RETRYABLE = frozenset({"bot_check", "rate_limited", "transient"})
 
+# Each message is read as the final word on a capture: it says what happened and what helps, never that we
+# will try again (the pipeline decides that, and a final failure must not promise it).
 WHY = {
     "private_or_login_required": "This {label} link is private, age-restricted or needs a login",
-    "bot_check": "{label} asked us to prove we are not a bot; try again later",
-    "rate_limited": "{label} is limiting how often we can ask; try again later",
+    "bot_check": "{label} asked us to prove we are not a bot. What helps: {label} cookies from a signed-in "
+                 "browser or a residential proxy in the settings, or trying again in a few hours",
+    "rate_limited": "{label} is limiting how often we may ask. What helps: waiting an hour before trying again, "
+                    "or a proxy in the settings",
     "geo_blocked": "This {label} link is not available in the country we download from",
     "not_found": "This {label} link was removed or is unavailable",
     "live_stream": "Live streams and premieres cannot be saved until they have ended",
     "unsupported_url": "This link has no video we can read",
     "blocked_url": "This {label} link leads somewhere we never fetch from (only http and https)",
     "no_video_in_post": "There is no video at this {label} link",
-    "transient": "{label} could not be reached; we will try again",
+    "transient": "{label} could not be reached",
     "download_failed": "This {label} link could not be downloaded",
 }
 
@@ -75,7 +79,7 @@ def refuse_live(info: dict, *, label: str) -> None:
     if status in ("is_live", "is_upcoming"):
         raise error("live_stream", label, status)
     if status == "post_live":
-        raise TransientJobError("This stream has just ended and is still being processed; we will try again")
+        raise TransientJobError("This stream has just ended and is still being processed; try again in an hour")
 
 
 def _without_prefix(message: str) -> str:

@@ -53,8 +53,9 @@ def format_sort(max_height: int) -> list[str]:
     return ["vcodec:h264", f"res:{max_height}", "acodec:aac", "ext:mp4:m4a"]
 
 
-def backoff(attempt: int) -> float:
-    return min(2.0**attempt, 30.0)
+def backoff(*, n: int) -> float:
+    """Seconds before yt-dlp's own retry number ``n + 1``; yt-dlp calls it as ``sleep_func(n=count - 1)``."""
+    return min(2.0**n, 30.0)
 
 
 def cookie_file(platform: str, settings) -> Path | None:

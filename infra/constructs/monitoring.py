@@ -119,15 +119,22 @@ class Monitoring(Construct):
         )
 
     def _app_alarm(self, spec: MetricSpec, metric: cloudwatch.Metric) -> None:
+        """One alarm on the total, or one per value of the spec's ``each`` dimension (EMF writes both sets)."""
         alarm = spec.alarm
-        self._alarm(
-            spec.name,
-            metric.with_(statistic=alarm.statistic, period=Duration.minutes(alarm.period_minutes)),
-            alarm.threshold,
-            f"{spec.description} ({alarm.statistic} {alarm.comparison} {alarm.threshold:g})",
-            periods=alarm.evaluation_periods,
-            comparison=comparison_operator(alarm.comparison),
-        )
+        dimension, values = alarm.each or (None, (None,))
+        for value in values:
+            per_value = {**metric.dimensions, dimension: value} if dimension else metric.dimensions
+            self._alarm(
+                f"{spec.name}-{value}" if dimension else spec.name,
+                metric.with_(statistic=alarm.statistic, period=Duration.minutes(alarm.period_minutes),
+                             dimensions_map=per_value),
+                alarm.threshold,
+                f"{spec.description}{f' ({dimension} {value})' if dimension else ''} "
+                f"({alarm.statistic} {alarm.comparison} {alarm.threshold:g}, {alarm.evaluation_periods} periods "
+                f"of {alarm.period_minutes} min)",
+                periods=alarm.evaluation_periods,
+                comparison=comparison_operator(alarm.comparison),
+            )
 
     def _alarm(
         self,

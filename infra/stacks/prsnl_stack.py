@@ -164,8 +164,11 @@ class PrsnlStack(Stack):
             secrets=[self.secrets.telegram_token, self.secrets.webhook_secret, self.secrets.cdn_signing_key],
         )
         for schedule in self.api.schedules:
-            access.maintenance(
-                schedule.role, tables=[*records, tables[models.StorageSnapshot]], bucket=media, queue=jobs
+            access.maintenance(  # the ops table: the platform canary keeps its running captures there
+                schedule.role,
+                tables=[*records, tables[models.StorageSnapshot], tables[models.OpsRecord]],
+                bucket=media,
+                queue=jobs,
             )
         access.worker(
             self.worker.role,

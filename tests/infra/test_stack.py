@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from chalicelib.config import load_settings
-from chalicelib.ops.metrics import METRICS, NAMESPACE, STORAGE_METRIC
+from chalicelib.ops.metrics import CANARY_CHECKS, CANARY_FAILED, METRICS, NAMESPACE, STORAGE_METRIC
 from chalicelib.records import models
 from chalicelib.storage import layout
 from infra.constructs.worker import ephemeral_storage_mb
@@ -347,7 +347,7 @@ def _alarm(synth, name: str) -> dict:
         ("Api5xx", "AWS/ApiGateway", "5XXError"),
         ("ApiLatencyP90", "AWS/ApiGateway", "Latency"),
         ("StorageOverThreshold", NAMESPACE, STORAGE_METRIC),
-        *((spec.name, NAMESPACE, spec.name) for spec in METRICS if spec.alarm),
+        *((spec.name, NAMESPACE, spec.name) for spec in METRICS if spec.alarm and not spec.alarm.each),
     ],
 )
 def test_alarm_notifies_the_alarm_topic(synth, alarm, namespace, metric):
@@ -357,7 +357,8 @@ def test_alarm_notifies_the_alarm_topic(synth, alarm, namespace, metric):
     assert found["AlarmActions"] == [{"Ref": topic_id}]
 
 
-@pytest.mark.parametrize("spec", [spec for spec in METRICS if spec.alarm], ids=lambda spec: spec.name)
+@pytest.mark.parametrize("spec", [spec for spec in METRICS if spec.alarm and not spec.alarm.each],
+                         ids=lambda spec: spec.name)
 def test_app_alarm_is_the_one_declared_in_observability(synth, spec):
     found = _alarm(synth, spec.name)
     # THEN it reads the (service, stage) dimension set, which every EMF data point carries
@@ -367,6 +368,20 @@ def test_app_alarm_is_the_one_declared_in_observability(synth, spec):
     assert found["Statistic"] == spec.alarm.statistic
     assert found["Period"] == 60 * spec.alarm.period_minutes
     assert found["EvaluationPeriods"] == spec.alarm.evaluation_periods
+
+
+@pytest.mark.parametrize("check", CANARY_CHECKS)
+def test_canary_alarm_fires_when_a_check_fails_two_days_in_a_row(synth, check):
+    topic_id, _ = _one(synth, "AWS::SNS::Topic")
+    [found] = [r["Properties"] for r in _resources(synth, "AWS::CloudWatch::Alarm").values()
+               if r["Properties"].get("MetricName") == CANARY_FAILED.name
+               and {"Name": "check", "Value": check} in r["Properties"]["Dimensions"]]
+    assert (found["Namespace"], found["AlarmActions"]) == (NAMESPACE, [{"Ref": topic_id}])
+    assert found["Dimensions"] == [{"Name": "check", "Value": check},
+                                   {"Name": "service", "Value": CANARY_FAILED.service},
+                                   {"Name": "stage", "Value": "dev"}]
+    assert (found["Statistic"], found["Period"], found["EvaluationPeriods"]) == ("Sum", 86400, 2)
+    assert (found["ComparisonOperator"], found["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
 
 
 def test_storage_alarm_reads_the_daily_total(synth):
@@ -449,6 +464,16 @@ def test_schedules_run_maintenance_hourly_and_the_storage_snapshot_daily(synth):
     assert any(
         e == "rate(1 day)" or (e.startswith("cron(") and e.split()[2:] == ["*", "*", "?", "*)"]) for e in expressions
     )
+
+
+def test_the_platform_canary_starts_daily_and_finishes_an_hour_later_writing_the_ops_table(synth):
+    schedules = _schedules(synth)
+    crons = {function_id: [event["Properties"]["Schedule"] for event in function["Properties"]["Events"].values()]
+             for function_id, function in schedules.items()}
+    assert crons["StartPlatformCanary"] == ["cron(0 4 * * ? *)"]
+    assert crons["FinishPlatformCanary"] == ["cron(0 5 * * ? *)"]
+    for function_id in ("StartPlatformCanary", "FinishPlatformCanary"):
+        assert {"dynamodb:PutItem", "dynamodb:DeleteItem"} <= _table_actions(synth, f"{function_id}Role", "ops")
 
 
 def test_scheduled_functions_have_own_roles_for_maintenance_only(synth):

@@ -268,3 +268,26 @@ def test_job_larger_than_the_quota_left_fails_clearly(client, user, media_server
     owner = User.get(user.user_id)
     assert (owner.bytes_used, owner.bytes_reserved, owner.bytes_available) == (0, 0, 1000)
     assert bucket_keys() == []
+
+
+class BrokenStorage:
+    """A storage adapter with a bug of ours in it: every call fails in a way nobody expected."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise TypeError("'NoneType' object is not subscriptable")
+
+        return fail
+
+
+def test_an_unexpected_failure_answers_internal_with_a_reference_never_the_python_error(client, user, ready_video):
+    # GIVEN a bug under the delete route
+    wiring.override(storage=BrokenStorage())
+    # WHEN the owner deletes the video
+    response = client.http.delete(f"/api/videos/{ready_video['video_id']}", headers=user.headers)
+    # THEN the answer is ours to own: code internal, a reference to the logs, no Python in it
+    assert response.status_code == 500
+    error = response.json_body["error"]
+    assert error["code"] == "internal"
+    assert re.fullmatch(r"Something went wrong on our side \(reference [\w-]+\)", error["message"]), error
+    assert "TypeError" not in str(response.json_body) and "NoneType" not in str(response.json_body)

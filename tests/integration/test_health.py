@@ -62,6 +62,11 @@ def test_deep_health_reports_every_part_and_the_workers_tools(client, admin, use
     worker = checks["worker"]
     assert 0 <= worker["seen_seconds_ago"] < 60
     assert worker["versions"]["ffmpeg"] and worker["versions"]["yt_dlp"].startswith("20")
+    # AND what its yt-dlp reaches the platforms with: a JS runtime, and Chrome and Safari behind the guard
+    access = worker["platform_access"]
+    assert access["yt_dlp"] == worker["versions"]["yt_dlp"]
+    assert any(runtime.startswith("deno ") for runtime in access["js_runtimes"])
+    assert {target.split("-")[0] for target in access["impersonate_targets"]} >= {"chrome", "safari"}
 
 
 def test_deep_health_is_503_while_the_queue_is_gone_and_200_once_it_is_back(client, admin, mocked_aws):
@@ -97,3 +102,18 @@ def test_deep_health_blames_the_worker_when_work_waits_and_it_has_not_run_since(
     response = deep(client, admin)
     assert response.status_code == 200
     assert response.json_body["checks"]["worker"]["seen_seconds_ago"] < 60
+
+
+def test_deep_health_warns_when_the_workers_yt_dlp_is_older_than_the_setting(client, admin, user, drain,
+                                                                             media_server, settings_env):
+    # GIVEN a worker that ran, and a setting that finds its yt-dlp too old
+    settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true", PRSNL_YTDLP_MAX_AGE_DAYS="0")
+    body = json.dumps({"url": media_server.url("files", "clip.mp4")})
+    assert client.http.post("/api/capture", headers=user.headers, body=body).status_code == 202
+    drain()
+    # WHEN an admin asks for the deep check
+    response = deep(client, admin)
+    # THEN it is healthy, with a warning that says what to do
+    assert response.status_code == 200
+    (warning,) = response.json_body["warnings"]
+    assert "days old (over 0)" in warning and "make update-yt-dlp" in warning

@@ -1,5 +1,6 @@
 """Posts with several items and short links, through the real worker: an X post with three videos (one a GIF),
-an Instagram carousel of videos and pictures, a TikTok photo post, vm.tiktok.com and t.co links.
+an X post with photos, an Instagram carousel of videos and pictures, a TikTok photo post, vm.tiktok.com and
+t.co links.
 
 The platforms cannot be reached offline, so their extraction answers with recorded info dicts
 (tests/fixtures/platforms) and short links start at a recorded first hop (``RecordedDownloader``); yt-dlp's
@@ -10,8 +11,6 @@ in DNS, which this machine has not.
 
 from __future__ import annotations
 
-import re
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -25,15 +24,15 @@ from chalicelib.records import jobs, videos
 from chalicelib.records.users import get_user
 from chalicelib.storage import layout
 from tests import fakes
-from tests import media as test_media
 from tests.conftest import seed_user
 
 X_POST = "https://x.com/i/status/1585341984679469056"
 CAROUSEL = "https://www.instagram.com/p/CfUvPzHl6LE/"
 PHOTO_POST = "https://www.tiktok.com/@akihitoko1/video/7338943586698054958"
 TIKTOK_VIDEO = "https://www.tiktok.com/@akihitoko1/video/7106798200794926362"
+X_PHOTOS = "https://x.com/i/status/1700000000000000042"
 RECORDINGS = {X_POST: "twitter_multi_video", CAROUSEL: "instagram_carousel", PHOTO_POST: "tiktok_photo_post",
-              TIKTOK_VIDEO: "tiktok_video"}
+              TIKTOK_VIDEO: "tiktok_video", X_PHOTOS: "twitter_photo_post"}
 TIKTOK_SHORT = "https://vm.tiktok.com/ZMhvqjqjq/"
 TIKTOK_OTHER_SHORT = "https://vt.tiktok.com/ZSabcdefg/"  # a second short link to the same video
 TCO_SHORT = "https://t.co/Ab12Cd34"
@@ -44,22 +43,8 @@ def loopback_allowed(settings_env, work_dir):
     settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
 
 
-@pytest.fixture(scope="module")
-def post_media(media_dir):
-    """The recorded posts' media, at the paths their info dicts name: a 1 s clip, a 0.6 s silent "GIF", a JPEG."""
-    clip = test_media.make_clip(media_dir / "post-clip.mp4", seconds=1, width=160, height=120)
-    gif = test_media.make_gif_like(media_dir / "post-gif.mp4", width=240, height=136)
-    picture = media_dir / "post-picture.jpg"
-    test_media.ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x800", "-frames:v", "1", str(picture))
-    for name in RECORDINGS.values():
-        for path in re.findall(r"\{media\}/([^\"]+)", (fakes.FIXTURES / f"{name}.json").read_text()):
-            source = gif if "/tweet_video/" in path else picture if path.endswith((".jpg", ".jpeg")) else clip
-            (media_dir / path).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, media_dir / path)
-
-
 @pytest.fixture(autouse=True)
-def recorded_platforms(media_server, post_media):
+def recorded_platforms(media_server, recorded_media):
     redirect = media_server.url("redirect")
     wiring.override(downloader=fakes.RecordedDownloader(media_server.url("files"), RECORDINGS, redirects={
         TIKTOK_SHORT: f"{redirect}?to={TIKTOK_VIDEO}%3Fis_from_webapp%3D1",
@@ -129,11 +114,24 @@ def test_instagram_carousel_keeps_its_videos_and_its_picture(user, drain, tmp_pa
     assert probe(stored).video.codec == "mjpeg"
 
 
-def test_tiktok_photo_post_is_kept_as_its_picture_never_as_its_sound(user, drain):
+def test_tiktok_photo_post_keeps_every_picture_in_order_never_its_sound(user, drain):
     result = queue(PHOTO_POST)
     drain()
     records = post_records(result)
-    assert [(v.status, v.kind, v.codec, v.audio_codec) for v in records] == [(videos.READY, "image", "mjpeg", None)]
+    assert [(v.status, v.kind, v.codec, v.audio_codec, v.item_index) for v in records] == [
+        (videos.READY, "image", "mjpeg", None, index) for index in (None, 1, 2)]
+    assert [v.platform_meta["platform_id"] for v in records] == [f"7338943586698054958-{n}" for n in (1, 2, 3)]
+
+
+def test_x_post_with_photos_keeps_them_around_its_video(user, drain):
+    result = queue(X_PHOTOS)
+    drain()
+    records = post_records(result)
+    assert jobs.get(result.job.job_id).status == jobs.SUCCEEDED
+    assert [(v.status, v.kind) for v in records] == [
+        (videos.READY, "image"), (videos.READY, "video"), (videos.READY, "image")]
+    assert records[0].owner_source == "alice#twitter:1700000000000000042"
+    assert get_user("alice").video_count == 3
 
 
 def test_post_whose_items_together_pass_the_quota_fails_whole_leaving_nothing(mocked_aws, drain, work_dir):

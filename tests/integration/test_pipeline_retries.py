@@ -12,11 +12,13 @@ import time
 import uuid
 
 import pytest
+import yt_dlp
 
-from chalicelib import aws, capture, wiring, worker
+from chalicelib import aws, capture, platforms, wiring, worker
 from chalicelib.local import worker_loop
 from chalicelib.records import jobs, videos
 from chalicelib.records.users import get_user
+from tests import fakes
 from tests import media as test_media
 
 
@@ -70,6 +72,35 @@ def test_server_failing_twice_then_working_ends_ready_on_the_third_attempt(user,
     assert (job.status, job.attempts) == (jobs.SUCCEEDED, 3)
     assert videos.get(result.video.video_id).status == videos.READY
     assert not any(work_dir.iterdir())
+
+
+def test_body_cut_mid_download_is_resumed_by_yt_dlp_in_one_attempt(user, drain, media_server, media_dir):
+    # GIVEN a server that drops the connection halfway through every body not asked for with Range
+    test_media.make_clip(media_dir / "cut-once.mp4", seconds=2)
+    result = queue(media_server.url("cut", "cut-once.mp4"))
+    # WHEN the worker runs it
+    drain()
+    # THEN yt-dlp resumed by itself (it called our backoff with its keyword): ready in one attempt of ours
+    job = jobs.get(result.job.job_id)
+    assert (job.status, job.attempts) == (jobs.SUCCEEDED, 1)
+    assert videos.get(result.video.video_id).status == videos.READY
+    assert media_server.hits("/cut/cut-once.mp4") >= 2
+
+
+def test_hls_fragment_answering_503_once_is_retried_by_yt_dlp_in_one_attempt(user, drain, media_server, media_dir):
+    # GIVEN an HLS stream whose every fragment answers 503 the first time it is asked for
+    if not (media_dir / "retry-hls").exists():
+        test_media.make_hls(media_dir / "retry-hls", seconds=3)
+    key = uuid.uuid4().hex
+    result = queue(media_server.url("fragfail", f"{key}/retry-hls/index.m3u8"))
+    # WHEN the worker runs it
+    drain()
+    # THEN yt-dlp's fragment retries fetched each fragment again: ready in one attempt of ours
+    job = jobs.get(result.job.job_id)
+    assert (job.status, job.attempts) == (jobs.SUCCEEDED, 1)
+    fragments = {path: n for path, n in media_server.state["hits"].items()
+                 if path.startswith(f"/fragfail/{key}/") and path.endswith(".ts")}
+    assert fragments and all(n == 2 for n in fragments.values())
 
 
 def test_server_always_failing_fails_the_job_and_leaves_the_dlq_to_what_nothing_handled(mocked_aws, user, drain,
@@ -146,3 +177,39 @@ def test_a_message_no_worker_can_handle_ends_in_the_dlq(mocked_aws, user, drain)
     drain()
     # THEN it is the DLQ's (the alarm on the DLQ's depth now means something)
     assert dlq_bodies(mocked_aws) == ["not a job message"]
+
+
+def queue_platform_link(url: str) -> capture.CaptureResult:
+    """A platform's link, recorded without the API's DNS check (this machine cannot resolve the platforms)."""
+    return capture.capture_resolved(platforms.resolve(url), url, owner_id="alice", services=wiring.services(),
+                                    source="api")
+
+
+def test_a_bot_check_is_retried_once_later_then_says_what_helps(user, drain):
+    # GIVEN YouTube answering every probe with its bot check
+    failing = fakes.FailingDownloader(yt_dlp.utils.ExtractorError(
+        "[youtube] jNQXAC9IVRw: Sign in to confirm you're not a bot. Use --cookies-from-browser or --cookies"))
+    wiring.override(downloader=failing)
+    result = queue_platform_link("https://www.youtube.com/watch?v=jNQXAC9IVRw")
+    # WHEN the queue is drained
+    drain()
+    # THEN it was tried twice, not max_attempts times, and the owner reads what helps
+    job = jobs.get(result.job.job_id)
+    assert (job.status, job.attempts, job.error_code, failing.probes) == (jobs.FAILED, 2, "bot_check", 2)
+    assert "What helps: YouTube cookies" in job.error_message
+    assert "--cookies" not in job.error_message and "we will try again" not in job.error_message
+    assert videos.get(result.video.video_id).error_message == job.error_message
+
+
+def test_an_unexpected_exception_reaches_the_owner_as_ours_with_a_reference(client, user, drain):
+    # GIVEN a bug of ours under the probe
+    wiring.override(downloader=fakes.FailingDownloader(TypeError("'NoneType' object is not subscriptable")))
+    result = queue_platform_link("https://www.youtube.com/watch?v=jNQXAC9IVRw")
+    # WHEN the queue is drained
+    drain()
+    # THEN the job failed as internal, with a reference and without the Python details
+    body = client.http.get(f"/api/jobs/{result.job.job_id}", headers=user.headers).json_body
+    assert body["status"] == jobs.FAILED
+    assert body["error_code"] == "internal"
+    assert body["error_message"].startswith("Something went wrong on our side (reference ")
+    assert "TypeError" not in str(body) and "NoneType" not in str(body)

@@ -12,6 +12,7 @@ from chalicelib import platforms
 from chalicelib.config import get_settings
 from chalicelib.errors import PermanentJobError, QuotaExceededError, TransientJobError, UnsupportedUrlError
 from chalicelib.pipeline import rules
+from chalicelib.platforms import failures
 from chalicelib.records import videos
 from chalicelib.records.models import Video
 from tests.fakes import FakeDownloader, recorded
@@ -69,6 +70,10 @@ def test_limits_apply_to_every_item_of_a_post_when_the_post_is_probed():
     (TransientJobError("503"), 2, rules.AfterFailure.RETRY),
     (TransientJobError("503"), 3, rules.AfterFailure.FAIL_LAST),
     (TransientJobError("503"), 4, rules.AfterFailure.FAIL_LAST),
+    (TransientJobError("not a bot?", code="bot_check"), 1, rules.AfterFailure.RETRY),
+    (TransientJobError("not a bot?", code="bot_check"), 2, rules.AfterFailure.FAIL_LAST),
+    (TransientJobError("429", code="rate_limited"), 2, rules.AfterFailure.FAIL_LAST),
+    (rules.unexpected("ref-1"), 1, rules.AfterFailure.RETRY),
 ])
 def test_retry_or_fail_when_an_attempt_fails(error, attempts, expected):
     assert rules.after_failure(error, attempts=attempts, max_attempts=3) is expected
@@ -97,3 +102,26 @@ def test_short_link_dedupe_when_it_leads_to_an_item_the_owner_may_have(existing,
     # THEN the item's de-duplication key is the one the owner's other record would carry, and the outcome follows it
     assert videos.owner_source("alice", resolved.dedupe_key) == _record("x", videos.READY).owner_source
     assert rules.short_link_outcome(existing, "this-capture") is expected
+
+
+@pytest.mark.parametrize("code, backoff, expected", [
+    ("transient", 20, 20),
+    ("internal", 20, 20),
+    ("bot_check", 20, 600),  # one retry, ten minutes later (backoff base 10 s)
+    ("rate_limited", 20, 600),
+])
+def test_a_site_that_pushes_back_is_retried_much_later(code, backoff, expected):
+    assert rules.retry_delay(TransientJobError("x", code=code), backoff, 10) == expected
+
+
+def test_an_unexpected_failure_tells_the_owner_only_a_reference():
+    error = rules.unexpected("req-42")
+    assert (error.code, error.message) == ("internal", "Something went wrong on our side (reference req-42)")
+
+
+@pytest.mark.parametrize("code", sorted(failures.WHY))
+def test_no_failure_message_promises_a_retry_and_pushback_says_what_helps(code):
+    message = failures.error(code, "YouTube", "detail").message
+    assert "we will try again" not in message.lower()
+    if code in rules.PUSHBACK:
+        assert "What helps:" in message

@@ -118,19 +118,31 @@ def test_instagram_carousel_keeps_videos_and_images_in_order():
     assert image["http_headers"] == {"Referer": "https://www.instagram.com/"}
 
 
-def test_tiktok_photo_post_gives_its_image_never_its_sound():
+def test_tiktok_photo_post_gives_every_picture_never_its_sound():
     items = get_platform("tiktok").entries(recorded("tiktok_photo_post"))
-    assert items == [
-        {
-            "kind": "image",
-            "id": "7338943586698054958",
-            "url": "http://127.0.0.1:9/tt/origin.jpeg",
-            "width": 1080,
-            "height": 1920,
-            "title": "five photos from the trip",
-            "http_headers": {"Referer": "https://www.tiktok.com/@akihitoko1/video/7338943586698054958"},
-        }
-    ]
+    assert [(i["kind"], i["id"], i["url"]) for i in items] == [
+        ("image", f"7338943586698054958-{n}", f"http://127.0.0.1:9/tt/photo-{n}.jpeg") for n in (1, 2, 3)]
+    assert items[0]["title"] == "three photos from the trip"
+    assert items[0]["http_headers"] == {"Referer": "https://www.tiktok.com/@akihitoko1/video/7338943586698054958"}
+
+
+@pytest.mark.parametrize("platform, name", [("tiktok", "tiktok_video"), ("twitter", "twitter_multi_video")])
+def test_a_video_whose_formats_went_missing_is_refused_not_kept_as_its_cover(platform, name):
+    # GIVEN yt-dlp's answer without formats (it lets that pass for the sake of photo posts), thumbnails still there
+    info = recorded(name)
+    items = info["entries"] if info.get("_type") == "playlist" else [info]
+    for item in items:
+        item["formats"] = []
+    assert any(item.get("thumbnails") for item in items)
+    # THEN the post is refused as having no video
+    with pytest.raises(PermanentJobError) as caught:
+        get_platform(platform).entries(info)
+    assert caught.value.code == "no_video_in_post"
+
+
+def test_x_post_with_photos_gives_them_in_their_place():
+    items = get_platform("twitter").entries(recorded("twitter_photo_post"))
+    assert [(i["kind"], i.get("gif")) for i in items] == [("image", None), ("video", False), ("image", None)]
 
 
 def test_post_without_video_fails_as_no_video_when_platform_keeps_no_images():
@@ -205,7 +217,7 @@ def test_options_pace_requests_and_back_off_per_platform():
     instagram = get_platform("instagram").ydl_options(get_settings())
     assert instagram["sleep_interval_requests"] > youtube["sleep_interval_requests"] > 0
     backoff = youtube["retry_sleep_functions"]["http"]
-    assert [backoff(n) for n in (1, 2, 3, 10)] == [2.0, 4.0, 8.0, 30.0]
+    assert [backoff(n=n) for n in (1, 2, 3, 10)] == [2.0, 4.0, 8.0, 30.0]
     assert youtube["noplaylist"] is True
     assert instagram["ignore_no_formats_error"] is True
 
@@ -223,12 +235,12 @@ def test_recorded_ytdlp_errors_map_to_our_codes(case):
     assert "--cookies" not in error.message and "yt-dlp -U" not in error.message
 
 
-def test_bot_check_names_the_platform_and_asks_to_retry_later():
+def test_bot_check_names_the_platform_and_says_what_helps():
     message = next(c["message"] for c in ERRORS if c["code"] == "bot_check")
     error = get_platform("youtube").classify_error(Exception(message))
     assert error.message == (
-        "YouTube asked us to prove we are not a bot; try again later "
-        "(Sign in to confirm you\u2019re not a bot)"
+        "YouTube asked us to prove we are not a bot. What helps: YouTube cookies from a signed-in browser or a "
+        "residential proxy in the settings, or trying again in a few hours (Sign in to confirm you\u2019re not a bot)"
     )
 
 
