@@ -96,7 +96,10 @@ class Settings:
     telegram_download_limit: int | None
     telegram_edit_interval_seconds: float
     idempotency_table: str
-    watch_url: str
+    public_url: str | None
+    watch_secret: str | None
+    watch_secret_secret: str | None
+    watch_link_seconds: int
     work_dir: str | None
     ops_table: str
     tracing: bool
@@ -162,8 +165,12 @@ def load_settings() -> Settings:
         telegram_download_limit=_telegram_download_limit(),
         telegram_edit_interval_seconds=_float("PRSNL_TELEGRAM_EDIT_INTERVAL_SECONDS", 3.0),
         idempotency_table=_env("PRSNL_IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
-        watch_url=_env("PRSNL_WATCH_URL",
-                       f"http://127.0.0.1:{_int('PRSNL_API_PORT', 8000)}/api/videos/{{video_id}}/stream"),
+        # where people reach the app (watch links in bot messages); unset in AWS's API: the request's own address
+        public_url=_env("PRSNL_PUBLIC_URL", f"http://127.0.0.1:{_int('PRSNL_API_PORT', 8000)}" if stage == "local"
+                        else None),
+        watch_secret=_env("PRSNL_WATCH_SECRET"),
+        watch_secret_secret=_env("PRSNL_WATCH_SECRET_SECRET"),
+        watch_link_seconds=_int("PRSNL_WATCH_LINK_SECONDS", 0),  # 0: watch links last until the owner revokes them
         work_dir=_env("PRSNL_WORK_DIR"),  # where the worker downloads and encodes (None: the system temp dir)
         ops_table=_env("PRSNL_OPS_TABLE", f"{prefix}-ops"),
         tracing=_bool("PRSNL_TRACING", False),  # X-Ray through Powertools' Tracer (costs ~0.5 s of cold start)

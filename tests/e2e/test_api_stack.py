@@ -115,7 +115,7 @@ def test_schemathesis_finds_no_server_error(local_stack, tmp_path):
     # WHEN schemathesis tests every operation for a bounded time (one worker: hypothesis is not thread-safe)
     result = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
-         str(ROOT / "docs" / "openapi.yaml"), "--url", local_stack["api_url"],
+         str(ROOT / "chalicelib" / "api" / "openapi.yaml"), "--url", local_stack["api_url"],
          "--header", f"Authorization: Bearer {local_stack['api_key']}",
          "--checks", "not_a_server_error,response_schema_conformance", "--max-time", "40", "--workers", "1",
          "--suppress-health-check", "all", "--seed", "1"],

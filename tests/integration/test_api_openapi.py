@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+DOC = Path(__file__).resolve().parents[2] / "chalicelib" / "api" / "openapi.yaml"
 METHODS = {"get", "put", "post", "delete", "patch"}
 
 
