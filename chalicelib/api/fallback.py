@@ -4,9 +4,9 @@ Chalice (and API Gateway) answer an unknown path with 403 "Missing Authenticatio
 our code runs, and a wrong method or content type with their own ``{"Code", "Message"}`` bodies. So:
 catch-all routes ``/{p1}``…``/{p1}/…/{p8}`` answer 404 ``not_found`` (concrete routes win over them, in
 chalice local and in API Gateway alike), every path answers its missing methods with 405 and an
-``Allow`` header, and a middleware rewrites Chalice's own error bodies. Deeper unknown paths are API
-Gateway's gateway responses in AWS (infra/constructs/api.py) and the same 404 locally
-(chalicelib/local/api_server.py).
+``Allow`` header, and a middleware rewrites Chalice's own error bodies. In AWS, API Gateway's gateway
+responses (infra/constructs/api.py) give what still never reaches the app (a path deeper than the
+catch-all routes, a throttled call) the same shape; chalice local answers those deeper paths 403.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 
 from chalice import Chalice, Response
 
-from chalicelib.api.http import error_response
+from chalicelib.api.http import JSON, error_response
 from chalicelib.errors import MethodNotAllowedError
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -63,7 +63,8 @@ def _method_not_allowed(allowed: list[str]):
 
 def _not_found(app: Chalice):
     def not_found(**_):
-        return Response(status_code=404, body=not_found_body(app.current_request.context.get("path", "")))
+        return Response(status_code=404, body=not_found_body(app.current_request.context.get("path", "")),
+                        headers=dict(JSON))
 
     return not_found
 
@@ -74,6 +75,7 @@ def chalice_errors(event, get_response):
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
         code, message = CHALICE_ERRORS.get(body["Code"], (_snake(body["Code"]), None))
+        response.headers.update(JSON)
         response.body = {"error": {"code": code,
                                    "message": f"{message} ({body['Message']})" if message else body["Message"]}}
     return response

@@ -15,8 +15,12 @@ from chalicelib.records.models import Video
 from chalicelib.storage import signed_urls
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def error_response(error: PrsnlError) -> Response:
-    return Response(status_code=error.http_status, body={"error": {"code": error.code, "message": error.message}})
+    return Response(status_code=error.http_status, body={"error": {"code": error.code, "message": error.message}},
+                    headers=dict(JSON))
 
 
 def json_errors(view):
