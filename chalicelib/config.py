@@ -41,6 +41,11 @@ def _telegram_download_limit() -> int | None:
     return None if _env("PRSNL_TELEGRAM_API_URL") else 20 * MB
 
 
+def _telegram_upload_limit() -> int:
+    """What sendVideo takes: 50 MB on the public Bot API, 2000 MB on a self-hosted server."""
+    return _int("PRSNL_TELEGRAM_UPLOAD_LIMIT", 2000 * MB if _env("PRSNL_TELEGRAM_API_URL") else 50 * MB)
+
+
 def _per_platform(kind: str) -> dict[str, str]:
     """``PRSNL_<KIND>_<PLATFORM>`` variables by lower-case platform name (``PRSNL_COOKIES_YOUTUBE`` -> ``youtube``)."""
     return {match["platform"].lower(): value for name, value in os.environ.items()
@@ -94,6 +99,7 @@ class Settings:
     telegram_api_url: str | None
     telegram_allowed_users: tuple[int, ...]
     telegram_download_limit: int | None
+    telegram_upload_limit: int
     telegram_edit_interval_seconds: float
     idempotency_table: str
     public_url: str | None
@@ -163,6 +169,7 @@ def load_settings() -> Settings:
         telegram_api_url=_env("PRSNL_TELEGRAM_API_URL"),
         telegram_allowed_users=_ints("PRSNL_TELEGRAM_ALLOWED_USERS"),
         telegram_download_limit=_telegram_download_limit(),
+        telegram_upload_limit=_telegram_upload_limit(),
         telegram_edit_interval_seconds=_float("PRSNL_TELEGRAM_EDIT_INTERVAL_SECONDS", 3.0),
         idempotency_table=_env("PRSNL_IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
         # where people reach the app (watch links in bot messages); unset in AWS's API: the request's own address

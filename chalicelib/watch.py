@@ -38,6 +38,11 @@ def link(video: Video, *, settings: Settings, base_url: str, now: datetime) -> s
     return f"{base_url.rstrip('/')}/watch/{token(video, settings=settings, now=now)}"
 
 
+def public_link(video: Video, *, settings: Settings, now: datetime) -> str | None:
+    """The watch link for messages sent without a request at hand (the bot): under PRSNL_PUBLIC_URL."""
+    return link(video, settings=settings, base_url=settings.public_url, now=now) if settings.public_url else None
+
+
 def video_for(watch_token: str, *, settings: Settings, now: datetime) -> Video:
     """The ready video a token grants; NotFoundError for a forged, expired, revoked or deleted one."""
     gone = NotFoundError("this watch link does not exist or was revoked", code="not_found")

@@ -14,7 +14,6 @@ from chalicelib.records import apikeys, videos
 from chalicelib.records.models import Video
 from chalicelib.storage import signed_urls
 
-
 JSON = {"Content-Type": "application/json"}
 
 

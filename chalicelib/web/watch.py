@@ -80,8 +80,9 @@ def page(video: Video, page_url: str) -> str:
 def _picker(page_url: str, ready: dict) -> str:
     if not ready:
         return ""
-    options = [f'<option value="{html.escape(page_url)}/video">original</option>']
-    options += [f'<option value="{html.escape(page_url)}/video?quality={quote(quality)}">{html.escape(quality)}</option>'
+    url = f"{html.escape(page_url)}/video"
+    options = [f'<option value="{url}">original</option>']
+    options += [f'<option value="{url}?quality={quote(quality)}">{html.escape(quality)}</option>'
                 for quality in sorted(ready, key=lambda q: renditions.QUALITIES.get(q, 0), reverse=True)]
     return f'<label>Quality <select id="quality">{"".join(options)}</select></label>'
 
