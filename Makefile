@@ -19,10 +19,10 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(PY) -m chalicelib.local.stack
 
-## test: ruff, then the whole pytest suite
+## test: ruff, then the whole pytest suite (skip reasons printed: without Chromium, the browser tests say they did not run)
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q -rs
 
 ## bot: the Telegram bot in polling mode against `make run`'s stack (needs PRSNL_TELEGRAM_TOKEN, PRSNL_TELEGRAM_ALLOWED_USERS)
 bot: $(STAMP)

@@ -10,7 +10,7 @@ from infra.constructs import nag
 
 
 class AppSecrets(Construct):
-    """Telegram bot token and webhook secret, the CloudFront signing key, per-platform cookies."""
+    """Telegram bot token and webhook secret, the CloudFront signing key, the watch-link key, per-platform cookies."""
 
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str) -> None:
         super().__init__(scope, construct_id)
@@ -21,6 +21,14 @@ class AppSecrets(Construct):
             "TelegramWebhookSecret",
             secret_name=f"{prefix}/telegram-webhook-secret",
             description="Sent by Telegram in X-Telegram-Bot-Api-Secret-Token; pass it to setWebhook",
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
+        )
+        # the HMAC key of watch links: generated once; replacing it revokes every watch link at once
+        self.watch_secret = secretsmanager.Secret(
+            self,
+            "WatchSecret",
+            secret_name=f"{prefix}/watch-secret",
+            description="HMAC key of the watch links (/watch/{token}); a new value revokes them all",
             generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
         )
         self.cdn_signing_key = self._secret(
