@@ -92,6 +92,8 @@ class PrsnlStack(Stack):
                 "PRSNL_CDN_PRIVATE_KEY_SECRET": self.secrets.cdn_signing_key.secret_name,
                 "PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET": self.secrets.webhook_secret.secret_name,
                 "PRSNL_WATCH_SECRET_SECRET": self.secrets.watch_secret.secret_name,
+                # a custom domain (or the known URL) given at synth; else each request's own address
+                **({"PRSNL_PUBLIC_URL": settings.public_url} if settings.public_url else {}),
             },
             stage=settings.stage,
         )
@@ -107,7 +109,7 @@ class PrsnlStack(Stack):
                 "PRSNL_PLATFORM_COOKIES_SECRET": self.secrets.platform_cookies.secret_name,
                 # Only the worker: in the API's own environment its URL would be a dependency cycle (the API
                 # builds watch links from the address each request came to).
-                "PRSNL_PUBLIC_URL": self.api.url,
+                "PRSNL_PUBLIC_URL": settings.public_url or self.api.url,
                 "PRSNL_WATCH_SECRET_SECRET": self.secrets.watch_secret.secret_name,
             },
             reserved_concurrency=settings.worker_concurrency,
