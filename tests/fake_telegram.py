@@ -2,8 +2,9 @@
 
 It speaks HTTP/1.1 with keep-alive like the real one (a fake that closes every connection hides
 PTB's "Event loop is closed" bug), takes PTB's form-encoded and multipart requests, records every
-call (uploads with their bytes: sendPhoto, sendVideo), keeps each chat message's current text, serves getFile and file downloads (refusing files
-over the public API's 20 MB, like Telegram), and queues updates for getUpdates long polls.
+call (uploads with their bytes: sendPhoto, sendVideo), keeps each chat message's current text, serves
+getFile and file downloads (refusing files over the public API's 20 MB, like Telegram), and queues updates
+for getUpdates long polls.
 """
 
 from __future__ import annotations

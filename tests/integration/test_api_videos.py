@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib import aws, wiring
 from chalicelib.records.models import Job, User, Video
-from tests.api_calls import capture, captured_ready, get
+from tests.api_calls import capture, get
 
 
 @pytest.fixture(autouse=True)
@@ -20,8 +20,8 @@ def loopback_allowed(settings_env):
 
 
 @pytest.fixture
-def ready_video(client, user, drain, clip480_url) -> dict:
-    return captured_ready(client, user, drain, clip480_url, title="Four-eighty")
+def ready_video(ready_clip) -> dict:
+    return ready_clip
 
 
 def bucket_keys() -> list[str]:

@@ -11,18 +11,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from chalicelib import wiring
-from tests.api_calls import capture, captured_ready, get
+from tests.api_calls import capture, get
 from tests.fakes import FakeClock
 
 
-@pytest.fixture(autouse=True)
-def loopback_allowed(settings_env):
-    settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
-
-
 @pytest.fixture
-def video(client, user, drain, clip480_url) -> dict:
-    return captured_ready(client, user, drain, clip480_url, title="Four-eighty / test")
+def video(client, user, ready_clip) -> dict:
+    """The ready clip, renamed with a character a file name cannot hold."""
+    path = f"/api/videos/{ready_clip['video_id']}"
+    return client.http.patch(path, headers=user.headers, body=json.dumps({"title": "Four-eighty / test"})).json_body
 
 
 def path_of(watch_url: str) -> str:
