@@ -29,6 +29,9 @@ IN_FLIGHT = (QUEUED, PROCESSING)
 COUNTED = (READY, BROKEN)  # the statuses whose bytes the quota holds
 VIDEO, IMAGE = "video", "image"  # what a record's file is: a browser MP4, or a JPEG (photos, image posts)
 MAX_PAGE = 100
+# what a search reads of each video: the keys and the fields it matches (the matches are then read in full)
+SEARCHED = ("video_id", "owner_id", "created_at", "title", "tags", "note", "platform_meta")
+SEARCH_PAGE = 250  # index items a search reads per request: a full page soon, the whole index in few requests
 # Platform metadata fields the original PRSNL backend answered at the top level (yt-dlp names).
 PLATFORM_FIELDS = ("uploader", "upload_date", "view_count", "like_count", "comment_count", "description")
 
@@ -82,9 +85,11 @@ def list_for_owner(owner_id: str, *, limit: int = 20, cursor: str | None = None,
     start = decode_cursor(cursor, owner_id)
     words, wanted_tag = (query or "").lower().split(), (tag or "").strip().lower()
     if words or wanted_tag:
-        return _matching(Video.by_owner.query(owner_id, scan_index_forward=False, filter_condition=condition,
-                                              last_evaluated_key=start, page_size=MAX_PAGE),
-                         lambda video: matches(video, words, wanted_tag), limit)
+        found, cursor = _matching(Video.by_owner.query(owner_id, scan_index_forward=False, filter_condition=condition,
+                                                       last_evaluated_key=start, attributes_to_get=list(SEARCHED),
+                                                       page_size=SEARCH_PAGE),
+                                  lambda video: matches(video, words, wanted_tag), limit)
+        return _whole(found), cursor
     results = Video.by_owner.query(owner_id, scan_index_forward=False, limit=limit, filter_condition=condition,
                                    last_evaluated_key=start, page_size=limit if condition is None else MAX_PAGE)
     page = list(results)
@@ -109,6 +114,12 @@ def _matching(results, keep, limit: int) -> tuple[list[Video], str | None]:
             if len(page) == limit:
                 return page, encode_cursor(index_key(video))
     return page, None
+
+
+def _whole(found: list[Video]) -> list[Video]:
+    """The matches read in full (the search read only the fields it looks at), in their order."""
+    by_id = {video.video_id: video for video in Video.batch_get([video.video_id for video in found])}
+    return [by_id[video.video_id] for video in found if video.video_id in by_id]
 
 
 def index_key(video: Video) -> dict:
