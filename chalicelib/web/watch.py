@@ -29,7 +29,7 @@ TEMPLATE = Path(__file__).parent / "templates" / "watch.html"
 @bp.route("/watch/{token}", methods=["GET"])
 @json_errors
 def watch_page(token):
-    known_params(bp.current_request)
+    """The page ignores query parameters: links shared in chats come back with trackers appended (fbclid...)."""
     video = _video(token)
     return Response(status_code=200, body=page(video, f"{base_url(bp.current_request)}/watch/{token}"),
                     headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
@@ -48,7 +48,6 @@ def watch_video(token):
 @bp.route("/watch/{token}/poster", methods=["GET"])
 @json_errors
 def watch_poster(token):
-    known_params(bp.current_request)
     video = _video(token)
     thumbnails = video.thumbnails.as_dict()
     key = thumbnails.get("large") or thumbnails.get("medium")

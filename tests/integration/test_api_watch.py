@@ -53,6 +53,8 @@ def test_a_ready_video_has_a_watch_page_that_needs_no_header(client, video):
     for tag in ("og:video", "og:image", "og:title", "twitter:card"):
         assert f'property="{tag}"' in html or f'name="{tag}"' in html, tag
     assert f'src="{video["watch_url"]}/video"' in html and f'poster="{video["watch_url"]}/poster"' in html
+    # AND a link that came back from a chat with a tracker appended still opens
+    assert client.http.get(f"{page_path}?fbclid=IwAR0").status_code == 200
 
 
 def test_the_video_and_poster_routes_redirect_to_fresh_signed_urls(client, video):
