@@ -91,8 +91,10 @@ ARTIFACTS = ROOT / ".artifacts" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module: Playwright's sync API keeps an asyncio loop running in this thread while it
+    is open, and the bot's code (``asyncio.run``) cannot run in a thread with a running loop."""
     if not Path(CHROMIUM).exists():
         message = (f"BROWSER TESTS NOT RUN: no Chromium at {CHROMIUM} "
                    "(apt-get install chromium, or set CHROMIUM_PATH to it)")
