@@ -19,10 +19,10 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(PY) -m chalicelib.local.stack
 
-## test: ruff, then the whole pytest suite
+## test: ruff, then the whole pytest suite (skip reasons printed: without Chromium, the browser tests say they did not run)
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q -rs
 
 ## test-reliability: the fault suite (killed workers, races, 100 captures from a failing server, a failing Bot API)
 test-reliability: $(STAMP)

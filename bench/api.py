@@ -2,7 +2,8 @@
 
 It starts `make run`'s stack (moto server, chalice local, worker loop) on free ports in a temporary
 directory, seeds 1,000 ready videos with their jobs and quota counters straight into its DynamoDB,
-then has 20 threads call each endpoint in turn. Goal: p95 < 50 ms for metadata, stream and stats.
+then has 20 threads call each endpoint in turn. Goal: p95 < 50 ms for metadata, stream and stats. Search: see
+bench/search.py.
 Run: ``.venv/bin/python bench/api.py [--requests N]``.
 """
 

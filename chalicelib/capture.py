@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from chalicelib.wiring import Services
 
 MAX_URL_LENGTH = 2048
-# what a person may attach to a capture (README "Limits", docs/openapi.yaml); a record stays far below
+# what a person may attach to a capture (README "Limits", api/openapi.yaml); a record stays far below
 # DynamoDB's 400 KB item limit whatever is sent
 MAX_TITLE_LENGTH = 1024  # a Telegram caption is at most 1,024 characters
 MAX_NOTE_LENGTH = 10_000

@@ -41,6 +41,11 @@ def _telegram_download_limit() -> int | None:
     return None if _env("PRSNL_TELEGRAM_API_URL") else 20 * MB
 
 
+def _telegram_upload_limit() -> int:
+    """What sendVideo takes: 50 MB on the public Bot API, 2000 MB on a self-hosted server."""
+    return _int("PRSNL_TELEGRAM_UPLOAD_LIMIT", 2000 * MB if _env("PRSNL_TELEGRAM_API_URL") else 50 * MB)
+
+
 def _per_platform(kind: str) -> dict[str, str]:
     """``PRSNL_<KIND>_<PLATFORM>`` variables by lower-case platform name (``PRSNL_COOKIES_YOUTUBE`` -> ``youtube``)."""
     return {match["platform"].lower(): value for name, value in os.environ.items()
@@ -98,9 +103,13 @@ class Settings:
     telegram_api_url: str | None
     telegram_allowed_users: tuple[int, ...]
     telegram_download_limit: int | None
+    telegram_upload_limit: int
     telegram_edit_interval_seconds: float
     idempotency_table: str
-    watch_url: str
+    public_url: str | None
+    watch_secret: str | None
+    watch_secret_secret: str | None
+    watch_link_seconds: int
     work_dir: str | None
     ops_table: str
     tracing: bool
@@ -175,10 +184,15 @@ def load_settings() -> Settings:
         telegram_api_url=_env("PRSNL_TELEGRAM_API_URL"),
         telegram_allowed_users=_ints("PRSNL_TELEGRAM_ALLOWED_USERS"),
         telegram_download_limit=_telegram_download_limit(),
+        telegram_upload_limit=_telegram_upload_limit(),
         telegram_edit_interval_seconds=_float("PRSNL_TELEGRAM_EDIT_INTERVAL_SECONDS", 3.0),
         idempotency_table=_env("PRSNL_IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
-        watch_url=_env("PRSNL_WATCH_URL",
-                       f"http://127.0.0.1:{_int('PRSNL_API_PORT', 8000)}/api/videos/{{video_id}}/stream"),
+        # where people reach the app (watch links in bot messages); unset in AWS's API: the request's own address
+        public_url=_env("PRSNL_PUBLIC_URL", f"http://127.0.0.1:{_int('PRSNL_API_PORT', 8000)}" if stage == "local"
+                        else None),
+        watch_secret=_env("PRSNL_WATCH_SECRET"),
+        watch_secret_secret=_env("PRSNL_WATCH_SECRET_SECRET"),
+        watch_link_seconds=_int("PRSNL_WATCH_LINK_SECONDS", 0),  # 0: watch links last until the owner revokes them
         work_dir=_env("PRSNL_WORK_DIR"),  # where the worker downloads and encodes (None: the system temp dir)
         ops_table=_env("PRSNL_OPS_TABLE", f"{prefix}-ops"),
         tracing=_bool("PRSNL_TRACING", False),  # X-Ray through Powertools' Tracer (costs ~0.5 s of cold start)

@@ -47,6 +47,11 @@ class NotFoundError(PrsnlError):
     http_status = 404
 
 
+class MethodNotAllowedError(PrsnlError):
+    code = "method_not_allowed"
+    http_status = 405
+
+
 class ConflictError(PrsnlError):
     code = "conflict"
     http_status = 409

@@ -23,6 +23,7 @@ TEST_ENV = {
     "PRSNL_STAGE": "local",
     "PRSNL_RETRY_BACKOFF_SECONDS": "0",
     "PRSNL_PROGRESS_INTERVAL_SECONDS": "0.2",
+    "PRSNL_WATCH_SECRET": "test-watch-secret",
     "POWERTOOLS_SERVICE_NAME": "prsnl-test",
 }
 

@@ -2,8 +2,9 @@
 
 It speaks HTTP/1.1 with keep-alive like the real one (a fake that closes every connection hides
 PTB's "Event loop is closed" bug), takes PTB's form-encoded and multipart requests, records every
-call, keeps each chat message's current text, serves getFile and file downloads (refusing files
-over the public API's 20 MB, like Telegram), and queues updates for getUpdates long polls.
+call (uploads with their bytes: sendPhoto, sendVideo), keeps each chat message's current text, serves
+getFile and file downloads (refusing files over the public API's 20 MB, like Telegram), and queues updates
+for getUpdates long polls.
 """
 
 from __future__ import annotations
@@ -124,6 +125,16 @@ class FakeBotApi:
                                  photo=[{"file_id": f"photo-{size}", "file_unique_id": f"p{size}", "width": 320,
                                          "height": 180, "file_size": size}])
 
+    def _send_video(self, params: dict) -> dict:
+        """A video upload (multipart): its bytes are kept in the call, the message says what Telegram would."""
+        video = params["video"]
+        if not isinstance(video, bytes):
+            raise ApiError(400, "Bad Request: this fake takes uploaded videos only")
+        return self._new_message(params, caption=params.get("caption"), video={
+            "file_id": f"video-{len(video)}", "file_unique_id": f"v{len(video)}", "file_size": len(video),
+            "duration": params.get("duration"), "width": params.get("width"), "height": params.get("height"),
+            "mime_type": "video/mp4"})
+
     def _edit_message_text(self, params: dict) -> dict:
         message = self.messages.get((int(params["chat_id"]), int(params["message_id"])))
         if message is None:
@@ -228,7 +239,10 @@ def _params(content_type: str, body: bytes) -> dict:
             name = part.get_param("name", header="content-disposition")
             payload = part.get_payload(decode=True)
             fields[name] = payload if part.get_filename() else payload.decode()
-        return {k: v if isinstance(v, bytes) else _value(k, v) for k, v in fields.items()}
+        params = {k: v if isinstance(v, bytes) else _value(k, v) for k, v in fields.items()}
+        # a second file of the call (sendVideo's thumbnail) is sent as its own part, named by "attach://<part>"
+        return {k: fields[v.removeprefix("attach://")] if isinstance(v, str) and v.startswith("attach://") else v
+                for k, v in params.items()}
     return {k: _value(k, v) for k, v in parse_qsl(body.decode(), keep_blank_values=True)}
 
 

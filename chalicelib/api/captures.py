@@ -4,9 +4,8 @@ from chalice import Blueprint
 
 from chalicelib import capture as capture_service
 from chalicelib import wiring
-from chalicelib.api.http import current_user, json_body, json_errors, json_response
+from chalicelib.api.http import current_user, json_body, json_errors, json_response, video_answer
 from chalicelib.errors import BadRequestError
-from chalicelib.records import videos
 
 bp = Blueprint(__name__)
 
@@ -28,5 +27,5 @@ def create_capture():
         services=wiring.services(), title=body.get("title"), tags=tags, note=body.get("note"),
         correlation_id=request.context.get("requestId"))
     answer = {"video_id": result.video.video_id, "job_id": result.video.job_id, "status": result.video.status,
-              "created": result.created, "video": videos.to_dict(result.video)}
+              "created": result.created, "video": video_answer(result.video, request)}
     return json_response(answer, 202 if result.created else 200)

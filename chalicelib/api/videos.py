@@ -1,29 +1,71 @@
-"""Video routes (owner only): list, read, metadata, stream and thumbnail redirects, renditions, delete."""
+"""Video routes (owner only): list and search, read, edit, share, metadata, stream and thumbnail redirects,
+renditions, delete."""
 
 from chalice import Blueprint, Response
 
 from chalicelib import deletion, renditions, wiring
-from chalicelib.api.http import current_user, json_body, json_errors, json_response
-from chalicelib.errors import BadRequestError, NotFoundError
+from chalicelib.api.http import (
+    current_user,
+    json_body,
+    json_errors,
+    json_response,
+    known_params,
+    signed_redirect,
+    video_answer,
+)
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError
 from chalicelib.records import videos
 from chalicelib.storage import layout, signed_urls
 
 bp = Blueprint(__name__)
+EDITABLE = ("title", "tags", "note")
+DELIVERY_PARAMS = ("redirect",)
 
 
 @bp.route("/api/videos", methods=["GET"])
 @json_errors
 def list_videos():
-    owner_id, params = current_user(bp.current_request), _params()
+    request = bp.current_request
+    owner_id = current_user(request)
+    params = known_params(request, "limit", "cursor", "status", "platform", "q", "tag")
     page, cursor = videos.list_for_owner(owner_id, limit=_int(params.get("limit"), 20), cursor=params.get("cursor"),
-                                         status=params.get("status"), platform=params.get("platform"))
-    return {"videos": [videos.to_dict(video) for video in page], "next_cursor": cursor}
+                                         status=params.get("status"), platform=params.get("platform"),
+                                         query=params.get("q"), tag=params.get("tag"))
+    return {"videos": [video_answer(video, request) for video in page], "next_cursor": cursor}
 
 
 @bp.route("/api/videos/{video_id}", methods=["GET"])
 @json_errors
 def get_video(video_id):
-    return videos.to_dict(_video(video_id))
+    return video_answer(_video(video_id), bp.current_request)
+
+
+@bp.route("/api/videos/{video_id}", methods=["PATCH"])
+@json_errors
+def edit_video(video_id):
+    video, body = _video(video_id), json_body(bp.current_request)
+    unknown = sorted(set(body) - set(EDITABLE))
+    if unknown or not body:
+        raise BadRequestError(f"send one or more of {', '.join(EDITABLE)}"
+                              + (f"; not editable: {', '.join(unknown)}" if unknown else ""), code="invalid_edit")
+    changes = {name: _edited(name, value) for name, value in body.items()}
+    if not videos.edit(video, changes, now=wiring.services().clock.now()):
+        raise NotFoundError(f"video {video_id} not found", code="not_found")
+    return video_answer(video, bp.current_request)
+
+
+@bp.route("/api/videos/{video_id}/share", methods=["POST"])
+@json_errors
+def share_video(video_id):
+    """A new watch link; the earlier one answers 404 from now on."""
+    video = _video(video_id)
+    if video.status != videos.READY:
+        raise ConflictError(f"video {video_id} is {video.status}: only a ready video has a watch link",
+                            code="not_ready")
+    if not videos.rotate_share(video, now=wiring.services().clock.now()):
+        raise NotFoundError(f"video {video_id} not found", code="not_found")
+    answer = video_answer(video, bp.current_request)
+    return {"video_id": video_id, "watch_url": answer["watch_url"]}
 
 
 @bp.route("/api/videos/{video_id}", methods=["DELETE"])
@@ -42,14 +84,14 @@ def get_video_metadata(video_id):
 @bp.route("/api/videos/{video_id}/stream", methods=["GET"])
 @json_errors
 def get_video_stream(video_id):
-    video, params = _video(video_id), _params()
+    video, params = _video(video_id), known_params(bp.current_request, "quality", *DELIVERY_PARAMS)
     return _deliver(renditions.stored_key(video, renditions.parse_quality(params.get("quality"))), params)
 
 
 @bp.route("/api/videos/{video_id}/thumbnail", methods=["GET"])
 @json_errors
 def get_video_thumbnail(video_id):
-    video, params = _video(video_id), _params()
+    video, params = _video(video_id), known_params(bp.current_request, "size", *DELIVERY_PARAMS)
     size = params.get("size") or "medium"
     if size not in layout.THUMBNAIL_SIZES:
         raise BadRequestError(f"size must be one of {', '.join(layout.THUMBNAIL_SIZES)}", code="invalid_size")
@@ -71,8 +113,17 @@ def create_rendition(video_id):
     return json_response(answer, 202 if answer["status"] == renditions.QUEUED else 200)
 
 
-def _params() -> dict:
-    return bp.current_request.query_params or {}
+def _edited(name: str, value):
+    """An edited field checked: tags a list of strings, title and note a string (or null to clear them)."""
+    if name == "tags":
+        if not isinstance(value, list) or not all(isinstance(tag, str) and tag.strip() for tag in value):
+            raise BadRequestError("tags must be a list of non-empty strings", code="invalid_tags")
+        return [tag.strip() for tag in value]
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequestError(f"{name} must be a string or null", code=f"invalid_{name}")
+    return value.strip() or None
 
 
 def _video(video_id: str):
@@ -90,8 +141,8 @@ def _int(value: str | None, default: int) -> int:
 
 def _deliver(key: str, params: dict) -> Response:
     """302 to a short-lived signed URL, or the URL as JSON with ``?redirect=false``."""
-    services = wiring.services()
-    signed = signed_urls.signed_url(key, settings=services.settings, storage=services.storage, now=services.clock.now())
     if params.get("redirect", "true").lower() in ("false", "0", "no"):
-        return json_response(signed.to_dict())
-    return Response(status_code=302, body="", headers={"Location": signed.url, "Cache-Control": "no-store"})
+        services = wiring.services()
+        return json_response(signed_urls.signed_url(key, settings=services.settings, storage=services.storage,
+                                                    now=services.clock.now()).to_dict())
+    return signed_redirect(key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -51,14 +52,26 @@ def wait_until(check, *, timeout: float, what: str, process: subprocess.Popen | 
 
 
 def local_environment(aws_port: int) -> dict:
-    """The variables every local process shares: moto's endpoint and dummy credentials."""
+    """The variables every local process shares: moto's endpoint, dummy credentials, the watch-link key."""
     return {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_port}",
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         "PRSNL_STAGE": "local",
+        "PRSNL_WATCH_SECRET": os.environ.get("PRSNL_WATCH_SECRET") or watch_secret(),
     }
+
+
+def watch_secret() -> str:
+    """The key of this machine's watch links, made once and kept in .local/watch-secret: links sent in one run
+    of the stack still play in the next."""
+    path = state_dir() / "watch-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def start_moto(port: int) -> subprocess.Popen:
@@ -185,7 +198,8 @@ def print_summary(summary: dict) -> None:
     print(f"""
 PRSNL Video is running locally (healthy after {summary['seconds_to_healthy']} s). Ctrl-C stops it.
 
-  API            {api}
+  web library    {api}/   (sign in with the API key)
+  API            {api}/api   (documented at {api}/api/docs)
   API key        {key}
   AWS (moto)     {summary['aws_endpoint_url']}   bucket {summary['bucket']}
   samples        {' '.join(summary['samples'])}

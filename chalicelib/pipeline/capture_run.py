@@ -35,6 +35,7 @@ class _Item:
     record: dict
     meta: dict
     thumbnail: Path | None
+    file: Path  # the stored file, still on disk until the run ends (the bot may send it into the chat)
 
 
 class CaptureRun(Run):
@@ -88,7 +89,7 @@ class CaptureRun(Run):
         sizes = {file_key: self.upload(output, file_key)}
         sizes.update({thumb_keys[size]: self.upload(path, thumb_keys[size]) for size, path in thumbs.items()})
         return _Item(video_id, item["kind"], file_key, thumb_keys, sizes, record, platform.to_metadata(item),
-                     thumbs.get("medium"))
+                     thumbs.get("medium"), output)
 
     def _follow_short_link(self, platform, downloader):
         """A short link (vm.tiktok.com, t.co, Instagram /share/) becomes the link it redirects to, with that link's
@@ -136,7 +137,8 @@ class CaptureRun(Run):
                     saves=children, actual=sum(sizes.values()), videos=len(items),
                     usage=quotas.Usage.of(video, sizes))
         self.best_effort(video.refresh)
-        self.best_effort(lambda: self.services.notifier.ready(self.job, video, thumbnail=first.thumbnail))
+        self.best_effort(lambda: self.services.notifier.ready(self.job, video, thumbnail=first.thumbnail,
+                                                              media=first.file))
 
     @staticmethod
     def _fields(item: _Item, now) -> dict:

@@ -149,6 +149,8 @@ class Video(Model):
     # a further item of a multi-item post (X post, carousel): the capture's record and this item's place in it
     parent_video_id = UnicodeAttribute(null=True)
     item_index = NumberAttribute(null=True)
+    # the version its watch link carries: rotating it (a new share) makes every earlier link answer 404
+    share_version = NumberAttribute(default=0)
     by_owner = VideosByOwner()
 
 

@@ -29,6 +29,9 @@ IN_FLIGHT = (QUEUED, PROCESSING)
 COUNTED = (READY, BROKEN)  # the statuses whose bytes the quota holds
 VIDEO, IMAGE = "video", "image"  # what a record's file is: a browser MP4, or a JPEG (photos, image posts)
 MAX_PAGE = 100
+# what a search reads of each video: the keys and the fields it matches (the matches are then read in full)
+SEARCHED = ("video_id", "owner_id", "created_at", "title", "tags", "note", "platform_meta")
+SEARCH_PAGE = 250  # index items a search reads per request: a full page soon, the whole index in few requests
 # Platform metadata fields the original PRSNL backend answered at the top level (yt-dlp names).
 PLATFORM_FIELDS = ("uploader", "upload_date", "view_count", "like_count", "comment_count", "description")
 
@@ -74,8 +77,14 @@ def find_by_source(owner_id: str, dedupe_key: str) -> Video | None:
 
 
 def list_for_owner(owner_id: str, *, limit: int = 20, cursor: str | None = None, status: str | None = None,
-                   platform: str | None = None) -> tuple[list[Video], str | None]:
-    """Newest first, one page; the cursor is opaque to callers and only ever resumes the caller's own list."""
+                   platform: str | None = None, query: str | None = None,
+                   tag: str | None = None) -> tuple[list[Video], str | None]:
+    """Newest first, one page; the cursor is opaque to callers and only ever resumes the caller's own list.
+
+    ``query`` keeps the videos whose title, uploader, tags and note hold every one of its words (case-insensitive)
+    and ``tag`` those with that tag: DynamoDB cannot compare case-insensitively, so these are checked here, on
+    the owner's index read page by page from the cursor until the page is full.
+    """
     if not 1 <= limit <= MAX_PAGE:
         raise BadRequestError(f"limit must be between 1 and {MAX_PAGE}", code="invalid_limit")
     if status and status not in STATUSES:
@@ -85,12 +94,50 @@ def list_for_owner(owner_id: str, *, limit: int = 20, cursor: str | None = None,
         condition = Video.status == status
     if platform:
         condition = (Video.platform == platform) if condition is None else condition & (Video.platform == platform)
+    start = decode_cursor(cursor, owner_id)
+    words, wanted_tag = (query or "").lower().split(), (tag or "").strip().lower()
+    if words or wanted_tag:
+        found, cursor = _matching(Video.by_owner.query(owner_id, scan_index_forward=False, filter_condition=condition,
+                                                       last_evaluated_key=start, attributes_to_get=list(SEARCHED),
+                                                       page_size=SEARCH_PAGE),
+                                  lambda video: matches(video, words, wanted_tag), limit)
+        return _whole(found), cursor
     results = Video.by_owner.query(owner_id, scan_index_forward=False, limit=limit, filter_condition=condition,
-                                   last_evaluated_key=decode_cursor(cursor, owner_id),
-                                   page_size=limit if condition is None else MAX_PAGE)
+                                   last_evaluated_key=start, page_size=limit if condition is None else MAX_PAGE)
     page = list(results)
     last = results.last_evaluated_key
     return page, encode_cursor(last) if last and len(page) == limit else None
+
+
+def matches(video: Video, words: list[str], tag: str) -> bool:
+    """Every word in the title, uploader, tags or note, and the tag among its tags (all lower-case already)."""
+    tags = [t.lower() for t in video.tags or []]
+    uploader = (video.platform_meta or {}).get("uploader") or ""
+    text = " ".join([video.title or "", uploader, *tags, video.note or ""]).lower()
+    return all(word in text for word in words) and (not tag or tag in tags)
+
+
+def _matching(results, keep, limit: int) -> tuple[list[Video], str | None]:
+    """The first ``limit`` videos ``keep`` accepts; the cursor resumes right after the last one."""
+    page = []
+    for video in results:
+        if keep(video):
+            page.append(video)
+            if len(page) == limit:
+                return page, encode_cursor(index_key(video))
+    return page, None
+
+
+def _whole(found: list[Video]) -> list[Video]:
+    """The matches read in full (the search read only the fields it looks at), in their order."""
+    by_id = {video.video_id: video for video in Video.batch_get([video.video_id for video in found])}
+    return [by_id[video.video_id] for video in found if video.video_id in by_id]
+
+
+def index_key(video: Video) -> dict:
+    """The owner index position of a video, as DynamoDB states it (what ``last_evaluated_key`` holds)."""
+    return {"video_id": {"S": video.video_id}, "owner_id": {"S": video.owner_id},
+            "created_at": {"S": Video.created_at.serialize(video.created_at)}}
 
 
 def encode_cursor(key: dict) -> str:
@@ -290,6 +337,25 @@ def _set_rendition(video: Video, quality: str, entry: dict, *, now: datetime) ->
                                         condition=Video.video_id.exists()))
 
 
+# -- what the owner changes ------------------------------------------------------------------------------------
+
+
+def edit(video: Video, changes: dict, *, now: datetime) -> bool:
+    """The owner's edit of ``title``, ``tags`` and ``note`` (a None title or note removes it); False when the video
+    was deleted meanwhile."""
+    actions = [Video.updated_at.set(now)]
+    for name, value in changes.items():
+        attribute = getattr(Video, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    return applied(lambda: video.update(actions=actions, condition=Video.video_id.exists()))
+
+
+def rotate_share(video: Video, *, now: datetime) -> bool:
+    """A new share version: the watch link made from the old one stops working. False when the video is gone."""
+    return applied(lambda: video.update(actions=[Video.share_version.add(1), Video.updated_at.set(now)],
+                                        condition=Video.video_id.exists()))
+
+
 # -- storage care -----------------------------------------------------------------------------------------------
 
 
@@ -333,7 +399,7 @@ def delete_as_read(video_id: str, owner_id: str) -> Video:
 
 def to_dict(video: Video) -> dict:
     """The JSON shape of a video in API answers (field names as yt-dlp names them)."""
-    data = to_json_dict(video, hide=("owner_source", "bytes_reserved", "object_sizes"))
+    data = to_json_dict(video, hide=("owner_source", "bytes_reserved", "object_sizes", "share_version"))
     data.setdefault("renditions", {})
     data.setdefault("thumbnails", {})
     return data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 from boto3.s3.transfer import TransferConfig
 
@@ -35,9 +36,11 @@ class S3Storage:
         self._s3.download_file(self.bucket, key, str(path), Config=_TRANSFER)
         return path
 
-    def presign(self, key: str, seconds: int) -> str:
-        return self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds)
+    def presign(self, key: str, seconds: int, *, download_name: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": key}
+        if download_name:
+            params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quote(download_name)}"
+        return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
 
     def head(self, key: str) -> dict | None:
         try:

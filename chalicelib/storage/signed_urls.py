@@ -24,14 +24,15 @@ class SignedUrl:
         return {"url": self.url, "expires_at": self.expires_at.isoformat()}
 
 
-def signed_url(key: str, *, settings: Settings, storage, now: datetime) -> SignedUrl:
-    """A URL to the object that stops working after ``signed_url_seconds``."""
+def signed_url(key: str, *, settings: Settings, storage, now: datetime, download_name: str | None = None) -> SignedUrl:
+    """A URL to the object that stops working after ``signed_url_seconds``; with ``download_name``, S3 answers it as
+    an attachment of that name (CloudFront's path-only cache key does not pass that on: the CDN serves it inline)."""
     expires_at = now + timedelta(seconds=settings.signed_url_seconds)
     if settings.cdn_domain and settings.cdn_key_pair_id:
         url = _cloudfront_signer(settings.cdn_key_pair_id, _private_key(settings)).generate_presigned_url(
             f"https://{settings.cdn_domain}/{quote(key)}", date_less_than=expires_at)
     else:
-        url = storage.presign(key, settings.signed_url_seconds)
+        url = storage.presign(key, settings.signed_url_seconds, download_name=download_name)
     return SignedUrl(url, expires_at)
 
 

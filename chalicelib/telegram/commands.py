@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chalicelib import capture as capture_service
+from chalicelib import watch
 from chalicelib.errors import PrsnlError
 from chalicelib.observability import logger
 from chalicelib.ops import metrics
@@ -134,10 +135,13 @@ class _Chat:
         await telegram_bot.patiently(lambda: self.bot.edit_message_text(
             text, chat_id=reply.chat_id, message_id=reply.message_id, disable_web_page_preview=True))
 
+    def watch_link(self, video) -> str | None:
+        return watch.public_link(video, settings=self.settings, now=self.services.clock.now())
+
     async def command(self, name: str, telegram_id: int) -> None:
         if name == "list":
             page, _ = videos.list_for_owner(self.owner_id, limit=RECENT)
-            await self.say(replies.video_list(page, self.settings.watch_url))
+            await self.say(replies.video_list(page, {video.video_id: self.watch_link(video) for video in page}))
         elif name == "status":
             await self.say(replies.status(self._in_progress()))
         elif name == "quota":
@@ -179,4 +183,4 @@ class _Chat:
             await self.edit(reply, replies.failed(label, error.code, error.message))
             return
         if not result.created:
-            await self.edit(reply, replies.already_saved(label, result.video, self.settings.watch_url))
+            await self.edit(reply, replies.already_saved(label, result.video, self.watch_link(result.video)))

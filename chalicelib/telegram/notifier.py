@@ -1,7 +1,8 @@
 """Job progress told to the chat the capture came from: one reply, edited as the job moves.
 
 The bot puts ``{"telegram": {"chat_id", "message_id", "label"}}`` in the job's params when it
-queues a capture; jobs without it are nobody's business here. Progress edits are throttled per
+queues a capture; jobs without it are nobody's business here. The final message carries the watch
+link (it plays without a key) and, within Telegram's upload limit, the video itself. Progress edits are throttled per
 message (Telegram allows about one edit a second per chat, and each edit costs a round trip);
 the final state is always sent. A Telegram failure never fails a job: it is logged and dropped.
 """
@@ -9,9 +10,14 @@ the final state is always sent. A Telegram failure never fails a job: it is logg
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
+from chalicelib import watch
 from chalicelib.config import Settings
 from chalicelib.errors import PrsnlError
+from chalicelib.records import videos
 from chalicelib.records.models import Job, Video
 from chalicelib.telegram import bot as telegram_bot
 from chalicelib.telegram import replies
@@ -27,7 +33,7 @@ class NullNotifier:
     def progress(self, job: Job, state: dict) -> None:
         pass
 
-    def ready(self, job: Job, video: Video, thumbnail=None) -> None:
+    def ready(self, job: Job, video: Video, thumbnail=None, media=None) -> None:
         pass
 
     def failed(self, job: Job, error: PrsnlError) -> None:
@@ -50,30 +56,32 @@ class TelegramNotifier:
             return
         self._send(target, text)
 
-    def ready(self, job: Job, video: Video, thumbnail=None) -> None:
+    def ready(self, job: Job, video: Video, thumbnail: Path | None = None, media: Path | None = None) -> None:
+        """The final message with the watch link; the video itself into the chat when it fits the upload limit
+        (it then plays inline), else the thumbnail and the video's size."""
         target = _target(job)
         if target is None:
             return
-        caption = video.title or target["label"]
-        photo = thumbnail.read_bytes() if thumbnail is not None else None
-        self._send(target, replies.ready(target["label"], video, self.settings.watch_url), photo=photo,
-                   caption=caption, final=True)
+        link = watch.public_link(video, settings=self.settings, now=datetime.now(UTC))
+        sendable = media is not None and video.kind == videos.VIDEO
+        fits = sendable and media.stat().st_size <= self.settings.telegram_upload_limit
+        text = replies.ready(target["label"], video, link, too_big=sendable and not fits)
+        attachment = Attachment(video.title or target["label"], thumbnail, media if fits else None, video)
+        self._send(target, text, attachment=attachment, final=True)
 
     def failed(self, job: Job, error: PrsnlError) -> None:
         target = _target(job)
         if target is not None:
             self._send(target, replies.failed(target["label"], error.code, error.message), final=True)
 
-    def _send(self, target: dict, text: str, *, photo: bytes | None = None, caption: str | None = None,
-              final: bool = False) -> None:
-        """Edit the reply (and send the thumbnail under it); log what Telegram refuses."""
+    def _send(self, target: dict, text: str, *, attachment: Attachment | None = None, final: bool = False) -> None:
+        """Edit the reply (and send the video or its thumbnail under it); log what Telegram refuses."""
 
         async def work(bot) -> None:
             await bot.edit_message_text(text, chat_id=target["chat_id"], message_id=target["message_id"],
                                         disable_web_page_preview=True)
-            if photo is not None:
-                await bot.send_photo(target["chat_id"], photo, caption=caption,
-                                     reply_to_message_id=target["message_id"])
+            if attachment is not None:
+                await attachment.send(bot, target["chat_id"], reply_to=target["message_id"])
 
         if final:
             self._last.pop(_key(target), None)
@@ -83,6 +91,27 @@ class TelegramNotifier:
             telegram_bot.run(self.settings, work)
         except Exception as exc:  # the chat is a courtesy: a Telegram outage must not fail the job
             telegram_bot.log_failure("telegram reply not sent", exc, chat_id=target["chat_id"])
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """What goes under the final message: the video itself (with its facts and thumbnail), or the thumbnail."""
+
+    caption: str
+    thumbnail: Path | None
+    media: Path | None
+    video: Video
+
+    async def send(self, bot, chat_id: int, *, reply_to: int) -> None:
+        thumbnail = self.thumbnail.read_bytes() if self.thumbnail is not None else None
+        if self.media is not None:
+            with self.media.open("rb") as file:
+                await bot.send_video(chat_id, file, duration=round(self.video.duration or 0) or None,
+                                     width=self.video.width, height=self.video.height, thumbnail=thumbnail,
+                                     caption=self.caption, supports_streaming=True, reply_to_message_id=reply_to,
+                                     read_timeout=120, write_timeout=120)
+        elif thumbnail is not None:
+            await bot.send_photo(chat_id, thumbnail, caption=self.caption, reply_to_message_id=reply_to)
 
 
 def _target(job: Job) -> dict | None:

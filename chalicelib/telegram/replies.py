@@ -65,18 +65,23 @@ def progress(label: str, state: dict) -> str:
     return f"{head}…\n{label}"
 
 
-def ready(label: str, video: Video, watch_url: str) -> str:
+def ready(label: str, video: Video, watch_url: str | None, *, too_big: bool = False) -> str:
+    """The final message: what was saved, its watch link (it plays without a key), and why the video itself is not
+    in the chat when it is over the bot's upload limit."""
     facts = [duration(video.duration) if video.kind != "image" else None, size(video.bytes_stored)]
     title = video.title or ("Your photo" if video.kind == "image" else "Your video")
-    return "\n".join([f"✅ Saved: {title}", " · ".join(f for f in facts if f),
-                      f"▶️ {watch_url.format(video_id=video.video_id)}", label])
+    lines = [f"✅ Saved: {title}", " · ".join(f for f in facts if f)]
+    if too_big:
+        lines.append(f"It is too big to send here ({size(video.filesize or video.bytes_stored)}): watch it here:")
+    lines += [f"▶️ {watch_url}" if watch_url else None, label]
+    return "\n".join(line for line in lines if line)
 
 
 def failed(label: str, code: str, message: str) -> str:
     return f"❌ Not saved: {REASONS.get(code, message)}.\n{label}"
 
 
-def already_saved(label: str, video: Video, watch_url: str) -> str:
+def already_saved(label: str, video: Video, watch_url: str | None) -> str:
     if video.status == "ready":
         return "You saved this before.\n" + ready(label, video, watch_url)
     return f"You saved this before; it is {video.status}.\n{label}"
@@ -88,10 +93,11 @@ def too_big_for_bot(nbytes: int, limit: int) -> str:
             "(PRSNL_TELEGRAM_API_URL) to lift that limit.")
 
 
-def video_list(items: list[Video], watch_url: str) -> str:
+def video_list(items: list[Video], watch_urls: dict[str, str | None]) -> str:
+    """The recent captures, each ready one with its watch link (``watch_urls`` by video id)."""
     if not items:
         return "Nothing saved yet. Send me a link."
-    return "Your recent captures:\n" + "\n".join(_list_line(video, watch_url) for video in items)
+    return "Your recent captures:\n" + "\n".join(_list_line(video, watch_urls.get(video.video_id)) for video in items)
 
 
 def status(items: list[tuple[Video, dict]]) -> str:
@@ -126,7 +132,7 @@ def duration(seconds: float | None) -> str | None:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _list_line(video: Video, watch_url: str) -> str:
+def _list_line(video: Video, watch_url: str | None) -> str:
     icon = {"ready": "✅", "failed": "❌"}.get(video.status, "⏳")
     line = f"{icon} {video.title or video.source_url}"
-    return f"{line}\n   {watch_url.format(video_id=video.video_id)}" if video.status == "ready" else line
+    return f"{line}\n   {watch_url}" if watch_url else line

@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from chalice.cdk import Chalice
 
+from chalicelib.api import fallback
 from infra.constructs import nag
 
 API_FUNCTION = "APIHandler"
@@ -50,7 +51,8 @@ def _role_id(function_id: str) -> str:
 class ChaliceApi:
     """The packaged app and its functions; the construct must sit directly in the stack named like the stage."""
 
-    def __init__(self, stack: Stack, *, source_dir: Path, work_dir: Path, environment: dict[str, str]) -> None:
+    def __init__(self, stack: Stack, *, source_dir: Path, work_dir: Path, environment: dict[str, str],
+                 stage: str) -> None:
         policy_file = work_dir / "chalice-base-policy.json"
         policy_file.write_text(json.dumps(BASE_POLICY))
         self.chalice = Chalice(
@@ -59,6 +61,9 @@ class ChaliceApi:
             source_dir=str(source_dir),
             stage_config={
                 "api_gateway_endpoint_type": "REGIONAL",
+                # the API Gateway stage is the path's first segment: named after the stage, so that a deployed
+                # capture is …/prod/api/capture (not …/api/api/capture), the library …/prod/, watch links …/prod/watch/…
+                "api_gateway_stage": stage,
                 "autogen_policy": False,
                 "iam_policy_file": str(policy_file),  # absolute: Chalice joins it to .chalice/
                 "xray": True,
@@ -70,6 +75,7 @@ class ChaliceApi:
         nag.acknowledge(self.chalice.sam_template, "IAM5[Resource::*]", XRAY_REASON)
         self.app_name = json.loads((source_dir / ".chalice" / "config.json").read_text())["app_name"]
         self.functions = [self._function(child) for child in self._serverless_functions()]
+        self._json_gateway_responses()
 
     @property
     def api(self) -> ChaliceFunction:
@@ -82,6 +88,26 @@ class ChaliceApi:
     @property
     def url(self) -> str:
         return self.chalice.sam_template.get_output("EndpointURL").value
+
+    def _json_gateway_responses(self) -> None:
+        """What API Gateway answers by itself (no route: "Missing Authentication Token"; throttling; its own 5xx)
+        in the app's error shape, so that every non-2xx answer is ``{"error": {"code", "message"}}``."""
+        rest_api = self.chalice.sam_template.get_resource("RestAPI")
+        for response_type, status, body in (
+                ("MISSING_AUTHENTICATION_TOKEN", "404", fallback.not_found_body("$context.path")),
+                ("DEFAULT_4XX", None, {"error": {"code": "$context.error.responseType",
+                                                 "message": "$context.error.messageString"}}),
+                ("DEFAULT_5XX", None, {"error": {"code": "$context.error.responseType",
+                                                 "message": "$context.error.messageString"}})):
+            properties = {"RestApiId": rest_api.ref, "ResponseType": response_type,
+                          # messageString is a quoted JSON string already: the template leaves it unquoted
+                          "ResponseTemplates": {"application/json": json.dumps(body).replace(
+                              '"$context.error.messageString"', "$context.error.messageString")},
+                          "ResponseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"}}
+            if status:
+                properties["StatusCode"] = status
+            CfnResource(self.chalice, f"GatewayResponse{response_type.title().replace('_', '')}",
+                        type="AWS::ApiGateway::GatewayResponse", properties=properties)
 
     def _serverless_functions(self) -> list[CfnResource]:
         return [

@@ -10,19 +10,18 @@ from infra.constructs import nag
 
 
 class AppSecrets(Construct):
-    """Telegram bot token and webhook secret, the CloudFront signing key, per-platform cookies."""
+    """Telegram bot token and webhook secret, the CloudFront signing key, the watch-link key, per-platform cookies."""
 
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str) -> None:
         super().__init__(scope, construct_id)
         self.telegram_token = self._secret("TelegramToken", f"{prefix}/telegram-token", "The bot token from @BotFather")
-        # Telegram accepts A-Z, a-z, 0-9, _ and - in secret_token: letters and digits are generated here.
-        self.webhook_secret = secretsmanager.Secret(
-            self,
-            "TelegramWebhookSecret",
-            secret_name=f"{prefix}/telegram-webhook-secret",
-            description="Sent by Telegram in X-Telegram-Bot-Api-Secret-Token; pass it to setWebhook",
-            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
-        )
+        # Telegram accepts A-Z, a-z, 0-9, _ and - in secret_token: letters and digits are generated (both here).
+        self.webhook_secret = self._generated(
+            "TelegramWebhookSecret", f"{prefix}/telegram-webhook-secret",
+            "Sent by Telegram in X-Telegram-Bot-Api-Secret-Token; pass it to setWebhook")
+        self.watch_secret = self._generated(
+            "WatchSecret", f"{prefix}/watch-secret",
+            "HMAC key of the watch links (/watch/{token}); a new value revokes them all")
         self.cdn_signing_key = self._secret(
             "CdnSigningKey", f"{prefix}/cdn-signing-key", "PEM private key matching the CloudFront public key"
         )
@@ -38,6 +37,13 @@ class AppSecrets(Construct):
             "SMG4",
             "Third-party credentials (Telegram, platform cookies, a CloudFront key pair registered with "
             "the distribution) cannot be rotated by a Lambda; they are replaced by hand (docs/deploy.md).",
+        )
+
+    def _generated(self, construct_id: str, name: str, description: str) -> secretsmanager.Secret:
+        """A secret only this system uses: letters and digits generated at the first deploy."""
+        return secretsmanager.Secret(
+            self, construct_id, secret_name=name, description=description,
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
         )
 
     def _secret(self, construct_id: str, name: str, description: str) -> secretsmanager.Secret:

@@ -28,7 +28,6 @@ from infra.constructs.worker import TIMEOUT, Worker, worker_image
 from infra.options import InfraOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-API_STAGE = "api"  # .chalice/config.json api_gateway_stage
 
 
 def table_env_name(model: type[models.Model]) -> str:
@@ -92,7 +91,11 @@ class PrsnlStack(Stack):
                 "PRSNL_CDN_KEY_PAIR_ID": self.cdn.public_key.public_key_id,
                 "PRSNL_CDN_PRIVATE_KEY_SECRET": self.secrets.cdn_signing_key.secret_name,
                 "PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET": self.secrets.webhook_secret.secret_name,
+                "PRSNL_WATCH_SECRET_SECRET": self.secrets.watch_secret.secret_name,
+                # a custom domain (or the known URL) given at synth; else each request's own address
+                **({"PRSNL_PUBLIC_URL": settings.public_url} if settings.public_url else {}),
             },
+            stage=settings.stage,
         )
         self.worker = Worker(
             self,
@@ -104,8 +107,10 @@ class PrsnlStack(Stack):
                 "POWERTOOLS_SERVICE_NAME": WORKER,
                 "PRSNL_TRACING": "true",  # active tracing, and the image has aws-lambda-powertools[tracer]
                 "PRSNL_PLATFORM_COOKIES_SECRET": self.secrets.platform_cookies.secret_name,
-                # Only the worker: in the API's own environment its URL would be a dependency cycle.
-                "PRSNL_WATCH_URL": f"{self.api.url}api/videos/{{video_id}}/stream",
+                # Only the worker: in the API's own environment its URL would be a dependency cycle (the API
+                # builds watch links from the address each request came to).
+                "PRSNL_PUBLIC_URL": settings.public_url or self.api.url,
+                "PRSNL_WATCH_SECRET_SECRET": self.secrets.watch_secret.secret_name,
             },
             reserved_concurrency=settings.worker_concurrency,
             max_video_bytes=settings.max_video_bytes,
@@ -122,7 +127,7 @@ class PrsnlStack(Stack):
             dlq=self.queues.dlq,
             jobs=self.queues.jobs,
             api_name=self.api.app_name,
-            api_stage=API_STAGE,
+            api_stage=settings.stage,
             storage_alarm_bytes=options.storage_alarm_bytes,
             alarm_email=options.alarm_email,
         )
@@ -161,7 +166,8 @@ class PrsnlStack(Stack):
             bucket=media,
             queue=jobs,
             dlq=self.queues.dlq,
-            secrets=[self.secrets.telegram_token, self.secrets.webhook_secret, self.secrets.cdn_signing_key],
+            secrets=[self.secrets.telegram_token, self.secrets.webhook_secret, self.secrets.cdn_signing_key,
+                     self.secrets.watch_secret],
         )
         for schedule in self.api.schedules:
             access.maintenance(  # the ops table: the platform canary keeps its running captures there
@@ -174,5 +180,5 @@ class PrsnlStack(Stack):
             self.worker.role,
             tables=[*records, tables[models.OpsRecord]],
             bucket=media,
-            secrets=[self.secrets.telegram_token, self.secrets.platform_cookies],
+            secrets=[self.secrets.telegram_token, self.secrets.platform_cookies, self.secrets.watch_secret],
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,13 +23,32 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+STACK_BOT_USER = 5151  # the Telegram user the stack's bot serves (its webhook, answered on a fake Bot API)
+STACK_WEBHOOK_SECRET = "stack-webhook-secret"
+
+
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory):
-    """Start ``python -m chalicelib.local.stack``; yields its stack.json (api_url, api_key, samples...)."""
+def stack_telegram():
+    """The fake Bot API the stack's webhook and worker talk to."""
+    from tests.fake_telegram import FakeBotApi
+
+    api = FakeBotApi().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory, stack_telegram):
+    """Start ``python -m chalicelib.local.stack``; yields its stack.json (api_url, api_key, samples...) and the fake
+    Bot API its bot answers on (``telegram``)."""
+    from tests.fake_telegram import TOKEN
+
     state = tmp_path_factory.mktemp("stack")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRSNL_", "AWS_"))}
     env.update(PRSNL_LOCAL_DIR=str(state), PRSNL_API_PORT=str(free_port()), PRSNL_AWS_PORT=str(free_port()),
-               PRSNL_SAMPLES_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+               PRSNL_SAMPLES_PORT=str(free_port()), PYTHONUNBUFFERED="1", PRSNL_TELEGRAM_TOKEN=TOKEN,
+               PRSNL_TELEGRAM_API_URL=stack_telegram.url, PRSNL_TELEGRAM_WEBHOOK_SECRET=STACK_WEBHOOK_SECRET,
+               PRSNL_TELEGRAM_ALLOWED_USERS=str(STACK_BOT_USER), PRSNL_TELEGRAM_EDIT_INTERVAL_SECONDS="0")
     log = (state / "stack.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -42,6 +62,7 @@ def local_stack(tmp_path_factory):
     summary = json.loads(stack_file.read_text())
     summary["log"] = state / "stack.log"
     summary["process"] = process
+    summary["telegram"] = stack_telegram
     yield summary
     os.killpg(process.pid, signal.SIGINT)
     try:
@@ -59,3 +80,49 @@ def stack_aws_env(local_stack, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack["aws_endpoint_url"])
     reset_caches()
     return local_stack
+
+
+# -- the browser: headless Chromium (Debian's ``chromium``) driven by Playwright ---------------------------------
+# Playwright's own browser download cannot work here, so the system browser is launched by path. Without it the
+# browser tests are skipped with a reason that says so (``make test`` prints skip reasons); with ``CI`` set, a
+# missing browser fails instead. Screenshots go to ``.artifacts/browser/`` (gitignored), with the figures the
+# run measured in ``figures.json``.
+ARTIFACTS = ROOT / ".artifacts" / "browser"
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for one test module: Playwright's sync API keeps an asyncio loop running in this thread while it
+    is open, and the bot's code (``asyncio.run``) cannot run in a thread with a running loop."""
+    if not Path(CHROMIUM).exists():
+        message = (f"BROWSER TESTS NOT RUN: no Chromium at {CHROMIUM} "
+                   "(apt-get install chromium, or set CHROMIUM_PATH to it)")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root in a container, where Chromium's sandbox cannot start
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--mute-audio"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def figures():
+    """Measured figures, kept with the screenshots (and printed: ``pytest -s`` shows them)."""
+    found: dict = {}
+    yield found
+    path = ARTIFACTS / "figures.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**previous, **found}, indent=2) + "\n")
+    print(json.dumps(found))
+
+
+@pytest.fixture
+def screenshot():
+    """``screenshot(page, name)``: the page as the test saw it, kept as an artifact."""
+    return lambda page, name: page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -115,10 +115,32 @@ def test_schemathesis_finds_no_server_error(local_stack, tmp_path):
     # WHEN schemathesis tests every operation for a bounded time (one worker: hypothesis is not thread-safe)
     result = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
-         str(ROOT / "docs" / "openapi.yaml"), "--url", local_stack["api_url"],
+         str(ROOT / "chalicelib" / "api" / "openapi.yaml"), "--url", local_stack["api_url"],
          "--header", f"Authorization: Bearer {local_stack['api_key']}",
          "--checks", "not_a_server_error,response_schema_conformance", "--max-time", "40", "--workers", "1",
          "--suppress-health-check", "all", "--seed", "1"],
         cwd=tmp_path, capture_output=True, text=True, timeout=180)
     # THEN no answer is a 5xx or strays from the document
     assert result.returncode == 0, result.stdout[-5000:]
+
+
+def test_chalice_local_answers_every_error_in_the_api_shape(local_stack):
+    # GIVEN the real `chalice local` of the stack: unknown paths, wrong methods, non-JSON bodies
+    for method, path, kwargs, status, code in [
+            ("GET", "/nothing", {}, 404, "not_found"),
+            ("POST", "/api/videos/v1/nothing/deeper", {}, 404, "not_found"),
+            ("PUT", "/api/videos", {}, 405, "method_not_allowed"),
+            ("POST", "/api/capture", {"data": "url=x", "headers": {"Content-Type": "text/plain"}}, 415,
+             "unsupported_media_type"),
+            ("POST", "/api/capture", {"data": '{"url": ', "headers": {"Content-Type": "application/json"}}, 400,
+             "invalid_json")]:
+        headers = {"Authorization": f"Bearer {local_stack['api_key']}", **kwargs.pop("headers", {})}
+        response = requests.request(method, local_stack["api_url"] + path, headers=headers, timeout=10, **kwargs)
+        # THEN each is JSON {"error": {"code", "message"}} with its status
+        assert response.status_code == status, (method, path, response.text)
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert response.json()["error"]["code"] == code
+    # AND the web library, the OpenAPI document and its page are there without a key
+    for path, kind in (("/", "text/html"), ("/api/openapi.yaml", "application/yaml"), ("/api/docs", "text/html")):
+        response = requests.get(local_stack["api_url"] + path, timeout=10)
+        assert response.status_code == 200 and response.headers["Content-Type"].startswith(kind), path

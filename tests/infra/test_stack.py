@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -24,13 +25,14 @@ SHARED_VARS = (
     "PRSNL_JOBS_QUEUE_URL",
     "PRSNL_TELEGRAM_TOKEN_SECRET",
 )
-WORKER_VARS = (*SHARED_VARS, "PRSNL_WATCH_URL", "PRSNL_PLATFORM_COOKIES_SECRET")
+WORKER_VARS = (*SHARED_VARS, "PRSNL_PUBLIC_URL", "PRSNL_WATCH_SECRET_SECRET", "PRSNL_PLATFORM_COOKIES_SECRET")
 API_VARS = (
     *SHARED_VARS,
     "PRSNL_CDN_DOMAIN",
     "PRSNL_CDN_KEY_PAIR_ID",
     "PRSNL_CDN_PRIVATE_KEY_SECRET",
     "PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET",
+    "PRSNL_WATCH_SECRET_SECRET",
 )
 
 
@@ -141,6 +143,7 @@ def test_each_function_gets_only_the_secret_names_it_reads(synth):
     assert "PRSNL_CDN_PRIVATE_KEY_SECRET" not in worker
     assert "PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET" not in worker  # credentials() would read it: no grant there
     assert "PRSNL_PLATFORM_COOKIES_SECRET" not in api
+    assert "PRSNL_PUBLIC_URL" not in api  # the API answers with the address each request came to
 
 
 def test_powertools_tracing_is_on_where_active_tracing_and_the_tracer_extra_are(synth):
@@ -328,7 +331,7 @@ def test_cdn_cache_key_is_the_path_so_ranges_are_served_from_cache(synth):
 
 
 def test_secrets_exist_for_telegram_cdn_key_and_cookies(template):
-    for name in ("telegram-token", "telegram-webhook-secret", "cdn-signing-key", "platform-cookies"):
+    for name in ("telegram-token", "telegram-webhook-secret", "cdn-signing-key", "platform-cookies", "watch-secret"):
         template.has_resource_properties("AWS::SecretsManager::Secret", {"Name": f"prsnl-video/dev/{name}"})
 
 
@@ -418,8 +421,23 @@ def test_api_serves_every_route_of_the_chalice_app(synth):
 
     api = next(iter(_resources(synth, "AWS::Serverless::Api").values()))["Properties"]
     assert set(api["DefinitionBody"]["paths"]) == set(app.routes)
-    assert api["StageName"] == "api"
+    assert api["StageName"] == "dev"  # …/dev/api/capture: the stage is not a second "api"
     assert api["EndpointConfiguration"] == "REGIONAL"
+
+
+def test_api_gateway_answers_its_own_errors_in_the_api_shape(synth):
+    # GIVEN the gateway responses of the REST API
+    responses = {r["Properties"]["ResponseType"]: r["Properties"]
+                 for r in _resources(synth, "AWS::ApiGateway::GatewayResponse").values()}
+    # THEN no route is a 404 not_found (not 403 "Missing Authentication Token"), and every other answer of
+    # API Gateway itself is JSON {"error": {"code", "message"}}
+    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["StatusCode"] == "404"
+    assert json.loads(missing["ResponseTemplates"]["application/json"])["error"]["code"] == "not_found"
+    for response in responses.values():
+        assert response["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/json'"
+        assert '{"error": {"code": ' in response["ResponseTemplates"]["application/json"]
 
 
 def test_api_dependencies_are_one_layer_shared_by_every_chalice_function(synth):
@@ -547,9 +565,9 @@ def _readable_secrets(synth, role_id: str) -> set[str]:
 
 
 def test_each_function_reads_only_the_secrets_it_needs(synth):
-    api = {"telegram-token", "telegram-webhook-secret", "cdn-signing-key"}
+    api = {"telegram-token", "telegram-webhook-secret", "cdn-signing-key", "watch-secret"}
     assert _readable_secrets(synth, "ApiHandlerRole") == api
-    assert _readable_secrets(synth, _worker_role(synth)) == {"telegram-token", "platform-cookies"}
+    assert _readable_secrets(synth, _worker_role(synth)) == {"telegram-token", "platform-cookies", "watch-secret"}
 
 
 def _as_cloudformation(rule: dict) -> dict:

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib import aws, wiring
 from chalicelib.records.models import Job, User, Video
+from tests.api_calls import capture, get
 
 
 @pytest.fixture(autouse=True)
@@ -18,21 +19,9 @@ def loopback_allowed(settings_env):
     settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
 
 
-def capture(client, user, url: str, **extra):
-    return client.http.post("/api/capture", headers=user.headers, body=json.dumps({"url": url, **extra}))
-
-
-def get(client, user, path: str, **headers):
-    return client.http.get(path, headers={**user.headers, **headers})
-
-
 @pytest.fixture
-def ready_video(client, user, drain, clip480_url) -> dict:
-    body = capture(client, user, clip480_url, title="Four-eighty").json_body
-    assert drain() == 1
-    video = get(client, user, f"/api/videos/{body['video_id']}").json_body
-    assert video["status"] == "ready", video
-    return video
+def ready_video(ready_clip) -> dict:
+    return ready_clip
 
 
 def bucket_keys() -> list[str]:

@@ -4,6 +4,8 @@ links, videos and photos become captures whose one reply is edited until the fin
 from __future__ import annotations
 
 import json
+import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -50,14 +52,38 @@ def test_link_message_ends_with_the_final_edit_holding_the_link(client, telegram
     assert video.status == "ready" and video.source == "telegram"
     [final] = telegram.texts(TELEGRAM_USER)[:1]
     assert final.startswith("✅ Saved") and link in final
-    assert f"/api/videos/{video.video_id}/stream" in final
     edits = [e["text"] for e in telegram.calls_of("editMessageText")]
     assert any(text.startswith(("⬇️ Downloading", "⚙️ Processing")) for text in edits), edits
     assert edits[-1] == final
-    # AND the thumbnail was sent under it
+    # AND its watch link plays without any key
+    [watch_url] = re.findall(r"▶️ (\S+)", final)
+    assert watch_url.startswith("http://127.0.0.1:8000/watch/")
+    page = client.http.get(urlsplit(watch_url).path)
+    assert page.status_code == 200 and b"<video" in page.body
+    # AND the video itself was sent under it (it fits the upload limit), with its facts, thumbnail and title
+    [sent] = telegram.calls_of("sendVideo")
+    assert sent["reply_parameters"]["message_id"] == min(message_id for _, message_id in telegram.messages)
+    assert len(sent["video"]) == video.filesize and sent["video"][4:8] == b"ftyp"
+    assert (sent["duration"], sent["width"], sent["height"]) == (round(video.duration), video.width, video.height)
+    assert sent["thumbnail"][:2] == b"\xff\xd8" and sent["supports_streaming"] is True
+    assert sent["caption"] == video.title
+    assert telegram.calls_of("sendPhoto") == []
+
+
+def test_a_video_over_the_upload_limit_gets_its_link_and_size_only(client, telegram, drain, media_server,
+                                                                    settings_env):
+    # GIVEN an upload limit smaller than the video
+    settings_env(PRSNL_TELEGRAM_UPLOAD_LIMIT="1000")
+    post_update(client, text_update(1, TELEGRAM_USER, media_server.url("files", "clip.mp4")))
+    # WHEN the worker has made it
+    assert drain() == 1
+    # THEN the final message says it is too big to send, with its size and the watch link; the thumbnail goes under
+    [video] = videos_of(TELEGRAM_USER)
+    final = telegram.texts(TELEGRAM_USER)[0]
+    assert "too big to send here" in final and "KB" in final and "/watch/" in final
+    assert telegram.calls_of("sendVideo") == []
     [photo] = telegram.calls_of("sendPhoto")
-    assert photo["reply_parameters"]["message_id"] == min(message_id for _, message_id in telegram.messages)
-    assert len(photo["photo"]) > 1000
+    assert len(photo["photo"]) > 1000 and photo["caption"] == (video.title or "")
 
 
 def test_webhook_is_served_on_the_old_backend_path_too(client, telegram, drain):
@@ -247,7 +273,7 @@ def test_commands_answer_from_the_same_records_as_the_api(client, telegram, drai
     for update_id, command in enumerate(("/list", "/quota", "/status", "/start", "/help@prsnl_test_bot"), 19):
         post_update(client, text_update(update_id, TELEGRAM_USER, command))
     listing, quota, status, start, help_ = telegram.texts(TELEGRAM_USER)[2:]
-    assert listing.startswith("Your recent captures:\n✅") and "/stream" in listing
+    assert listing.startswith("Your recent captures:\n✅") and "http://127.0.0.1:8000/watch/" in listing
     assert quota.startswith("You use ") and "in 1 captures" in quota
     assert status == "Nothing is being saved right now."
     assert start == help_ and "/list" in help_

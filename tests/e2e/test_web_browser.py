@@ -1,0 +1,153 @@
+"""A person in a real browser (headless Chromium through Playwright) on `make run`'s stack: sign in, paste a
+sample link, watch the progress move, see the thumbnail, play and seek (the player's answers are 206 Range answers
+of the signed URL), find it, delete it; and the watch link of the bot's final message playing on a phone-sized
+screen without any key. Screenshots and figures: .artifacts/browser/."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+import requests
+
+from tests.e2e.conftest import STACK_BOT_USER, STACK_WEBHOOK_SECRET
+from tests.fake_telegram import text_update
+
+pytestmark = pytest.mark.e2e
+DEADLINE_MS = 90_000
+PHONE = {"width": 390, "height": 844}
+BOT_UPDATE = 920_001  # update ids are handled once per stack, whichever test sends them
+
+
+def wait_playing(page, selector: str) -> float:
+    """Play the video (muted, as autoplay rules want) until it reached ``canplay`` and its time advances."""
+    page.eval_on_selector(selector, """video => { video.muted = true; video.play(); }""")
+    page.wait_for_function(f"document.querySelector('{selector}').readyState >= 3", timeout=DEADLINE_MS)
+    page.wait_for_function(f"document.querySelector('{selector}').currentTime > 0.5", timeout=DEADLINE_MS)
+    return page.eval_on_selector(selector, "video => video.currentTime")
+
+
+def seek_to_middle(page, selector: str, media_responses: list) -> list:
+    """Seek to the middle and play on from there; every answer that fed the player was a 206 (a Range answer from
+    the signed URL). A 6 s sample is read whole by Chromium's first range request, so the seek is served from
+    that answer; curl's mid-file range is checked in test_api_stack.py."""
+    page.eval_on_selector(selector, "video => { video.currentTime = video.duration / 2; video.play(); }")
+    page.wait_for_function(f"""(() => {{ const v = document.querySelector('{selector}');
+        return !v.seeking && v.currentTime >= v.duration / 2 + 0.5; }})()""", timeout=DEADLINE_MS)
+    assert media_responses and all(r["status"] == 206 for r in media_responses), media_responses
+    return media_responses
+
+
+def watch_media(page) -> list:
+    """Every answer of the media host (moto's S3 on the stack) with its status and the first byte served."""
+    seen = []
+
+    def record(response):
+        if "/videos/" in response.url and "X-Amz-Signature" in response.url:
+            match = re.match(r"bytes (\d+)-", response.headers.get("content-range", ""))
+            seen.append({"status": response.status, "start": int(match[1]) if match else 0})
+
+    page.on("response", record)
+    return seen
+
+
+def test_a_person_saves_watches_finds_and_deletes_a_video(local_stack, browser, screenshot, figures):
+    api, key = local_stack["api_url"], local_stack["api_key"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    media = watch_media(page)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Delete …? This cannot be undone."
+
+    # GIVEN the web library: a wrong key gets a clear message, the right one signs in
+    page.goto(f"{api}/")
+    page.fill("#api-key", "prsnl_not-a-key")
+    page.click("#sign-in-form button")
+    page.wait_for_selector("#sign-in-error:not([hidden])")
+    assert "not accepted" in page.inner_text("#sign-in-error")
+    page.fill("#api-key", key)
+    page.click("#sign-in-form button")
+    page.wait_for_selector("#library:not([hidden])")
+
+    # WHEN a sample link is pasted (served slowly, so that the progress can be seen moving)
+    link = local_stack["samples"][1].replace("/files/", "/slow/") + "?bps=150000"
+    page.fill("#links", link)
+    pasted = time.monotonic()
+    page.click("#capture-form button")
+    # THEN its job shows its stage and figures live, without reloading
+    states = set()
+    page.wait_for_selector("#jobs li")
+    deadline = time.monotonic() + DEADLINE_MS / 1000
+    while page.get_attribute("#jobs li", "data-status") != "succeeded" and time.monotonic() < deadline:
+        states.add(page.inner_text("#jobs li").split(": ", 1)[-1])
+        time.sleep(0.2)
+    screenshot(page, "1-captured")
+    downloading = [s for s in states if s.startswith("downloading")]
+    assert len(downloading) >= 2 and any("%" in s and "/s" in s and "left" in s for s in downloading), states
+    # AND the card shows the thumbnail, the ready badge and the duration
+    card = page.locator("#grid .card[data-status=ready]").first
+    card.locator(".thumb img").wait_for()
+    page.wait_for_function("document.querySelector('#grid .card[data-status=ready] .thumb img').naturalWidth > 0")
+    assert card.locator(".badge").inner_text() == "ready" and card.locator(".length").inner_text() == "0:06"
+
+    # WHEN it is opened: the player plays, and a seek to the middle is served with a 206
+    card.locator(".thumb").click()
+    wait_playing(page, "#player")
+    figures["paste_to_playing_seconds"] = round(time.monotonic() - pasted, 2)
+    figures["player_media_answers"] = seek_to_middle(page, "#player", media)
+    screenshot(page, "2-playing")
+    page.click("#player-close")
+
+    # WHEN it is searched for by a word of its title, and then by a word it does not have
+    title = card.locator("h3").inner_text()
+    page.fill("#search", title.split()[0].upper())
+    page.click("#search-form button")
+    page.wait_for_function("document.querySelectorAll('#grid .card').length === 1")
+    page.fill("#search", "no-such-word")
+    page.click("#search-form button")
+    page.wait_for_selector("#empty:not([hidden])")
+    page.fill("#search", "")
+    page.click("#search-form button")
+    page.wait_for_selector("#grid .card[data-status=ready]")
+    video_id = page.get_attribute("#grid .card[data-status=ready]", "data-video")
+
+    # WHEN it is deleted (after the confirmation)
+    page.locator(f"#grid .card[data-video='{video_id}'] button.danger").click()
+    page.wait_for_selector(f"#grid .card[data-video='{video_id}']", state="detached")
+    screenshot(page, "3-deleted")
+    gone = requests.get(f"{api}/api/videos/{video_id}", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert gone.status_code == 404
+
+    # AND signing out forgets the key
+    page.click("#sign-out")
+    assert page.evaluate("localStorage.getItem('prsnl.apiKey')") is None
+    context.close()
+
+
+def test_the_bot_link_plays_on_a_phone_without_a_key(local_stack, browser, screenshot, figures):
+    # GIVEN a link sent to the stack's bot (its webhook), and the worker's final message
+    telegram = local_stack["telegram"]
+    sample = local_stack["samples"][0] + "?via=bot"
+    answer = requests.post(f"{local_stack['api_url']}/telegram/webhook", timeout=30,
+                           data=json.dumps(text_update(BOT_UPDATE, STACK_BOT_USER, f"keep {sample}")),
+                           headers={"Content-Type": "application/json",
+                                    "X-Telegram-Bot-Api-Secret-Token": STACK_WEBHOOK_SECRET})
+    assert answer.status_code == 200 and answer.json()["handled"] is True
+    final = telegram.wait_for(lambda: next((t for t in telegram.texts(STACK_BOT_USER) if t.startswith("✅")), None),
+                              timeout=90)
+    [watch_url] = re.findall(r"▶️ (\S+)", final)
+    assert telegram.wait_for(lambda: telegram.calls_of("sendVideo"), timeout=30)[0]["caption"]
+    # WHEN it is opened on a phone-sized screen, with no key anywhere
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    media = watch_media(page)
+    response = page.goto(watch_url)
+    figures["watch_page_bytes"] = len(response.body())
+    # THEN it plays, seeks with a 206, and fits the screen
+    assert wait_playing(page, "#player") > 0.5
+    seek_to_middle(page, "#player", media)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.get_attribute("meta[property='og:video']", "content") == f"{watch_url}/video"
+    screenshot(page, "4-watch-page-phone")
+    phone.close()
