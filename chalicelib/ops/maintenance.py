@@ -104,7 +104,7 @@ def take_back_running(*, services: Services) -> Report:
         retry = job.attempts < services.settings.max_attempts
         finding = sweep.report.stuck_jobs_requeued if retry else sweep.report.stuck_jobs_failed
         finding.add(f"job {job.job_id} (video {job.video_id}, attempt {job.attempts})")
-        if sweep._reap(job, retry):
+        if sweep._reap(job, retry, lease_known_dead=True):
             finding.fixed += 1
     return sweep.report
 
@@ -152,12 +152,12 @@ class _Sweep:
             if self.apply and reap(job, retry):
                 finding.fixed += 1
 
-    def _reap(self, job: Job, requeue: bool) -> bool:
+    def _reap(self, job: Job, requeue: bool, *, lease_known_dead: bool = False) -> bool:
         message = ("its worker stopped before finishing; queued again" if requeue
                    else "its worker stopped before finishing, again; given up")
         found = Job.from_raw_data(job.serialize())
         video = videos.find(job.video_id)
-        if not jobs.reap(job, now=self.now, requeue=requeue, message=message):
+        if not jobs.reap(job, now=self.now, requeue=requeue, message=message, lease_known_dead=lease_known_dead):
             return False
         self._take_back(job, video, failed=not requeue, code=jobs.LEASE_EXPIRED, message=message)
         if requeue:
