@@ -4,6 +4,7 @@ and its API takes a burst of simultaneous connections."""
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 
 import pytest
@@ -41,18 +42,26 @@ def test_loopback_links_refused_when_the_setting_says_so(tmp_path):
         stop_stack(stack)
 
 
+TCP_INFO_SIZE, TOTAL_RETRANS = 104, 100  # struct tcp_info (linux/tcp.h): tcpi_total_retrans is at byte 100
+
+
 def one_request(port: int, start: threading.Barrier, answers: list) -> None:
-    """One connection opened with all the others at once; its status line, or the error it met."""
+    """One connection opened with all the others at once: its status line and how many segments (its SYN
+    included) the kernel had to send again: a connection the listen backlog could not take is dropped and
+    retried after a second, or reset."""
     start.wait()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
             sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            answers.append(sock.makefile("rb").readline().decode().strip())
+            answers.append((sock.makefile("rb").readline().decode().strip(),
+                            struct.unpack_from("I", info, TOTAL_RETRANS)[0]))
     except OSError as error:
-        answers.append(repr(error))
+        answers.append((repr(error), None))
 
 
 def test_burst_of_simultaneous_connections_gets_no_reset(local_stack):
+    """`chalice local` (backlog 5): about 40 of 50 connections lost their SYN and were retried or reset."""
     port = int(local_stack["api_url"].rsplit(":", 1)[1])
     start, answers = threading.Barrier(BURST), []
     threads = [threading.Thread(target=one_request, args=(port, start, answers)) for _ in range(BURST)]
@@ -60,4 +69,4 @@ def test_burst_of_simultaneous_connections_gets_no_reset(local_stack):
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert answers == ["HTTP/1.1 200 OK"] * BURST
+    assert answers == [("HTTP/1.1 200 OK", 0)] * BURST
