@@ -1,0 +1,32 @@
+"""POST /api/capture: save a link."""
+
+from chalice import Blueprint
+
+from chalicelib import capture as capture_service
+from chalicelib import wiring
+from chalicelib.api.http import current_user, json_body, json_errors, json_response
+from chalicelib.errors import BadRequestError
+from chalicelib.records import videos
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/api/capture", methods=["POST"])
+@json_errors
+def create_capture():
+    request = bp.current_request
+    owner_id = current_user(request)
+    body = json_body(request)
+    tags = body.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise BadRequestError("tags must be a list of strings", code="invalid_tags")
+    for name in ("title", "note"):
+        if not isinstance(body.get(name), str | None):
+            raise BadRequestError(f"{name} must be a string", code=f"invalid_{name}")
+    result = capture_service.capture(
+        body.get("url") if isinstance(body.get("url"), str) else "", owner_id=owner_id,
+        services=wiring.services(), title=body.get("title"), tags=tags, note=body.get("note"),
+        correlation_id=request.context.get("requestId"))
+    answer = {"video_id": result.video.video_id, "job_id": result.video.job_id, "status": result.video.status,
+              "created": result.created, "video": videos.to_dict(result.video)}
+    return json_response(answer, 202 if result.created else 200)

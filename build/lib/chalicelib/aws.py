@@ -1,0 +1,43 @@
+"""boto3 clients, created on first use and cached per (service, region, endpoint).
+
+Clients are never made at import: the endpoint (moto server, in-process moto, AWS) is only
+known once the environment is set. ``reset()`` drops them (tests, endpoint changes).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"})
+
+
+def client(service: str):
+    return _client(service, os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                   os.environ.get("AWS_ENDPOINT_URL"))
+
+
+@cache
+def _session() -> boto3.session.Session:
+    """One session per process: each new session parses the service models again."""
+    return boto3.session.Session()
+
+
+@cache
+def _client(service: str, region: str, endpoint: str | None):
+    return _session().client(service, region_name=region, config=_CONFIG)
+
+
+@cache
+def secret(secret_id: str) -> str:
+    """A Secrets Manager string, read once per process (a Lambda container reads each secret once)."""
+    return client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+
+
+def reset() -> None:
+    """Drop the clients and secrets (the endpoint, region or a secret changed); the session stays."""
+    _client.cache_clear()
+    secret.cache_clear()

@@ -1,0 +1,206 @@
+"""yt-dlp as a library: metadata first (no download), then the download with a hard byte limit.
+
+yt-dlp's ``max_filesize`` skips silently and is not enforced without a Content-Length, so the limit
+is enforced in the progress hook by raising, and the partial file is removed with the temp dir.
+Every connection runs inside ``netguard.guarded_connections``: redirects and embedded URLs are checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from urllib.parse import urljoin
+
+from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError
+from chalicelib.netguard import guarded_connections
+
+ProgressCallback = Callable[..., None]
+Classify = Callable[[BaseException], PrsnlError]
+
+
+# yt-dlp's request handlers that open connections through Python's socket module (the guard's filter).
+GUARDED_HANDLERS = frozenset({"Requests", "Urllib", "Websockets"})
+MAX_REDIRECTS = 5
+
+
+class DownloadLimitExceeded(Exception):
+    """Raised from the progress hook when the bytes pass the limit (a server that lies about its size)."""
+
+
+class YtDlpDownloader:
+    def probe(self, url: str, *, options: dict, allow_loopback: bool, classify: Classify) -> dict:
+        """Metadata and the chosen format, without downloading the media."""
+        with guarded_connections(allow_loopback=allow_loopback), _youtube_dl(_base(options)) as ydl:
+            info = _run(lambda: self._extract(ydl, url), classify)
+            info = ydl.sanitize_info(info)
+            if not _known_size(info):
+                info["_content_length"] = _content_length(ydl, info)
+            return info
+
+    def _extract(self, ydl, url: str) -> dict:
+        """The site's extractor, then yt-dlp's processing of its answer (format choice) without downloading."""
+        return ydl.extract_info(url, download=False)
+
+    def follow_redirects(self, url: str, *, allow_loopback: bool, arrived: Callable[[str], bool],
+                         proxy: str | None = None) -> str:
+        """Where a short link leads: its redirects followed one at a time, each connection through the address
+        guard, until a link ``arrived`` accepts (the target page itself is not fetched) or one that is no redirect."""
+        import requests
+
+        with guarded_connections(allow_loopback=allow_loopback), requests.Session() as session:
+            session.trust_env = False  # no proxy from the environment: only the platform's configured one
+            session.proxies = {"http": proxy, "https": proxy} if proxy else {}
+            for _ in range(MAX_REDIRECTS):
+                try:
+                    with session.get(url, allow_redirects=False, stream=True, timeout=20) as response:
+                        location = response.headers.get("Location") if response.is_redirect else None
+                except requests.RequestException as exc:
+                    raise TransientJobError(f"the short link could not be followed ({type(exc).__name__})") from None
+                if not location:
+                    return url
+                url = urljoin(url, location)
+                if arrived(url):
+                    return url
+        raise PermanentJobError("the short link redirects too many times", code="unsupported_url")
+
+    def download(self, info: dict, dest: Path, *, options: dict, max_bytes: int, allow_loopback: bool,
+                 on_progress: ProgressCallback, classify: Classify) -> Path:
+        """Download the probed media into ``dest``; returns the file. Stops as soon as bytes pass max_bytes."""
+        per_file: dict[str, int] = {}  # a video and an audio format download to separate files
+
+        def hook(status: dict) -> None:
+            per_file[status.get("filename", "")] = status.get("downloaded_bytes") or 0
+            done = sum(per_file.values())
+            if done > max_bytes:
+                raise DownloadLimitExceeded(done)
+            if status.get("status") == "downloading":
+                total = status.get("total_bytes") or status.get("total_bytes_estimate")
+                on_progress("downloading", bytes=done, total=total, speed=status.get("speed"),
+                            eta=status.get("eta"), percent=round(100 * done / total, 1) if total else None)
+
+        opts = _base(options) | {
+            "outtmpl": {"default": str(dest / "media.%(ext)s")},
+            "progress_hooks": [hook],
+            "paths": {"home": str(dest), "temp": str(dest)},
+        }
+        with guarded_connections(allow_loopback=allow_loopback), _youtube_dl(opts) as ydl:
+            _run(lambda: ydl.process_ie_result(dict(info), download=True), classify, max_bytes=max_bytes)
+        files = sorted(p for p in dest.iterdir() if p.is_file() and p.name.startswith("media.")
+                       and not p.name.endswith((".part", ".ytdl")))
+        if not files:
+            raise PermanentJobError("the download produced no media file", code="invalid_media")
+        return max(files, key=lambda p: p.stat().st_size)
+
+
+@cache
+def _guarded_youtube_dl() -> type:
+    import yt_dlp
+
+    class GuardedYoutubeDL(yt_dlp.YoutubeDL):
+        """yt-dlp whose connections all pass the address guard, and that estimates each format's size from
+        its bitrate before choosing one, so a size filter can pass over a stream variant that would not fit."""
+
+        def build_request_director(self, handlers, preferences=None):
+            # curl-cffi (impersonation) resolves names inside libcurl, where the guard cannot see them, and
+            # libcurl follows redirects itself (yt-dlp asks for up to 5): pinning the first host to a checked
+            # address (CURLOPT_RESOLVE) would leave every redirect target unchecked, so it stays off everywhere
+            allowed = [handler for handler in handlers if handler.RH_KEY in GUARDED_HANDLERS]
+            return super().build_request_director(allowed, preferences)
+
+        def process_video_result(self, info_dict, download=True):
+            estimate_sizes(info_dict)
+            return super().process_video_result(info_dict, download)
+
+    return GuardedYoutubeDL
+
+
+def _youtube_dl(params: dict):
+    return _guarded_youtube_dl()(params)
+
+
+def estimate_sizes(info: dict) -> None:
+    """``filesize_approx`` = bitrate x duration for formats of unknown size (yt-dlp leaves it empty)."""
+    duration = info.get("duration")
+    for fmt in info.get("formats") or ():
+        if duration and fmt.get("tbr") and not (fmt.get("filesize") or fmt.get("filesize_approx")):
+            fmt["filesize_approx"] = int(duration * fmt["tbr"] * 1000 / 8)
+
+
+def expected_size(info: dict) -> int | None:
+    """The best pre-download size estimate: the chosen formats' filesize, else the Content-Length."""
+    return _known_size(info) or info.get("_content_length")
+
+
+def _known_size(info: dict) -> int | None:
+    formats = info.get("requested_formats") or [info]
+    sizes = [f.get("filesize") or f.get("filesize_approx") for f in formats]
+    return sum(sizes) if sizes and all(sizes) else None
+
+
+def _content_length(ydl, info: dict) -> int | None:
+    """A HEAD on a direct file's URL (yt-dlp gives no size for those)."""
+    from yt_dlp.networking import HEADRequest
+
+    url = info.get("url")
+    if not url or info.get("protocol", "http").startswith("m3u8"):
+        return None
+    try:
+        with ydl.urlopen(HEADRequest(url, headers=info.get("http_headers") or {})) as response:
+            length = response.headers.get("Content-Length")
+    except Exception:  # a server without HEAD: the download limit still holds
+        return None
+    return int(length) if length and length.isdigit() else None
+
+
+def _base(options: dict) -> dict:
+    """Our defaults, the platform's options, then what the address guard needs, which no platform may change:
+    fragments in this thread (the guard is per thread), HLS by yt-dlp itself, and an ffmpeg that may read
+    only local files (yt-dlp hands some streams to ffmpeg, whose connections the guard cannot see)."""
+    from chalicelib.media.tools import ffmpeg_exe
+
+    defaults = {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": False,
+                "socket_timeout": 20, "retries": 2, "fragment_retries": 3,
+                "color": {"stderr": "never", "stdout": "never"}}
+    guarded = {"ffmpeg_location": ffmpeg_exe(), "concurrent_fragment_downloads": 1, "hls_prefer_native": True,
+               "external_downloader": {"default": "native"},
+               "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]}}
+    return defaults | options | guarded
+
+
+def _run(call, classify: Classify, *, max_bytes: int | None = None):
+    """Run a yt-dlp call, turning its exceptions into our errors (the platform classifies its own)."""
+    import yt_dlp
+
+    try:
+        return call()
+    except Exception as exc:
+        cause = _our_cause(exc)
+        if isinstance(cause, DownloadLimitExceeded):
+            raise PermanentJobError(f"the file is larger than the limit of {max_bytes} bytes",
+                                    code="too_large") from None
+        if cause is not None:
+            raise cause from None
+        if isinstance(exc, (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError, OSError)):
+            raise classify(exc) from exc
+        raise
+
+
+def _our_cause(exc: BaseException | None) -> BaseException | None:
+    """Our own exception (limit, blocked address) under yt-dlp's wrappers, if that is what stopped it.
+
+    yt-dlp wraps errors in ``exc_info``/causes, and its request director keeps a handler's
+    unexpected errors (our guard's refusal) in ``NoSupportingHandlers.unexpected_errors``.
+    """
+    pending, seen = [exc], set()
+    while pending:
+        exc = pending.pop(0)
+        if exc is None or id(exc) in seen:
+            continue
+        if isinstance(exc, (PrsnlError, DownloadLimitExceeded)):
+            return exc
+        seen.add(id(exc))
+        inner = getattr(exc, "exc_info", None)
+        pending += [inner[1] if inner else None, exc.__cause__, exc.__context__,
+                    *getattr(exc, "unexpected_errors", ())]
+    return None

@@ -1,0 +1,46 @@
+"""Three JPEG thumbnails (320, 640, 1280 px wide) from one decode of a representative frame.
+
+The frame is chosen by the probed duration, never a fixed time: X GIFs and short clips last less
+than a second. ffmpeg's ``thumbnail`` filter then picks the most typical frame of a short window
+(no black frame from a cut), and ``split`` feeds that one frame to the three scales.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from chalicelib.errors import PermanentJobError
+from chalicelib.media.probe import MediaInfo, require_video
+from chalicelib.media.tools import run_ffmpeg
+
+THUMBNAIL_WIDTHS = {"small": 320, "medium": 640, "large": 1280}
+SEEK_SHARE = 0.1
+WINDOW_FRAMES = 25
+JPEG_QUALITY = 3  # ffmpeg's -q:v scale, 2 (best) to 31
+
+
+def make_thumbnails(src, info: MediaInfo, out_dir) -> dict[str, Path]:
+    """Write ``{name}.jpg`` into ``out_dir`` for each size; never wider than the source."""
+    import ffmpeg
+
+    video = require_video(info)
+    paths = {name: Path(out_dir) / f"{name}.jpg" for name in THUMBNAIL_WIDTHS}
+    source = ffmpeg.input(os.fspath(src), ss=round(info.duration * SEEK_SHARE, 3))
+    largest = max(THUMBNAIL_WIDTHS.values())
+    # Shrink first: the window of frames the thumbnail filter holds stays small even for 4K.
+    frame = (_at_most(source[str(video.index)], largest).filter("thumbnail", WINDOW_FRAMES)
+             .filter_multi_output("split", len(paths)))
+    outputs = [
+        _at_most(frame.stream(i), width)
+        .output(os.fspath(paths[name]), vframes=1, update=1, **{"q:v": JPEG_QUALITY})
+        for i, (name, width) in enumerate(THUMBNAIL_WIDTHS.items())
+    ]
+    run_ffmpeg(ffmpeg.merge_outputs(*outputs))
+    if not all(path.exists() for path in paths.values()):
+        raise PermanentJobError("no frame to make a thumbnail from", code="invalid_media")
+    return paths
+
+
+def _at_most(stream, width: int):
+    return stream.filter("scale", f"min(iw,{width})", -2)

@@ -1,0 +1,300 @@
+"""Storage care, run hourly (EventBridge in AWS, a timer in the local stack) and by ``prsnl-video maintenance``.
+
+One run: take back jobs whose worker died or whose queue message was lost, delete objects no
+record points to, mark records whose objects are gone ``broken``, clear temp leftovers, and
+recompute each user's counters from the records. Everything pages through the bucket and the
+tables a page at a time, and a dry run changes nothing. A capture in flight is never touched:
+objects younger than the grace period, videos still queued or processing and users with such
+videos are left alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chalicelib.observability import logger
+from chalicelib.records import jobs, quotas, videos
+from chalicelib.records.models import Job, User, Video
+from chalicelib.storage import layout
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
+
+PAGE = 100  # objects or records handled at once (BatchGetItem takes 100 keys)
+HEAD_THREADS = 8  # existence checks in parallel: one HEAD per stored object is the slow part
+SAMPLE = 20  # examples kept per finding: the report stays small whatever the bucket holds
+_KEY_ATTRIBUTES = ["video_id", "status", "file_key", "thumbnails", "object_sizes", "renditions"]  # a list, for PynamoDB
+_COUNT_ATTRIBUTES = [*_KEY_ATTRIBUTES, "bytes_reserved", "bytes_stored"]
+
+
+@dataclass
+class Finding:
+    """How many things of one kind were found and fixed, their bytes, and a few examples."""
+
+    found: int = 0
+    fixed: int = 0
+    bytes: int = 0
+    examples: list = field(default_factory=list)
+
+    def add(self, example, nbytes: int = 0) -> None:
+        self.found += 1
+        self.bytes += nbytes
+        if len(self.examples) < SAMPLE:
+            self.examples.append(example)
+
+
+@dataclass
+class Report:
+    applied: bool
+    orphan_objects: Finding = field(default_factory=Finding)
+    broken_videos: Finding = field(default_factory=Finding)
+    stuck_jobs_requeued: Finding = field(default_factory=Finding)
+    stuck_jobs_failed: Finding = field(default_factory=Finding)
+    lost_jobs_resent: Finding = field(default_factory=Finding)
+    lost_jobs_failed: Finding = field(default_factory=Finding)
+    temp_leftovers: Finding = field(default_factory=Finding)
+    quota_drift: Finding = field(default_factory=Finding)
+    users_skipped_busy: int = 0
+
+    def findings(self) -> dict[str, Finding]:
+        return {name: value for name, value in vars(self).items() if isinstance(value, Finding)}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """The report as people read it (the CLI prints this)."""
+        head = "maintenance: changes applied" if self.applied else "maintenance: dry run, nothing changed"
+        lines = [head]
+        for name, finding in self.findings().items():
+            lines.append(f"  {name.replace('_', ' '):<22} found {finding.found:>6}  fixed {finding.fixed:>6}"
+                         f"  bytes {finding.bytes:>12}")
+            lines += [f"      {example}" for example in finding.examples]
+        if self.users_skipped_busy:
+            lines.append(f"  users with a capture in flight, counters not checked: {self.users_skipped_busy}")
+        return lines
+
+
+def run(*, services: Services, apply: bool) -> Report:
+    """One maintenance pass; ``apply=False`` only reports what it would do."""
+    sweep = _Sweep(services, apply)
+    sweep.reap_stuck_jobs()
+    sweep.reap_lost_jobs()
+    sweep.delete_orphans()
+    sweep.mark_broken()
+    sweep.clear_temp()
+    sweep.reconcile_counters()
+    logger.info("maintenance finished", extra={"report": sweep.report.to_dict()})
+    return sweep.report
+
+
+def take_back_running(*, services: Services) -> Report:
+    """When no worker can be running (the local worker starts, or the stack after a stop or crash): every running
+    job is taken back at once, its lease notwithstanding, and queued again while it has attempts left."""
+    sweep = _Sweep(services, apply=True)
+    for job in Job.by_status.query(jobs.RUNNING):
+        retry = job.attempts < services.settings.max_attempts
+        finding = sweep.report.stuck_jobs_requeued if retry else sweep.report.stuck_jobs_failed
+        finding.add(f"job {job.job_id} (video {job.video_id}, attempt {job.attempts})")
+        if sweep._reap(job, retry, lease_known_dead=True):
+            finding.fixed += 1
+    return sweep.report
+
+
+def resend_queued(*, services: Services) -> Report:
+    """After the queue lost its messages (the local stack's moto starts empty): each queued job's message again."""
+    sweep = _Sweep(services, apply=True)
+    for job in Job.by_status.query(jobs.QUEUED):
+        sweep.report.lost_jobs_resent.add(f"job {job.job_id} (video {job.video_id})")
+        sweep._send(job)
+        sweep.report.lost_jobs_resent.fixed += 1
+    return sweep.report
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items (the last one shorter): one page in memory at a time."""
+    iterator = iter(items)
+    while page := list(itertools.islice(iterator, size)):
+        yield page
+
+
+class _Sweep:
+    def __init__(self, services: Services, apply: bool):
+        self.services = services
+        self.storage = services.storage
+        self.apply = apply
+        self.now = services.clock.now()
+        self.cutoff = self.now - timedelta(seconds=services.settings.orphan_grace_seconds)
+        self.report = Report(applied=apply)
+
+    # jobs whose worker died: queued again once, failed the second time
+
+    def reap_stuck_jobs(self) -> None:
+        stuck = Job.by_status.query(jobs.RUNNING, filter_condition=Job.lease_until < self.now)
+        self._reap_each(stuck, jobs.LEASE_EXPIRED, self.report.stuck_jobs_requeued, self.report.stuck_jobs_failed,
+                        reap=self._reap)
+
+    def _reap_each(self, found: Iterable[Job], code: str, again: Finding, given_up: Finding, *, reap) -> None:
+        """Each job tried once more, or given up when ``code`` says it already was or no attempt is left."""
+        for job in found:
+            retry = job.error_code != code and job.attempts < self.services.settings.max_attempts
+            finding = again if retry else given_up
+            finding.add(f"job {job.job_id} (video {job.video_id}, attempt {job.attempts}, "
+                        f"{job.status} since {job.updated_at:%Y-%m-%d %H:%M:%S})")
+            if self.apply and reap(job, retry):
+                finding.fixed += 1
+
+    def _reap(self, job: Job, requeue: bool, *, lease_known_dead: bool = False) -> bool:
+        message = ("its worker stopped before finishing; queued again" if requeue
+                   else "its worker stopped before finishing, again; given up")
+        found = Job.from_raw_data(job.serialize())
+        video = videos.find(job.video_id)
+        if not jobs.reap(job, now=self.now, requeue=requeue, message=message, lease_known_dead=lease_known_dead):
+            return False
+        self._take_back(job, video, failed=not requeue, code=jobs.LEASE_EXPIRED, message=message)
+        if requeue:
+            try:
+                self._send(job)
+            except Exception:  # no message, so nothing would ever run it: running with its lease over again
+                jobs.put_back(found, changed_at=self.now)
+                raise
+        return True
+
+    def _take_back(self, job: Job, video: Video | None, *, failed: bool, code: str, message: str) -> None:
+        """What a job taken back held: its video's reservation and its work files; its video fails with it."""
+        if video is not None:
+            # the capture's reservation, held on its video (a rendition's lives only in the counters, which
+            # ``reconcile_counters`` recomputes once nothing is in flight)
+            quotas.give_back_reservation(video, now=self.now)
+            if failed:
+                videos.fail_for_job(video, job, now=self.now, code=code, message=message)
+        self._delete_temp_files(job.job_id)
+
+    def _send(self, job: Job) -> None:
+        self.services.queue.send(jobs.JobMessage(job.job_id, job.video_id, job.owner_id, kind=job.kind))
+
+    # jobs queued so long their message must be lost (its deliveries used up before any claim, so it went to
+    # the DLQ): sent again once, failed the second time or when no attempt is left
+
+    def reap_lost_jobs(self) -> None:
+        queued_before = self.now - timedelta(seconds=self.services.settings.stale_queued_seconds)
+        lost = Job.by_status.query(jobs.QUEUED, Job.updated_at < queued_before)
+        self._reap_each(lost, jobs.MESSAGE_LOST, self.report.lost_jobs_resent, self.report.lost_jobs_failed,
+                        reap=self._reap_lost)
+
+    def _reap_lost(self, job: Job, resend: bool) -> bool:
+        if resend:  # the message first (a second delivery's claim finds the job taken), then the note it was sent
+            self._send(job)
+            jobs.reap_queued(job, now=self.now, resend=True, message="its queue message was lost; sent again")
+            return True
+        message = "its queue message was lost, again or after its last attempt; given up"
+        video = videos.find(job.video_id)
+        if not jobs.reap_queued(job, now=self.now, resend=False, message=message):
+            return False
+        self._take_back(job, video, failed=True, code=jobs.MESSAGE_LOST, message=message)
+        return True
+
+    def _delete_temp_files(self, job_id: str) -> None:
+        self.storage.delete([obj["Key"] for obj in self.storage.list(layout.temp_prefix(job_id))])
+        work_root = Path(self.services.settings.work_dir or tempfile.gettempdir())
+        for workdir in work_root.glob(f"prsnl-{job_id}-*"):  # a local worker's files (a Lambda's /tmp died with it)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    # objects no record points to
+
+    def delete_orphans(self) -> None:
+        for prefix in layout.MEDIA_PREFIXES:
+            for page in batched(self.storage.list(prefix, page_size=PAGE), PAGE):
+                orphans = self._orphans(page)
+                for obj in orphans:
+                    self.report.orphan_objects.add(obj["Key"], obj["Size"])
+                if self.apply and orphans:
+                    self.storage.delete([obj["Key"] for obj in orphans])
+                    self.report.orphan_objects.fixed += len(orphans)
+
+    def _orphans(self, page: list[dict]) -> list[dict]:
+        old = [obj for obj in page if obj["LastModified"] < self.cutoff]
+        ids = {layout.video_id_of(obj["Key"]) for obj in old} - {None}
+        records = {v.video_id: v for v in Video.batch_get(ids, attributes_to_get=_KEY_ATTRIBUTES)} if ids else {}
+        return [obj for obj in old if not self._wanted(obj["Key"], records.get(layout.video_id_of(obj["Key"])))]
+
+    @staticmethod
+    def _wanted(key: str, video: Video | None) -> bool:
+        if video is None:
+            return False
+        return videos.in_flight(video) or key in videos.stored_keys(video)
+
+    # records whose objects are gone
+
+    def mark_broken(self) -> None:
+        ready = Video.scan(filter_condition=Video.status == videos.READY, page_size=PAGE,
+                           attributes_to_get=_KEY_ATTRIBUTES)
+        with ThreadPoolExecutor(HEAD_THREADS) as pool:
+            for page in batched(ready, PAGE):
+                keys = sorted({key for video in page for key in videos.stored_keys(video)})
+                gone = {key for key, missing in zip(keys, pool.map(self._missing, keys), strict=True) if missing}
+                for video in page:
+                    self._check_objects(video, sorted(videos.stored_keys(video) & gone))
+
+    def _missing(self, key: str) -> bool:
+        """A flag, not the HEAD response: a page of whole responses was most of the sweep's memory."""
+        return self.storage.head(key) is None
+
+    def _check_objects(self, video: Video, missing: list[str]) -> None:
+        if not missing:
+            return
+        self.report.broken_videos.add(f"video {video.video_id}: missing {', '.join(missing)}")
+        if self.apply and videos.mark_broken(video, missing, now=self.now):
+            self.report.broken_videos.fixed += 1
+
+    # work files left under temp/processing/ (lifecycle expires them in AWS; moto has no lifecycle)
+
+    def clear_temp(self) -> None:
+        delete_here = self.services.settings.stage == "local"
+        for page in batched(self.storage.list(layout.TEMP_PREFIX, page_size=PAGE), PAGE):
+            old = [obj for obj in page if obj["LastModified"] < self.cutoff]
+            for obj in old:
+                self.report.temp_leftovers.add(obj["Key"], obj["Size"])
+            if self.apply and delete_here and old:
+                self.storage.delete([obj["Key"] for obj in old])
+                self.report.temp_leftovers.fixed += len(old)
+
+    # each user's counters against their records
+
+    def reconcile_counters(self) -> None:
+        for user in User.scan(page_size=PAGE):
+            actual = _recount(user.user_id)
+            if actual is None:
+                self.report.users_skipped_busy += 1
+                continue
+            used, reserved, count = actual
+            expected = {"bytes_used": used, "bytes_reserved": reserved, "video_count": count,
+                        "bytes_available": user.quota_bytes - used - reserved}
+            counters = {name: getattr(user, name) or 0 for name in expected}
+            if counters == expected:
+                continue
+            self.report.quota_drift.add(f"user {user.user_id}: counters {counters}, records {expected}",
+                                        abs(counters["bytes_used"] - used))
+            if self.apply and quotas.correct_counters(user, found=counters, expected=expected):
+                self.report.quota_drift.fixed += 1
+
+
+def _recount(owner_id: str) -> tuple[int, int, int] | None:
+    """(bytes used, bytes reserved, videos) from the owner's records; None while a capture is in flight."""
+    used = reserved = count = 0
+    for video in Video.by_owner.query(owner_id, page_size=PAGE, attributes_to_get=_COUNT_ATTRIBUTES):
+        if videos.in_flight(video):
+            return None
+        reserved += video.bytes_reserved or 0
+        if video.status in videos.COUNTED:
+            used += videos.stored_bytes(video)
+            count += 1
+    return used, reserved, count

@@ -1,0 +1,118 @@
+"""What every job's attempt shares: its state, uploads, the commit, the cleanup, the failure and the give-back.
+
+A kind of job (``capture_run``, ``rendition_run``) fills in ``execute``; the attempt remembers what it
+reserved and uploaded so that a failure before the commit undoes exactly that, once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chalicelib.errors import JobCancelledError, NotFoundError, PrsnlError, QuotaExceededError
+from chalicelib.observability import logger
+from chalicelib.ops import metrics
+from chalicelib.records import jobs, quotas, videos
+from chalicelib.records.models import Job, Video, failed_items, transact
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
+
+
+class TakenBackError(Exception):
+    """The job stopped being this attempt's while it ran (the reaper took it back after its lease ended)."""
+
+
+class Run:
+    """One attempt at one job."""
+
+    def __init__(self, job: Job, services: Services):
+        self.job = job
+        self.services = services
+        self.settings = services.settings
+        self.progress = jobs.ProgressReporter(job, interval=self.settings.progress_interval_seconds,
+                                              on_change=lambda progress: services.notifier.progress(job, progress))
+        self.uploaded: list[str] = []
+        self.reserved = 0
+        self.video: Video | None = None
+        self.stats = metrics.JobStats()
+
+    def run(self) -> None:
+        try:
+            self.video = videos.get(self.job.video_id)
+        except NotFoundError:
+            raise JobCancelledError("the video was deleted") from None
+        workdir = Path(tempfile.mkdtemp(prefix=f"prsnl-{self.job.job_id}-", dir=self.settings.work_dir))
+        try:
+            self.execute(workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def execute(self, workdir: Path) -> None:
+        raise NotImplementedError
+
+    def upload(self, path: Path, key: str) -> int:
+        self.uploaded.append(key)
+        return self.services.storage.put_file(path, key)
+
+    def commit(self, video_update: tuple, *, saves: tuple = (), actual: int, videos: int,
+               usage: quotas.Usage) -> None:
+        """The one commit point: the video's stored state, the job's success and the quota's settle are written
+        together or not at all, so a failure after it can neither remove a stored file nor count it twice."""
+        updates = (video_update, jobs.succeed_update(self.job, now=self.services.clock.now()),
+                   quotas.settle_update(self.video.owner_id, reserved=self.reserved, actual=actual, videos=videos,
+                                        usage=usage))
+        _all_or_nothing(updates, saves=saves, errors=(
+            JobCancelledError("the video was deleted while it was processed"),
+            TakenBackError(),
+            QuotaExceededError(f"the stored video takes {actual} bytes, more than the quota has left")))
+        self.uploaded, self.reserved = [], 0  # the video's own now: nothing undoes them
+
+    def best_effort(self, step) -> None:
+        """A step after the commit: the job succeeded whatever happens here, so a failure is only logged."""
+        try:
+            step()
+        except Exception:
+            logger.exception("a step after the commit failed", extra={"job_id": self.job.job_id})
+
+    def fail(self, error: PrsnlError) -> None:
+        logger.warning("job failed", extra={"job_id": self.job.job_id, "code": error.code, "reason": error.message})
+        self.cleanup_outputs()
+        now = self.services.clock.now()
+        jobs.fail(self.job, now=now, error_code=error.code, message=error.message)
+        if self.video is not None:
+            videos.fail_for_job(self.video, self.job, now=now, code=error.code, message=error.message)
+        self.services.notifier.failed(self.job, error)
+
+    def release_for_retry(self, error: PrsnlError) -> None:
+        logger.warning("job will be retried", extra={"job_id": self.job.job_id, "attempt": self.job.attempts,
+                                                      "code": error.code, "reason": error.message})
+        self.cleanup_outputs()
+        jobs.release_for_retry(self.job, now=self.services.clock.now(), error_code=error.code, message=error.message)
+
+    def cleanup_outputs(self) -> None:
+        """Remove what this attempt uploaded and give back what it reserved, once."""
+        if self.uploaded:
+            self.services.storage.delete(self.uploaded)
+            self.uploaded = []
+        if self.reserved and self.video is not None:
+            self.give_back(self.reserved)
+            self.reserved = 0
+
+    def give_back(self, nbytes: int) -> None:
+        """A reservation that lives only in the counters (a rendition's); a capture's is held on its video too."""
+        quotas.release(self.video.owner_id, reserved=nbytes)
+
+
+def _all_or_nothing(updates: tuple, *, errors: tuple, saves: tuple = ()) -> None:
+    """Write ``updates`` (and ``saves``) in one transaction; when conditions fail, raise the error given for the
+    first update whose condition did not hold."""
+    try:
+        transact(saves=saves, updates=updates)
+    except Exception as exc:
+        error = next((error for error, did in zip(errors, failed_items(exc)[len(saves):], strict=False) if did), None)
+        if error is None:
+            raise
+        raise error from None

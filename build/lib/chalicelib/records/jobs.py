@@ -1,0 +1,187 @@
+"""Jobs: the SQS message schema, the job states and their conditional transitions.
+
+A job moves only by conditional writes, so a message delivered twice cannot run twice: the
+claim ``queued -> running`` (or the reclaim of an expired lease) is the idempotency record.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from chalicelib.errors import JobCancelledError
+from chalicelib.records.models import Job, applied, fetch, to_json_dict
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+CAPTURE, RENDITION = "capture", "transcode"  # job kinds: a link or file to store, a smaller copy of a stored video
+LEASE_EXPIRED = "lease_expired"  # error code of a job the maintenance took back from a dead worker
+MESSAGE_LOST = "message_lost"  # error code of a job queued so long that its message must be lost
+JOB_TTL = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class JobMessage:
+    """The body of a jobs-queue message: ids only; the records hold the rest."""
+
+    job_id: str
+    video_id: str
+    owner_id: str
+    kind: str = CAPTURE
+    correlation_id: str | None = None
+    enqueued_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, body: str) -> JobMessage:
+        data = json.loads(body)
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def new_job(job_id: str, *, video_id: str, owner_id: str, kind: str, now: datetime, params: dict | None = None) -> Job:
+    return Job(
+        job_id,
+        video_id=video_id,
+        owner_id=owner_id,
+        kind=kind,
+        status=QUEUED,
+        params=params,
+        progress={"stage": QUEUED, "percent": 0},
+        created_at=now,
+        updated_at=now,
+        expires_at=JOB_TTL,
+    )
+
+
+def get(job_id: str) -> Job:
+    return fetch(Job, job_id)
+
+
+def get_for_owner(job_id: str, owner_id: str) -> Job:
+    return fetch(Job, job_id, owner_id=owner_id)
+
+
+def to_dict(job: Job) -> dict:
+    return to_json_dict(job, hide=("expires_at", "lease_until"))
+
+
+def claim(job: Job, *, now: datetime, lease: timedelta) -> bool:
+    """Take the job for this worker; False when another delivery holds or finished it."""
+    condition = (Job.status == QUEUED) | ((Job.status == RUNNING) & (Job.lease_until < now))
+    return applied(lambda: job.update(
+        actions=[
+            Job.status.set(RUNNING),
+            Job.attempts.add(1),
+            Job.lease_until.set(now + lease),
+            Job.updated_at.set(now),
+            Job.progress.set({"stage": "starting", "percent": 0}),
+        ],
+        condition=condition,
+    ))
+
+
+def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str) -> None:
+    """Give the job back to the queue after a transient failure (the next delivery may claim it)."""
+    _finish(job, QUEUED, now=now, error_code=error_code, message=message, expect=RUNNING)
+
+
+def succeed(job: Job, *, now: datetime) -> None:
+    job.update(*succeed_update(job, now=now)[1:])
+
+
+def succeed_update(job: Job, *, now: datetime) -> tuple:
+    """The running job's move to succeeded as a (record, actions, condition) item of the worker's commit transaction."""
+    return _transition(job, SUCCEEDED, now=now, expect=RUNNING, progress={"stage": "ready", "percent": 100})
+
+
+def fail(job: Job, *, now: datetime, error_code: str, message: str) -> None:
+    _finish(job, FAILED, now=now, error_code=error_code, message=message, progress={"stage": FAILED})
+
+
+def cancel(job: Job, *, now: datetime) -> bool:
+    """Stop a job that has not finished; False when it already had."""
+    return applied(lambda: _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED}))
+
+
+def reap(job: Job, *, now: datetime, requeue: bool, message: str, lease_known_dead: bool = False) -> bool:
+    """Take back a job whose worker died (lease over, or ``lease_known_dead``: no worker can be running): queued
+    again or failed; False when it moved on meanwhile."""
+    status, lease_over_at = (QUEUED if requeue else FAILED), (None if lease_known_dead else now)
+    return applied(lambda: _finish(job, status, now=now, expect=RUNNING, lease_over_at=lease_over_at,
+                                    error_code=LEASE_EXPIRED, message=message, progress={"stage": status}))
+
+
+def reap_queued(job: Job, *, now: datetime, resend: bool, message: str) -> bool:
+    """Take back a job queued so long its message must be lost: noted as sent again, or failed; False when it
+    moved on meanwhile (a delivery claimed it)."""
+    status = QUEUED if resend else FAILED
+    return applied(lambda: _finish(job, status, now=now, expect=QUEUED, unchanged_since=job.updated_at,
+                                    error_code=MESSAGE_LOST, message=message, progress={"stage": status}))
+
+
+def put_back(found: Job, *, changed_at: datetime) -> None:
+    """Undo a change made at ``changed_at`` whose follow-up failed: the record as ``found`` before it, unless
+    something moved it since."""
+    applied(lambda: found.save(condition=Job.updated_at == changed_at))
+
+
+def create(job: Job) -> None:
+    """Save a new job on its own (a capture's job is saved in one transaction with its video instead)."""
+    job.save(condition=Job.job_id.does_not_exist())
+
+
+def discard(job: Job) -> None:
+    """Remove a job nothing will run: its video was deleted, or its rendition was asked for twice."""
+    job.delete()
+
+
+def repoint(job: Job, video_id: str) -> None:
+    """The job ends on another video (a short link led to one the owner already has)."""
+    job.update(actions=[Job.video_id.set(video_id)])
+
+
+def _finish(job: Job, status: str, **change) -> None:
+    job.update(*_transition(job, status, **change)[1:])
+
+
+def _transition(job: Job, status: str, *, now: datetime, expect: str | None = None, error_code: str | None = None,
+                message: str | None = None, progress: dict | None = None,
+                lease_over_at: datetime | None = None, unchanged_since: datetime | None = None) -> tuple:
+    actions = [Job.status.set(status), Job.updated_at.set(now), Job.lease_until.remove()]
+    if error_code:
+        actions += [Job.error_code.set(error_code), Job.error_message.set(message)]
+    if progress:
+        actions.append(Job.progress.set(progress))
+    condition = (Job.status == expect) if expect else Job.status.is_in(QUEUED, RUNNING)
+    if lease_over_at:
+        condition &= Job.lease_until < lease_over_at
+    if unchanged_since:
+        condition &= Job.updated_at == unchanged_since
+    return job, actions, condition
+
+
+class ProgressReporter:
+    """Writes download/processing progress to the job at most once per interval (and always at stage changes)."""
+
+    def __init__(self, job: Job, *, interval: float, clock=time.monotonic, on_change=None):
+        self._job = job
+        self._on_change = on_change  # told each progress written (the Telegram reply follows it)
+        self._interval = interval
+        self._clock = clock
+        self._last_write = float("-inf")
+        self._last_stage = None
+
+    def __call__(self, stage: str, **figures) -> None:
+        now = self._clock()
+        if stage == self._last_stage and now - self._last_write < self._interval:
+            return
+        self._last_write, self._last_stage = now, stage
+        progress = {"stage": stage, **{k: v for k, v in figures.items() if v is not None}}
+        if not applied(lambda: self._job.update(actions=[Job.progress.set(progress)], condition=Job.status == RUNNING)):
+            raise JobCancelledError(f"job {self._job.job_id} is no longer running")
+        if self._on_change:
+            self._on_change(progress)

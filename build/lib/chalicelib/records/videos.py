@@ -1,0 +1,311 @@
+"""Video records: the only module that writes them.
+
+Reads (owner-checked, listed, looked up by source) and every change a video goes through, each a
+named, conditional write: created with its job, redirected (a short link), reserved, stored
+(``ready``, and the further items of a post), failed, broken, restored, deleted. A change that
+belongs to a transaction is returned as a ``(record, actions, condition)`` item for the caller's
+commit; the others are written here and answer False when their condition did not hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from chalicelib.errors import BadRequestError
+from chalicelib.records import jobs
+from chalicelib.records.models import Job, Video, applied, fetch, to_json_dict, transact
+from chalicelib.storage import layout
+
+if TYPE_CHECKING:
+    from chalicelib.platforms import Resolved
+
+QUEUED, PROCESSING, READY, FAILED, BROKEN = "queued", "processing", "ready", "failed", "broken"
+STATUSES = (QUEUED, PROCESSING, READY, FAILED, BROKEN)
+IN_FLIGHT = (QUEUED, PROCESSING)
+COUNTED = (READY, BROKEN)  # the statuses whose bytes the quota holds
+VIDEO, IMAGE = "video", "image"  # what a record's file is: a browser MP4, or a JPEG (photos, image posts)
+MAX_PAGE = 100
+# Platform metadata fields the original PRSNL backend answered at the top level (yt-dlp names).
+PLATFORM_FIELDS = ("uploader", "upload_date", "view_count", "like_count", "comment_count", "description")
+
+
+def owner_source(owner_id: str, dedupe_key: str) -> str:
+    return f"{owner_id}#{dedupe_key}"
+
+
+# -- reads ------------------------------------------------------------------------------------------------------
+
+
+def get(video_id: str) -> Video:
+    return fetch(Video, video_id)
+
+
+def get_for_owner(video_id: str, owner_id: str) -> Video:
+    return fetch(Video, video_id, owner_id=owner_id)
+
+
+def find(video_id: str) -> Video | None:
+    try:
+        return Video.get(video_id)
+    except Video.DoesNotExist:
+        return None
+
+
+def find_by_source(owner_id: str, dedupe_key: str) -> Video | None:
+    for hit in Video.by_source.query(owner_source(owner_id, dedupe_key), limit=1):
+        return find(hit.video_id)
+    return None
+
+
+def list_for_owner(owner_id: str, *, limit: int = 20, cursor: str | None = None, status: str | None = None,
+                   platform: str | None = None) -> tuple[list[Video], str | None]:
+    """Newest first, one page; the cursor is opaque to callers and only ever resumes the caller's own list."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise BadRequestError(f"limit must be between 1 and {MAX_PAGE}", code="invalid_limit")
+    if status and status not in STATUSES:
+        raise BadRequestError(f"status must be one of {', '.join(STATUSES)}", code="invalid_status")
+    condition = None
+    if status:
+        condition = Video.status == status
+    if platform:
+        condition = (Video.platform == platform) if condition is None else condition & (Video.platform == platform)
+    results = Video.by_owner.query(owner_id, scan_index_forward=False, limit=limit, filter_condition=condition,
+                                   last_evaluated_key=decode_cursor(cursor, owner_id),
+                                   page_size=limit if condition is None else MAX_PAGE)
+    page = list(results)
+    last = results.last_evaluated_key
+    return page, encode_cursor(last) if last and len(page) == limit else None
+
+
+def encode_cursor(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, owner_id: str) -> dict | None:
+    """The index position a cursor stands for; refused unless it is a position in this owner's list."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        values = {name: key[name]["S"] for name in ("video_id", "owner_id", "created_at")}
+        valid = len(key) == 3 and all(isinstance(v, str) for v in values.values())
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        valid = False
+    if not valid or values["owner_id"] != owner_id:
+        raise BadRequestError("the cursor is not one this list gave", code="invalid_cursor")
+    return key
+
+
+def in_flight(video: Video) -> bool:
+    """A capture or a rendition still running: its bytes are moving between reserved and used."""
+    entries = _as_dict(video.renditions).values()
+    return video.status in IN_FLIGHT or any(entry.get("status") == QUEUED for entry in entries)
+
+
+def stored_keys(video: Video) -> set[str]:
+    """Every object the record says exists: its sized objects, plus file and thumbnails of older records."""
+    keys = set(_as_dict(video.object_sizes)) | set(_as_dict(video.thumbnails).values())
+    if video.file_key:
+        keys.add(video.file_key)
+    return keys
+
+
+def stored_bytes(video: Video) -> int:
+    return sum(_as_dict(video.object_sizes).values()) or video.bytes_stored or 0
+
+
+def object_keys(video: Video) -> list[str]:
+    """Every key the video has or may be writing right now (keys are deterministic)."""
+    return sorted(set(layout.keys_of(video.video_id, video.created_at)) | stored_keys(video))
+
+
+def job_ids(video: Video) -> list[str]:
+    """Every job that works on the video: its capture and each rendition."""
+    ids = [video.job_id] + [entry.get("job_id") for entry in video.renditions.as_dict().values()]
+    return [job_id for job_id in ids if job_id]
+
+
+def _as_dict(value) -> dict:
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value or {})
+
+
+# -- a capture's life -------------------------------------------------------------------------------------------
+
+
+def new_capture(video_id: str, *, owner_id: str, job_id: str, now: datetime, source: str, url: str,
+                resolved: Resolved, title: str | None, tags: list[str], note: str | None, kind: str) -> Video:
+    """A queued capture, saved by the caller in one transaction with its job."""
+    return Video(video_id, owner_id=owner_id, created_at=now, updated_at=now, status=QUEUED, source=source,
+                 source_url=url, canonical_url=resolved.canonical_url,
+                 owner_source=owner_source(owner_id, resolved.dedupe_key), platform=resolved.platform,
+                 platform_id=resolved.platform_id, title=title, tags=list(tags), note=note, kind=kind, job_id=job_id)
+
+
+def create_with_job(video: Video, job: Job) -> None:
+    """A new capture and its job, both or neither (no video without the job that fills it)."""
+    transact(saves=(video, job))
+
+
+def undo_create(video: Video, job: Job) -> None:
+    """Take back a capture whose job could not be queued: nothing would ever run it."""
+    transact(deletes=(video, job))
+
+
+def remove(video: Video) -> None:
+    """Drop a record nobody keeps: a failed earlier try of a link captured again, or a short link's duplicate."""
+    video.delete()
+
+
+def redirected(video: Video, resolved: Resolved) -> bool:
+    """A short link became the item it leads to: that item's platform, id and de-duplication key; False when the
+    video was deleted meanwhile."""
+    return applied(lambda: video.update(
+        actions=[Video.canonical_url.set(resolved.canonical_url), Video.platform.set(resolved.platform),
+                 Video.platform_id.set(resolved.platform_id) if resolved.platform_id else Video.platform_id.remove(),
+                 Video.owner_source.set(owner_source(video.owner_id, resolved.dedupe_key))],
+        condition=Video.video_id.exists()))
+
+
+def reserve(video: Video, nbytes: int) -> bool:
+    """Record the bytes a capture took from the quota: from here exactly one of the worker's cleanup, the reaper
+    or a delete gives them back (whichever clears ``bytes_reserved``). False when the video was deleted meanwhile."""
+    return applied(lambda: video.update(actions=[Video.bytes_reserved.set(nbytes), Video.status.set(PROCESSING)],
+                                        condition=Video.video_id.exists()))
+
+
+def reservation_cleared(video: Video, nbytes: int, *, now: datetime) -> tuple:
+    """The reservation taken off the video, as a transaction item: it holds only while the video still has exactly
+    these bytes reserved, so the quota gets them back once (see ``quotas.give_back_reservation``)."""
+    return video, [Video.bytes_reserved.set(0), Video.updated_at.set(now)], Video.bytes_reserved == nbytes
+
+
+def stored_fields(*, kind: str, file_key: str, thumbnails: dict[str, str], sizes: dict[str, int], probe: dict,
+                  meta: dict, now: datetime) -> dict:
+    """The record fields of one stored item: status, keys, sizes, probe and platform metadata."""
+    fields = {"status": READY, "kind": kind, "file_key": file_key, "thumbnails": thumbnails,
+              "bytes_stored": sum(sizes.values()), "object_sizes": sizes, "bytes_reserved": 0, "updated_at": now,
+              "platform_meta": meta}
+    fields.update({name: value for name, value in probe.items() if value is not None and hasattr(Video, name)})
+    return fields
+
+
+def ready_update(video: Video, fields: dict, *, title: str | None) -> tuple:
+    """The capture stored (``stored_fields``), its earlier error gone, the platform's title when it had none: a
+    transaction item of the worker's commit, which holds only while the video exists."""
+    actions = [getattr(Video, name).set(value) for name, value in fields.items()]
+    actions += [Video.error_code.remove(), Video.error_message.remove()]
+    if not video.title and title:
+        actions.append(Video.title.set(title))
+    return video, actions, Video.video_id.exists()
+
+
+def further_item(parent: Video, video_id: str, *, index: int, fields: dict, meta: dict) -> Video:
+    """A further item of a post: a record of its own (listed, counted and deleted like any capture), grouped
+    under the capture by ``parent_video_id`` and ``item_index``, with a de-duplication key of its own. Saved in
+    the capture's commit."""
+    return Video(video_id, owner_id=parent.owner_id, created_at=parent.created_at, source=parent.source,
+                 source_url=parent.source_url, canonical_url=parent.canonical_url,
+                 owner_source=f"{parent.owner_source}#{index}", platform=parent.platform,
+                 platform_id=meta.get("platform_id"), title=meta.get("title"), tags=list(parent.tags),
+                 note=parent.note, parent_video_id=parent.video_id, item_index=index, **fields)
+
+
+def mark_failed(video: Video, *, now: datetime, code: str, message: str) -> None:
+    video.update(actions=[Video.status.set(FAILED), Video.error_code.set(code), Video.error_message.set(message),
+                          Video.bytes_reserved.set(0), Video.updated_at.set(now)],
+                 condition=Video.video_id.exists())
+
+
+def fail_for_job(video: Video, job: Job, *, now: datetime, code: str, message: str) -> bool:
+    """The video of a job that failed for good (the worker's or the reaper's verdict): a capture's video fails, a
+    rendition's stays ready with that rendition failed. False when the video was deleted meanwhile."""
+    if job.kind == jobs.RENDITION:
+        entry = {"status": FAILED, "job_id": job.job_id, "error_code": code, "error_message": message}
+        return _set_rendition(video, job.params["quality"], entry, now=now)
+    return applied(lambda: mark_failed(video, now=now, code=code, message=message))
+
+
+# -- renditions -------------------------------------------------------------------------------------------------
+
+
+def claim_rendition(video: Video, quality: str, entry: dict, *, now: datetime) -> bool:
+    """Take the quality for one job: only when no rendition of it exists or the last try failed."""
+    slot = Video.renditions[quality]
+    return applied(lambda: video.update(
+        actions=[slot.set(entry), Video.updated_at.set(now)],
+        condition=Video.video_id.exists() & (slot.does_not_exist() | (slot["status"] == FAILED))))
+
+
+def rendition_ready_update(video: Video, quality: str, entry: dict, *, key: str, size: int, now: datetime) -> tuple:
+    """A rendition stored: its entry, its object's size and the video's stored bytes, as the commit's item."""
+    actions = [Video.renditions[quality].set(entry), Video.object_sizes[key].set(size), Video.bytes_stored.add(size),
+               Video.updated_at.set(now)]
+    return video, actions, Video.video_id.exists()
+
+
+def _set_rendition(video: Video, quality: str, entry: dict, *, now: datetime) -> bool:
+    return applied(lambda: video.update(actions=[Video.renditions[quality].set(entry), Video.updated_at.set(now)],
+                                        condition=Video.video_id.exists()))
+
+
+# -- storage care -----------------------------------------------------------------------------------------------
+
+
+def mark_broken(video: Video, missing: list[str], *, now: datetime) -> bool:
+    """A ready video whose stored objects are gone; False when it is not ready any more."""
+    return applied(lambda: video.update(
+        actions=[Video.status.set(BROKEN), Video.error_code.set("missing_objects"),
+                 Video.error_message.set(f"stored objects are missing: {', '.join(missing)}"),
+                 Video.updated_at.set(now)],
+        condition=Video.status == READY))
+
+
+def restore_ready(video: Video) -> bool:
+    """A broken video whose objects came back is ready again."""
+    return applied(lambda: video.update(actions=[Video.status.set(READY), Video.error_code.remove(),
+                                                 Video.error_message.remove()],
+                                        condition=Video.status == BROKEN))
+
+
+def put_back(video: Video) -> bool:
+    """Write a record from a backup; False when it exists already (restored meanwhile by someone else)."""
+    return applied(lambda: video.save(condition=Video.video_id.does_not_exist()))
+
+
+def delete_as_read(video_id: str, owner_id: str) -> Video:
+    """Delete exactly the version read, so the bytes given back are the bytes that record held (stored, and
+    reserved by a capture in flight: its worker then finds the reservation gone and gives nothing back)."""
+    while True:
+        video = get_for_owner(video_id, owner_id)
+        if applied(lambda video=video: video.delete(
+                condition=(Video.status == video.status) & (Video.bytes_stored == video.bytes_stored)
+                & (Video.bytes_reserved == (video.bytes_reserved or 0)))):
+            return video
+
+
+# -- answers ----------------------------------------------------------------------------------------------------
+
+
+def to_dict(video: Video) -> dict:
+    """The JSON shape of a video in API answers (field names as yt-dlp names them)."""
+    data = to_json_dict(video, hide=("owner_source", "bytes_reserved", "object_sizes"))
+    data.setdefault("renditions", {})
+    data.setdefault("thumbnails", {})
+    return data
+
+
+def metadata(video: Video) -> dict:
+    """What the file is (probe), what the platform said, and which renditions and thumbnails exist."""
+    platform_meta = video.platform_meta or {}
+    fields = ("video_id", "status", "title", "platform", "source_url", "duration", "width", "height", "fps",
+              "codec", "audio_codec", "average_bitrate", "video_bitrate", "audio_bitrate", "filesize",
+              "bytes_stored", "created_at")
+    data = {name: value for name, value in to_dict(video).items() if name in fields}
+    data.update({name: platform_meta.get(name) for name in PLATFORM_FIELDS})
+    data.update(renditions=video.renditions.as_dict(), thumbnails=video.thumbnails.as_dict(),
+                platform_metadata=platform_meta)
+    return data

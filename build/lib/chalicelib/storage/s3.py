@@ -1,0 +1,63 @@
+"""S3: the adapter that moves objects (multipart uploads with the layout's headers, presigned URLs, listings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from boto3.s3.transfer import TransferConfig
+
+from chalicelib import aws
+from chalicelib.storage.layout import CACHE_FOREVER, content_type
+
+_TRANSFER = TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024,
+                           max_concurrency=4)
+
+
+class S3Storage:
+    def __init__(self, bucket: str):
+        self.bucket = bucket
+
+    @property
+    def _s3(self):
+        return aws.client("s3")
+
+    def put_file(self, path: Path, key: str) -> int:
+        """Upload (multipart above 16 MB) with Content-Type and a long Cache-Control; returns the size."""
+        self._s3.upload_file(
+            str(path), self.bucket, key, Config=_TRANSFER,
+            ExtraArgs={"ContentType": content_type(key), "CacheControl": CACHE_FOREVER},
+        )
+        return path.stat().st_size
+
+    def get_file(self, key: str, path: Path) -> Path:
+        """Download an object to a local file (the worker's input for a rendition)."""
+        self._s3.download_file(self.bucket, key, str(path), Config=_TRANSFER)
+        return path
+
+    def presign(self, key: str, seconds: int) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds)
+
+    def head(self, key: str) -> dict | None:
+        try:
+            return self._s3.head_object(Bucket=self.bucket, Key=key)
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[start:start + 1000]]
+            if batch:
+                self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def list(self, prefix: str, *, page_size: int = 1000) -> Iterator[dict]:
+        """Every object under prefix, page by page (never the whole listing in memory)."""
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}):
+            yield from page.get("Contents", [])
+
+    def ping(self) -> None:
+        self._s3.head_bucket(Bucket=self.bucket)

@@ -1,0 +1,172 @@
+"""The bot's behaviour, shared by the webhook and polling mode: one update in, replies and captures out.
+
+Everything a message asks for goes through the same use cases as the API (``capture``, video
+and job records, quotas); downloads never happen here, the worker does them from the queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chalicelib import capture as capture_service
+from chalicelib.errors import PrsnlError
+from chalicelib.observability import logger
+from chalicelib.ops import metrics
+from chalicelib.platforms import telegram as telegram_files
+from chalicelib.records import jobs, users, videos
+from chalicelib.telegram import accounts, replies, seen_updates
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
+
+RECENT = 10
+IN_PROGRESS = (videos.QUEUED, videos.PROCESSING)
+
+
+@dataclass(frozen=True)
+class Media:
+    """A file in a message that we keep: its Bot API id, what it is and how big it says it is."""
+
+    file_id: str
+    file_unique_id: str
+    kind: str  # "video" or "image"
+    size: int | None
+    name: str | None
+
+
+async def process(update, *, bot, services: Services) -> bool:
+    """Handle an update unless it was handled before; False for a redelivery."""
+    logger.set_correlation_id(f"telegram-{update.update_id}")  # the same id rides on its captures' jobs
+    if not seen_updates.first_delivery(update.update_id, now=services.clock.now()):
+        logger.info("telegram update already handled", extra={"update_id": update.update_id})
+        return False
+    await handle(update, bot=bot, services=services)
+    return True
+
+
+async def handle(update, *, bot, services: Services) -> None:
+    message, sender = update.effective_message, update.effective_user
+    if message is None or sender is None:
+        return  # not a message (an edit, a member change...): nothing to do
+    if sender.id not in services.settings.telegram_allowed_users:
+        logger.info("telegram user refused", extra={"telegram_id": sender.id})
+        metrics.telegram_update(handled=False, kind="user_not_allowed")
+        await bot.send_message(message.chat_id, replies.refusal(sender.id))
+        return
+    chat = _Chat(bot, message, services, accounts.owner_for(sender.id, sender.full_name, services), update)
+    command = command_of(message)
+    metrics.telegram_update(handled=True, kind="message" if command is None else "command")
+    if command is not None:
+        await chat.command(command, sender.id)
+    elif (media := media_of(message)) is not None:
+        await chat.save_file(media)
+    elif links := links_of(message):
+        for link in links:
+            await chat.save_link(link)
+    else:
+        await chat.say(replies.NOTHING_TO_SAVE)
+
+
+def command_of(message) -> str | None:
+    """``/list@MyBot extra`` → ``list``; None when the message is not a command."""
+    text = message.text or ""
+    if not text.startswith("/"):
+        return None
+    return text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if len(text) > 1 else ""
+
+
+def links_of(message) -> list[str]:
+    """Every link of a text or caption, plain URLs and text links alike, in order and once each."""
+    from telegram import MessageEntity
+
+    kinds = [MessageEntity.URL, MessageEntity.TEXT_LINK]
+    found = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
+    links = []
+    for entity, text in sorted(found.items(), key=lambda item: item[0].offset):
+        link = entity.url if entity.type == MessageEntity.TEXT_LINK else text
+        if "://" not in link:
+            link = f"https://{link}"
+        if link not in links:
+            links.append(link)
+    return links
+
+
+def media_of(message) -> Media | None:
+    """The video or picture of a message: videos, GIFs, round videos, video and image documents, photos."""
+    for item in (message.video, message.animation, message.video_note):
+        if item is not None:
+            return Media(item.file_id, item.file_unique_id, videos.VIDEO, item.file_size,
+                         getattr(item, "file_name", None))
+    document = message.document
+    if document is not None and (document.mime_type or "").startswith(("video/", "image/")):
+        kind = videos.VIDEO if document.mime_type.startswith("video/") else videos.IMAGE
+        return Media(document.file_id, document.file_unique_id, kind, document.file_size, document.file_name)
+    if message.photo:
+        largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        return Media(largest.file_id, largest.file_unique_id, videos.IMAGE, largest.file_size, None)
+    return None
+
+
+class _Chat:
+    """One message being answered: the replies it gets and the captures it makes."""
+
+    def __init__(self, bot, message, services: Services, owner_id: str, update):
+        self.bot, self.message, self.services, self.owner_id = bot, message, services, owner_id
+        self.settings = services.settings
+        self.correlation_id = f"telegram-{update.update_id}"
+
+    async def say(self, text: str):
+        return await self.bot.send_message(self.message.chat_id, text, reply_to_message_id=self.message.message_id,
+                                           disable_web_page_preview=True)
+
+    async def edit(self, reply, text: str) -> None:
+        await self.bot.edit_message_text(text, chat_id=reply.chat_id, message_id=reply.message_id,
+                                         disable_web_page_preview=True)
+
+    async def command(self, name: str, telegram_id: int) -> None:
+        if name == "list":
+            page, _ = videos.list_for_owner(self.owner_id, limit=RECENT)
+            await self.say(replies.video_list(page, self.settings.watch_url))
+        elif name == "status":
+            await self.say(replies.status(self._in_progress()))
+        elif name == "quota":
+            await self.say(replies.quota(users.get_user(self.owner_id)))
+        else:  # /start, /help and anything unknown
+            await self.say(replies.help_text(telegram_id))
+
+    def _in_progress(self) -> list[tuple]:
+        page, _ = videos.list_for_owner(self.owner_id, limit=5 * RECENT)
+        active = [video for video in page if video.status in IN_PROGRESS and video.job_id]
+        return [(video, jobs.get(video.job_id).progress or {}) for video in active]
+
+    async def save_link(self, link: str) -> None:
+        reply = await self.say(replies.progress(link, {"stage": "queued"}))
+        await self._capture(reply, link, lambda params: capture_service.capture(
+            link, owner_id=self.owner_id, services=self.services, source="telegram",
+            correlation_id=self.correlation_id, job_params=params))
+
+    async def save_file(self, media: Media) -> None:
+        limit = self.settings.telegram_download_limit
+        if limit and media.size and media.size > limit:
+            await self.say(replies.too_big_for_bot(media.size, limit))
+            return
+        label = media.name or ("your photo" if media.kind == videos.IMAGE else "your video")
+        reply = await self.say(replies.progress(label, {"stage": "queued"}))
+        resolved = telegram_files.resolve_file(media.file_unique_id)
+        file = {"file_id": media.file_id, "size": media.size, "name": media.name}
+        await self._capture(reply, label, lambda params: capture_service.capture_resolved(
+            resolved, resolved.canonical_url, owner_id=self.owner_id, services=self.services, source="telegram",
+            title=self.message.caption, kind=media.kind, correlation_id=self.correlation_id,
+            job_params={**params, "telegram": {**params["telegram"], "file": file}}))
+
+    async def _capture(self, reply, label: str, capture) -> None:
+        """Queue through the capture service; the reply then belongs to the job (the worker edits it)."""
+        params = {"telegram": {"chat_id": reply.chat_id, "message_id": reply.message_id, "label": label}}
+        try:
+            result = capture(params)
+        except PrsnlError as error:
+            await self.edit(reply, replies.failed(label, error.code, error.message))
+            return
+        if not result.created:
+            await self.edit(reply, replies.already_saved(label, result.video, self.settings.watch_url))

@@ -1,0 +1,132 @@
+"""What the bot says: plain text for each state of a capture, the commands' answers, the refusals.
+
+Pure functions of records and numbers (no Telegram types), so the webhook, the polling loop and
+the worker's notifier word things the same way.
+"""
+
+from __future__ import annotations
+
+from chalicelib.records.models import User, Video
+
+STAGES = {
+    "queued": "⏳ Queued",
+    "starting": "⏳ Starting",
+    "probing": "🔎 Checking",
+    "downloading": "⬇️ Downloading",
+    "processing": "⚙️ Processing",
+    "uploading": "⬆️ Uploading",
+}
+SHOWS_PERCENT = ("downloading", "processing")
+
+# Failure codes in plain words; anything else is told with the error's own message.
+REASONS = {
+    "too_large": "it is larger than the size limit",
+    "too_long": "it is longer than the duration limit",
+    "live_stream": "live streams and premieres cannot be saved",
+    "private_or_login_required": "it is private or needs a login",
+    "not_found": "it does not exist any more",
+    "unsupported_url": "this link is not a video I can save",
+    "blocked_url": "this address is not allowed",
+    "quota_exceeded": "your storage is full (see /quota)",
+    "invalid_media": "the file is damaged or is not a video",
+    "no_video": "there is no picture in it, only sound",
+    "no_video_in_post": "there is no video at this link",
+    "transient": "the site did not answer; please try again later",
+}
+
+HELP = """Send me a link to a video (YouTube, X, TikTok, Instagram, any page with a video, a video file) \
+or send a video or a photo, and I will keep it for you. One reply follows each one until it is ready.
+
+/list: your recent captures
+/status: what is being saved right now
+/quota: how much storage you use
+/help: this message
+
+Your Telegram id is {telegram_id}."""
+
+NOTHING_TO_SAVE = "I found no link, video or photo in that message. /help says what I can do."
+
+
+def help_text(telegram_id: int) -> str:
+    return HELP.format(telegram_id=telegram_id)
+
+
+def refusal(telegram_id: int) -> str:
+    return (f"Sorry, this is a private bot. Your Telegram user id is {telegram_id}: "
+            "ask its owner to add it if you should have access.")
+
+
+def progress(label: str, state: dict) -> str:
+    stage = state.get("stage", "queued")
+    head = STAGES.get(stage, stage.capitalize())
+    percent = state.get("percent")
+    if stage in SHOWS_PERCENT and percent is not None:
+        head += f" {percent:.0f}%"
+    return f"{head}…\n{label}"
+
+
+def ready(label: str, video: Video, watch_url: str) -> str:
+    facts = [duration(video.duration) if video.kind != "image" else None, size(video.bytes_stored)]
+    title = video.title or ("Your photo" if video.kind == "image" else "Your video")
+    return "\n".join([f"✅ Saved: {title}", " · ".join(f for f in facts if f),
+                      f"▶️ {watch_url.format(video_id=video.video_id)}", label])
+
+
+def failed(label: str, code: str, message: str) -> str:
+    return f"❌ Not saved: {REASONS.get(code, message)}.\n{label}"
+
+
+def already_saved(label: str, video: Video, watch_url: str) -> str:
+    if video.status == "ready":
+        return "You saved this before.\n" + ready(label, video, watch_url)
+    return f"You saved this before; it is {video.status}.\n{label}"
+
+
+def too_big_for_bot(nbytes: int, limit: int) -> str:
+    return (f"❌ This file is {size(nbytes)}; Telegram lets bots fetch files up to {size(limit)}. "
+            "Send a link to it instead, or run the bot against a self-hosted Bot API server "
+            "(PRSNL_TELEGRAM_API_URL) to lift that limit.")
+
+
+def video_list(items: list[Video], watch_url: str) -> str:
+    if not items:
+        return "Nothing saved yet. Send me a link."
+    return "Your recent captures:\n" + "\n".join(_list_line(video, watch_url) for video in items)
+
+
+def status(items: list[tuple[Video, dict]]) -> str:
+    if not items:
+        return "Nothing is being saved right now."
+    lines = [progress(video.title or video.source_url, state).replace("\n", ": ", 1) for video, state in items]
+    return "In progress:\n" + "\n".join(lines)
+
+
+def quota(user: User) -> str:
+    used, total = user.bytes_used, user.quota_bytes
+    share = f" ({100 * used / total:.0f}%)" if total else ""
+    return (f"You use {size(used)} of {size(total)}{share} in {user.video_count} captures; "
+            f"{size(max(0, user.bytes_available))} left.")
+
+
+def size(nbytes: int | float | None) -> str | None:
+    if nbytes is None:
+        return None
+    units = ("B", "KB", "MB", "GB")
+    value, index = float(nbytes), 0
+    while value >= 1024 and index < len(units) - 1:
+        value, index = value / 1024, index + 1
+    return f"{value:.0f} B" if index == 0 else f"{value:.1f} {units[index]}"
+
+
+def duration(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _list_line(video: Video, watch_url: str) -> str:
+    icon = {"ready": "✅", "failed": "❌"}.get(video.status, "⏳")
+    line = f"{icon} {video.title or video.source_url}"
+    return f"{line}\n   {watch_url.format(video_id=video.video_id)}" if video.status == "ready" else line

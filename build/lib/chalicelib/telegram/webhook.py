@@ -1,0 +1,92 @@
+"""POST /telegram/webhook (and /api/telegram/webhook, the old backend's path): Telegram's updates.
+
+Telegram signs nothing; it sends the secret given to setWebhook in a header, checked here in
+constant time before anything else. A good request is handled once (see seen_updates), its links
+and files are queued through the capture service, and the answer is 200 in well under a second:
+downloads happen in the worker. A body that is not an update is acknowledged and ignored (a 5xx
+would only make Telegram send it again and again).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from chalice import Blueprint
+
+from chalicelib import wiring
+from chalicelib.api.http import json_errors, json_response
+from chalicelib.errors import ForbiddenError, UnauthorizedError
+from chalicelib.observability import logger
+from chalicelib.ops import metrics
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/telegram/webhook", methods=["POST"])
+@json_errors
+def receive_telegram_update():
+    return _receive(bp.current_request)
+
+
+@bp.route("/api/telegram/webhook", methods=["POST"])
+@json_errors
+def receive_telegram_update_api():
+    return _receive(bp.current_request)
+
+
+def _receive(request):
+    from chalicelib.telegram.credentials import credentials
+
+    services = wiring.services()
+    try:
+        check_secret(request.headers.get(SECRET_HEADER), credentials(services.settings).webhook_secret)
+    except (ForbiddenError, UnauthorizedError) as refusal:
+        metrics.telegram_update(handled=False, kind=refusal.code)
+        raise
+    data = _json_object(request.raw_body)
+    if data is None or not isinstance(data.get("update_id"), int):
+        logger.warning("telegram webhook body is not an update; ignored")
+        return json_response({"ok": True, "handled": False})
+    return json_response({"ok": True, "handled": _handle(data, services)})
+
+
+def check_secret(given: str | None, expected: str | None) -> None:
+    """Refuse unless the header carries the configured secret (compared in constant time)."""
+    if not expected:
+        raise ForbiddenError("the webhook secret is not configured", code="webhook_not_configured")
+    if not given:
+        raise UnauthorizedError("the secret token header is missing", code="missing_secret_token")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ForbiddenError("the secret token is wrong", code="wrong_secret_token")
+
+
+def _json_object(body: bytes | None) -> dict | None:
+    try:
+        data = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _handle(data: dict, services) -> bool:
+    from telegram import Update
+
+    from chalicelib.telegram import bot as telegram_bot
+    from chalicelib.telegram import commands
+
+    async def work(bot) -> bool:
+        try:
+            update = Update.de_json(data, bot)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            logger.warning("telegram update could not be read; ignored", extra={"update_id": data["update_id"]})
+            return False
+        return await commands.process(update, bot=bot, services=services)
+
+    try:
+        return telegram_bot.run(services.settings, work)
+    except Exception as exc:  # answering 5xx makes Telegram retry an update that is already recorded
+        telegram_bot.log_failure("telegram update failed", exc, update_id=data["update_id"])
+        return False
