@@ -24,6 +24,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_USER = "local"
 WORKER = "the worker"
+MOTO = "the moto server"
 
 
 def state_dir() -> Path:
@@ -117,6 +118,20 @@ def taken_port(settings) -> str | None:
     return None
 
 
+def start_moto(port: int, *, env: dict | None = None, timeout: float = 300, children: dict | None = None):
+    """A moto server child on ``port`` (it dies with this process), once it answers; for the stack, the benches
+    and the fault tests. ``children`` gets it before the wait, so a caller can stop it when the wait fails."""
+    from chalicelib.local import processes
+
+    process = processes.spawn("chalicelib.local.moto_server", str(port), env=env or dict(os.environ),
+                              log=state_dir() / "logs" / "moto_server.log", cwd=ROOT)
+    if children is not None:
+        children[MOTO] = process
+    processes.wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=2).ok, what=MOTO,
+                         process=process, timeout=timeout)
+    return process
+
+
 class Stack:
     """The children and threads of one ``make run``, started in order and stopped in reverse."""
 
@@ -137,8 +152,8 @@ class Stack:
 
         started = time.monotonic()
         os.environ.update(self.env)
-        self._child("the moto server", "chalicelib.local.moto_server", str(self.settings.aws_port),
-                    ready=lambda: requests.get(f"http://127.0.0.1:{self.settings.aws_port}/moto-api/", timeout=2).ok)
+        self.children[MOTO] = start_moto(self.settings.aws_port, env=self.env,
+                                         timeout=self.settings.start_timeout_seconds, children=self.children)
         queues = bootstrap(self.settings)
         data = data_dir(self.settings.stage)
         restored = persist.load(data, self.settings) if persist.saved_anything(data) else None
@@ -207,7 +222,7 @@ class Stack:
         from chalicelib.local import persist, processes
 
         self.stop_event.set()
-        moto = self.children.pop("the moto server", None)
+        moto = self.children.pop(MOTO, None)
         processes.stop(list(self.children.values()))
         stop_standalone_worker()
         if moto is not None and moto.poll() is None:
