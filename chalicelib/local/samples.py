@@ -17,6 +17,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -164,6 +165,17 @@ class MediaHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client that hangs up early (a probe, a cancelled download) is no error worth a traceback on the console."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class MediaServer:
     """The server in a daemon thread; ``url(route, name)`` builds links to it."""
 
@@ -171,8 +183,7 @@ class MediaServer:
         self.root = Path(root).resolve()
         self.state = {"lock": threading.Lock(), "hits": Counter(), "flaky": Counter()}
         handler = partial(MediaHandler, root=self.root, state=self.state)
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = QuietServer((host, port), handler)
         self.base_url = f"http://{host}:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="media-server", daemon=True)
 
