@@ -117,6 +117,8 @@ class Settings:
     api_port: int
     aws_port: int
     samples_port: int
+    local_save_seconds: float
+    start_timeout_seconds: float
     platform_cookies_secret: str | None
     platform_cookies: dict[str, str]  # platform -> Netscape cookie text, from PRSNL_COOKIES_<PLATFORM>
     proxies: dict[str, str]  # platform -> proxy URL, from PRSNL_PROXY_<PLATFORM>; "" -> PRSNL_PROXY, for every platform
@@ -200,6 +202,8 @@ def load_settings() -> Settings:
         api_port=_int("PRSNL_API_PORT", 8000),
         aws_port=_int("PRSNL_AWS_PORT", 5000),
         samples_port=_int("PRSNL_SAMPLES_PORT", 8001),
+        local_save_seconds=_float("PRSNL_LOCAL_SAVE_SECONDS", 1.0),  # `make run`'s write-through to .local/data
+        start_timeout_seconds=_float("PRSNL_START_TIMEOUT_SECONDS", 300.0),  # a live child that never answers
         # a Secrets Manager secret holding {"youtube": "<Netscape cookie text>", ...} (PRSNL_COOKIES_<PLATFORM> first)
         platform_cookies_secret=_env("PRSNL_PLATFORM_COOKIES_SECRET"),
         platform_cookies=_per_platform("COOKIES"),

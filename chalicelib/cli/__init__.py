@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 
@@ -19,23 +18,10 @@ COMMAND_MODULES = ("client", "admin", "maintenance", "ops", "telegram")
 def services():
     """The services for commands that work on the data directly (admin, maintenance, ops, bot)."""
     from chalicelib import wiring
-
-    _use_local_stack()
-    return wiring.services()
-
-
-def _use_local_stack() -> None:
-    """With no AWS endpoint or credentials in the environment, talk to the running ``make run`` stack."""
-    named = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE")
-    if any(os.environ.get(name) for name in named) or os.environ.get("PRSNL_STAGE", "local") != "local":
-        return
     from chalicelib.local import stack
 
-    try:
-        endpoint = json.loads(stack.stack_file().read_text())["aws_endpoint_url"]
-    except (OSError, ValueError, KeyError):
-        return
-    os.environ.update(stack.local_environment(int(endpoint.rsplit(":", 1)[1])))
+    stack.use_running_stack()  # with no AWS endpoint or credentials set, the running `make run` stack
+    return wiring.services()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except BrokenPipeError:  # `prsnl-video list | head`: the reader left, which is no error to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail again
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The API's client commands: ``capture URL`` (with a live progress bar), ``list``, ``show``, ``open``,
-``delete``, ``stats``. They speak HTTP to the API: PRSNL_API_URL and PRSNL_API_KEY, or the running
+"""The API's client commands: ``capture URL`` (with a live progress line), ``list``, ``show``, ``open``,
+``transcode``, ``delete``, ``stats``; ``show`` and ``capture`` print a short summary unless ``--json``.
+They speak HTTP to the API: PRSNL_API_URL and PRSNL_API_KEY, or the running
 ``make run`` stack's .local/stack.json.
 """
 
@@ -43,7 +44,10 @@ class Api:
         return cls(url, key)
 
     def call(self, method: str, path: str, **kwargs):
-        response = self.session.request(method, self.url + path, timeout=30, allow_redirects=False, **kwargs)
+        try:
+            response = self.session.request(method, self.url + path, timeout=30, allow_redirects=False, **kwargs)
+        except requests.ConnectionError:
+            raise ApiError(f"cannot reach the API at {self.url} — is `make run` running?") from None
         if response.status_code >= 400:
             try:
                 error = response.json()["error"]
@@ -61,6 +65,7 @@ def register(subparsers) -> None:
     capture.add_argument("--tag", dest="tags", action="append", default=[], help="a tag (repeat for more)")
     capture.add_argument("--note")
     capture.add_argument("--no-wait", dest="wait", action="store_false", help="print the job and return")
+    capture.add_argument("--json", action="store_true", help="the video's whole record as JSON")
     capture.set_defaults(run=_command(run_capture))
 
     listing = subparsers.add_parser("list", help="your videos, newest first")
@@ -70,11 +75,19 @@ def register(subparsers) -> None:
     listing.add_argument("--cursor", help="the next page (printed under a full page)")
     listing.set_defaults(run=_command(run_list))
 
-    for name, helptext, handler in (("show", "one video's record and metadata", run_show),
+    for name, helptext, handler in (("show", "one video: a summary (its record and metadata with --json)", run_show),
                                     ("delete", "delete a video, its renditions and thumbnails", run_delete)):
         parser = subparsers.add_parser(name, help=helptext)
         parser.add_argument("video_id")
+        parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS if name == "delete" else
+                            "the whole record and metadata as JSON")
         parser.set_defaults(run=_command(handler))
+
+    transcode = subparsers.add_parser("transcode", help="make a smaller rendition of a video and follow it")
+    transcode.add_argument("video_id")
+    transcode.add_argument("quality", help="360p, 480p, 720p or 1080p")
+    transcode.add_argument("--no-wait", dest="wait", action="store_false", help="print the job and return")
+    transcode.set_defaults(run=_command(run_transcode))
 
     open_ = subparsers.add_parser("open", help="print a short-lived stream URL of a video")
     open_.add_argument("video_id")
@@ -109,11 +122,29 @@ def run_capture(api: Api, args: argparse.Namespace) -> int:
     print(f"queued: video {answer['video_id']}, job {answer['job_id']}")
     if not args.wait:
         return 0
-    job = follow(api, answer["job_id"])
+    return _finish(api, answer["job_id"], answer["video_id"], as_json=args.json)
+
+
+def run_transcode(api: Api, args: argparse.Namespace) -> int:
+    answer = api.call("POST", f"/api/videos/{args.video_id}/transcode", json={"quality": args.quality})
+    if not answer.get("job_id") or not args.wait:
+        print_json(answer)
+        return 0
+    print(f"queued: {args.quality} of video {args.video_id}, job {answer['job_id']}")
+    return _finish(api, answer["job_id"], args.video_id, as_json=False)
+
+
+def _finish(api: Api, job_id: str, video_id: str, *, as_json: bool) -> int:
+    """Follow the job; then the video's summary (or record), or the failure on stderr."""
+    job = follow(api, job_id)
     if job["status"] != "succeeded":
         print(f"{job['status']}: {job.get('error_message') or ''} ({job.get('error_code')})", file=sys.stderr)
         return 1
-    print_json(api.call("GET", f"/api/videos/{answer['video_id']}"))
+    video = api.call("GET", f"/api/videos/{video_id}")
+    if as_json:
+        print_json(video)
+    else:
+        print_summary(api, video)
     return 0
 
 
@@ -121,7 +152,7 @@ def follow(api: Api, job_id: str, *, interval: float = 0.5, out=sys.stdout) -> d
     """Poll the job, redrawing one progress line, until it finishes."""
     while True:
         job = api.call("GET", f"/api/jobs/{job_id}")
-        out.write("\r" + progress_line(job))
+        out.write("\r\033[K" + progress_line(job))
         out.flush()
         if job["status"] in FINISHED:
             out.write("\n")
@@ -130,11 +161,36 @@ def follow(api: Api, job_id: str, *, interval: float = 0.5, out=sys.stdout) -> d
 
 
 def progress_line(job: dict) -> str:
+    """Like yt-dlp's line while downloading (size, speed, ETA); afterwards the stage it is in, not 0 % again."""
     progress = job.get("progress") or {}
+    stage = progress.get("stage") or job["status"]
     percent = 100.0 if job["status"] == "succeeded" else float(progress.get("percent") or 0)
     filled = int(BAR_WIDTH * min(percent, 100) / 100)
-    stage = progress.get("stage") or job["status"]
-    return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {percent:5.1f}% {stage:<12}"
+    bar = f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {percent:5.1f}%"
+    if stage == "downloading" and progress.get("bytes") is not None:
+        of = f" of {_mb(progress['total'])}" if progress.get("total") else ""
+        speed = f" at {_mb(progress['speed'])}/s" if progress.get("speed") else ""
+        eta = f" ETA {int(progress['eta']) // 60}:{int(progress['eta']) % 60:02d}" if progress.get("eta") else ""
+        return f"{bar} {_mb(progress['bytes'])}{of}{speed}{eta}  downloading"
+    if stage in ("uploading", "probing", "starting", "queued") or "percent" not in progress:
+        return f"{stage}..."
+    return f"{bar} {stage}"
+
+
+def _mb(nbytes: float) -> str:
+    return f"{nbytes / 1e6:.1f} MB"
+
+
+def print_summary(api: Api, video: dict) -> None:
+    """Title, status, size, duration and a link to watch it."""
+    duration = video.get("duration")
+    length = f"{int(duration) // 60}:{int(duration) % 60:02d}" if duration else "?"
+    print(f"{video.get('title') or video.get('source_url')}")
+    print(f"  {video['video_id']}  {video['status']}  {_mb(video.get('bytes_stored') or 0)}  {length}  "
+          f"{video.get('width') or '?'}x{video.get('height') or '?'}  {video.get('platform', '')}")
+    if video["status"] == "ready":
+        stream = api.call("GET", f"/api/videos/{video['video_id']}/stream", params={"redirect": "false"})
+        print(f"  watch: {stream['url']}")
 
 
 def run_list(api: Api, args: argparse.Namespace) -> int:
@@ -151,6 +207,9 @@ def run_list(api: Api, args: argparse.Namespace) -> int:
 
 def run_show(api: Api, args: argparse.Namespace) -> int:
     video = api.call("GET", f"/api/videos/{args.video_id}")
+    if not args.json:
+        print_summary(api, video)
+        return 0
     if video["status"] == "ready":
         video["metadata"] = api.call("GET", f"/api/videos/{args.video_id}/metadata")
     print_json(video)

@@ -1,4 +1,5 @@
-"""The local stack's moto server, with DynamoDB's atomicity: ``python -m chalicelib.local.moto_server -H ... -p ...``.
+"""``python -m chalicelib.local.moto_server PORT``: moto's server on loopback, with DynamoDB's atomicity, ending
+with the stack that started it.
 
 DynamoDB applies each write and each transaction atomically (its conditions, then its changes); moto checks
 and changes without a lock, so two concurrent conditional writes can both pass there. One lock around moto's
@@ -10,6 +11,8 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+
+from chalicelib.local.processes import die_with_parent
 
 WRITES = ("update_item", "put_item", "delete_item", "transact_write_items")
 
@@ -33,12 +36,14 @@ def make_writes_atomic() -> Callable[[], None]:
     return lambda: [setattr(DynamoDBBackend, name, original) for name, original in originals.items()]
 
 
-def main() -> None:
+def main(argv: list[str]) -> int:
+    die_with_parent()
     from moto.server import main as moto_main
 
     make_writes_atomic()
-    moto_main(sys.argv[1:])
+    moto_main(["-H", "127.0.0.1", "-p", argv[0]])
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

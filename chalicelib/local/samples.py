@@ -195,8 +195,12 @@ class MediaHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-class _QuietServer(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
+    """A client that hangs up early (a probe, a cancelled download) is no error worth a traceback on the console;
+    ``connections`` counts what it accepted (tests check that nothing connected)."""
+
     daemon_threads = True
+    request_queue_size = 128
     connections = 0
 
     def verify_request(self, request, client_address) -> bool:
@@ -204,7 +208,6 @@ class _QuietServer(ThreadingHTTPServer):
         return True
 
     def handle_error(self, request, client_address):
-        """A client that hangs up (a download cut or stopped on purpose) is no error worth printing."""
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
 
@@ -216,7 +219,7 @@ class MediaServer:
         self.root = Path(root).resolve()
         self.state = {"lock": threading.Lock(), "hits": Counter(), "flaky": Counter(), "headers": {}}
         handler = partial(MediaHandler, root=self.root, state=self.state)
-        self.httpd = _QuietServer((host, port), handler)
+        self.httpd = QuietServer((host, port), handler)
         self.base_url = f"http://{host}:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="media-server", daemon=True)
 

@@ -1,11 +1,14 @@
-"""``make run``: the whole system on loopback — moto server, bootstrap, seeded user, chalice local,
-the worker loop and the sample-media server — in the foreground until Ctrl-C.
+"""``make run``: the whole system on loopback — moto server, bootstrap, what the last run saved, seeded user,
+the API, the worker process and the sample-media server — in the foreground until Ctrl-C.
 
-Dev only: app.py and the worker never import this package.
+A personal install: the tables and buckets are written through to ``.local/data/<stage>/`` (persist.py) and
+loaded at the next start; jobs the stop interrupted run again. Children log to ``.local/logs/``; they die
+with the stack (processes.py). Dev only: app.py and the worker never import this package.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -21,6 +24,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_USER = "local"
+WORKER = "the worker"
+MOTO = "the moto server"
 
 
 def state_dir() -> Path:
@@ -32,33 +37,23 @@ def stack_file() -> Path:
     return state_dir() / "stack.json"
 
 
+def data_dir(stage: str) -> Path:
+    return state_dir() / "data" / stage
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def wait_until(check, *, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what} exited with status {process.returncode}")
-        try:
-            if check():
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not come up within {timeout:.0f} s")
-
-
-def local_environment(aws_port: int) -> dict:
+def local_environment(aws_port: int, stage: str = "local") -> dict:
     """The variables every local process shares: moto's endpoint, dummy credentials, the watch-link key."""
     return {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_port}",
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        "PRSNL_STAGE": "local",
+        "PRSNL_STAGE": stage,
         "PRSNL_WATCH_SECRET": os.environ.get("PRSNL_WATCH_SECRET") or watch_secret(),
     }
 
@@ -74,25 +69,25 @@ def watch_secret() -> str:
     return path.read_text().strip()
 
 
-def start_moto(port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "chalicelib.local.moto_server", "-H", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1).ok, timeout=30,
-               what="the moto server", process=process)
-    return process
-
-
-def start_api(port: int, env: dict) -> subprocess.Popen:
-    command = [sys.executable, "-c", "from chalice.cli import main; main()", "local", "--stage", "local",
-               "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).ok, timeout=60,
-               what="the API (chalice local)", process=process)
-    return process
+def use_running_stack() -> bool:
+    """With no AWS endpoint or credentials in the environment, point this process at the running stack's moto
+    (from stack.json); False when there is none to point at."""
+    named = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE")
+    if any(os.environ.get(name) for name in named):
+        return True
+    try:
+        summary = json.loads(stack_file().read_text())
+        endpoint, stage = summary["aws_endpoint_url"], summary.get("stage", "local")
+    except (OSError, ValueError, KeyError):
+        return False
+    if os.environ.get("PRSNL_STAGE", stage) != stage:
+        return False
+    os.environ.update(local_environment(int(endpoint.rsplit(":", 1)[1]), stage))
+    return True
 
 
 def seed_user(services, api_key: str | None) -> str:
-    """The local user, with the key of the previous run when there is one (moto forgets; people don't)."""
+    """The local user, with the key of the previous run when there is one."""
     from chalicelib.records import apikeys, users
 
     now = services.clock.now()
@@ -109,50 +104,196 @@ def previous_key() -> str | None:
         return None
 
 
-def main() -> int:
-    from chalicelib.config import load_settings
+def hold_lock(path: Path):
+    """An exclusive lock held for the life of this process (released by the kernel whatever the death);
+    None when another process holds it (its pid is in the file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        print(f"`make run` is already running for {state_dir()} (pid {handle.read().strip()}): "
+              "stop it with Ctrl-C in its terminal first")
+        return None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
-    settings = load_settings()
+
+def taken_port(settings) -> str | None:
     for name, port in (("PRSNL_AWS_PORT", settings.aws_port), ("PRSNL_API_PORT", settings.api_port),
                        ("PRSNL_SAMPLES_PORT", settings.samples_port)):
         if not port_free(port):
-            print(f"port {port} is taken (is another `make run` running?); set {name} to another port")
-            return 1
-    env = local_environment(settings.aws_port)
-    os.environ.update(env)
-    processes: list[subprocess.Popen] = []
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+            return (f"port {port} is taken: is `make run` already running? (stop it, or set {name} "
+                    "to another port)")
+    return None
+
+
+def start_moto(port: int, *, env: dict | None = None, timeout: float = 300, children: dict | None = None):
+    """A moto server child on ``port`` (it dies with this process), once it answers; for the stack, the benches
+    and the fault tests. ``children`` gets it before the wait, so a caller can stop it when the wait fails."""
+    from chalicelib.local import processes
+
+    process = processes.spawn("chalicelib.local.moto_server", str(port), env=env or dict(os.environ),
+                              log=state_dir() / "logs" / "moto_server.log", cwd=ROOT)
+    if children is not None:
+        children[MOTO] = process
+    processes.wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=2).ok, what=MOTO,
+                         process=process, timeout=timeout)
+    return process
+
+
+class Stack:
+    """The children and threads of one ``make run``, started in order and stopped in reverse."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.env = {**os.environ, **local_environment(settings.aws_port, settings.stage),
+                    "PRSNL_ALLOW_LOOPBACK_URLS": "true" if settings.allow_loopback_urls else "false"}
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stop_event = threading.Event()
+        self.logs = state_dir() / "logs"
+
+    def start(self) -> dict:
+        from chalicelib import wiring
+        from chalicelib.local import persist
+        from chalicelib.local.bootstrap import bootstrap
+        from chalicelib.local.samples import MediaServer, make_samples
+        from chalicelib.ops import maintenance
+
         started = time.monotonic()
-        processes.append(start_moto(settings.aws_port))
-        summary = start_services(settings, env, processes, stop)
-        summary["seconds_to_healthy"] = round(time.monotonic() - started, 1)
-        state_dir().mkdir(parents=True, exist_ok=True)
-        stack_file().write_text(json.dumps(summary, indent=2) + "\n")
-        print_summary(summary)
-        while not stop.wait(0.5):
-            if any(p.poll() is not None for p in processes):
-                print("a stack process exited; stopping")
+        os.environ.update(self.env)
+        self.children[MOTO] = start_moto(self.settings.aws_port, env=self.env,
+                                         timeout=self.settings.start_timeout_seconds, children=self.children)
+        queues = bootstrap(self.settings)
+        data = data_dir(self.settings.stage)
+        restored = persist.load(data, self.settings) if persist.saved_anything(data) else None
+        services = wiring.services()
+        resent = maintenance.resend_queued(services=services).lost_jobs_resent.fixed
+        api_key = seed_user(services, previous_key())
+        persist.save(data, self.settings)
+        self._thread(persist.keep_saving, data, self.settings, interval=self.settings.local_save_seconds,
+                     stop=self.stop_event)
+        self._thread(maintenance_timer, self.settings.maintenance_interval_seconds, self.stop_event)
+        samples = make_samples(state_dir() / "samples")
+        media = MediaServer(state_dir() / "samples", port=self.settings.samples_port).start()
+        self._child(WORKER, "chalicelib.local.worker_loop")
+        self._child("the API", "chalicelib.local.api_server", "127.0.0.1", str(self.settings.api_port),
+                    ready=lambda: requests.get(f"http://127.0.0.1:{self.settings.api_port}/api/health",
+                                               timeout=5).ok)
+        return {
+            "pid": os.getpid(),
+            "stage": self.settings.stage,
+            "api_url": f"http://127.0.0.1:{self.settings.api_port}",
+            "api_key": api_key,
+            "aws_endpoint_url": self.env["AWS_ENDPOINT_URL"],
+            "bucket": self.settings.bucket,
+            "queue_url": queues["jobs"],
+            "samples": [media.url("files", p.name) for p in samples],
+            "sample_page": media.url("page", samples[0].name),
+            "data_dir": str(data),
+            "logs": str(self.logs),
+            "restored": None if restored is None else {"items": restored.items, "objects": restored.objects_written,
+                                                       "bytes": restored.bytes_written,
+                                                       "seconds": round(restored.seconds, 2)},
+            "jobs_resent": resent,
+            "seconds_to_healthy": round(time.monotonic() - started, 1),
+        }
+
+    def _child(self, what: str, module: str, *args: str, ready=None) -> None:
+        from chalicelib.local import processes
+
+        name = module.rsplit(".", 1)[1]
+        process = processes.spawn(module, *args, env=self.env, log=self.logs / f"{name}.log", cwd=ROOT)
+        self.children[what] = process
+        if ready is not None:
+            processes.wait_until(ready, what=what, process=process, timeout=self.settings.start_timeout_seconds)
+
+    def _thread(self, target, *args, **kwargs) -> None:
+        threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True, name=target.__name__).start()
+
+    def watch(self) -> int:
+        """Until Ctrl-C / SIGTERM: 0. A stopped worker is reported (``make worker`` starts it again); any other
+        child that stops stops the stack: 1."""
+        while not self.stop_event.wait(0.5):
+            for what, process in list(self.children.items()):
+                if process.poll() is None:
+                    continue
+                if what == WORKER:
+                    print(f"the worker stopped (status {process.returncode}); `make worker` starts it again",
+                          flush=True)
+                    del self.children[what]
+                    continue
+                print(f"{what} stopped (status {process.returncode}); stopping. Its log: {self.logs}", flush=True)
                 return 1
+        return 0
+
+    def stop(self) -> None:
+        """API and worker first, then a last save while moto still runs, then moto."""
+        from chalicelib.local import persist, processes
+
+        self.stop_event.set()
+        moto = self.children.pop(MOTO, None)
+        processes.stop(list(self.children.values()))
+        stop_standalone_worker()
+        if moto is not None and moto.poll() is None:
+            try:
+                persist.save(data_dir(self.settings.stage), self.settings)
+            except Exception as error:  # moto not up yet or gone: the last pass stands
+                print(f"the last save failed ({error}); the previous one stands")
+            processes.stop([moto])
+
+
+def stop_standalone_worker() -> None:
+    """A worker started again with ``make worker`` is no child of the stack: its lock file names it."""
+    from chalicelib.local import processes
+
+    try:
+        pid = int((state_dir() / "worker.lock").read_text().strip())
+    except (OSError, ValueError):
+        return
+    if processes.alive(pid):
+        os.kill(pid, signal.SIGTERM)
+
+
+def main() -> int:
+    from chalicelib.config import load_settings
+    from chalicelib.local import processes
+
+    processes.die_with_parent(parent=os.getppid())  # `make` killed: stop as after Ctrl-C
+    os.environ.setdefault("PRSNL_STAGE", "local")  # the stage's defaults (loopback links allowed) follow from it
+    settings = load_settings()
+    lock = hold_lock(state_dir() / "stack.lock")
+    if lock is None:
+        return 1
+    if refusal := taken_port(settings):
+        print(refusal)
+        return 1
+    stack = Stack(settings)
+    signal.signal(signal.SIGTERM, lambda *_: stack.stop_event.set())
+    status = 0
+    try:
+        summary = stack.start()
+        stack_file().write_text(json.dumps(summary, indent=2) + "\n")
+        print_summary(summary, settings)
+        status = stack.watch()
+    except processes.StartError as error:
+        print(f"`make run` could not start: {error}. Logs: {stack.logs}", flush=True)
+        status = 1
     except KeyboardInterrupt:
         pass
     finally:
-        stop.set()
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        print("\nstack stopped")
-    return 0
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the last save short
+        stack.stop()
+        print("\nstopped", flush=True)
+    return status
 
 
 def maintenance_timer(interval: float, stop: threading.Event) -> None:
-    """EventBridge's part on the local stack (chalice local runs no schedules): maintenance and the day's
-    storage snapshot every ``interval`` seconds (the snapshot rewrites the day's figures)."""
+    """EventBridge's part on the local stack (no schedules run locally): maintenance and the day's storage
+    snapshot every ``interval`` seconds (the snapshot rewrites the day's figures)."""
     from chalicelib import wiring
     from chalicelib.observability import logger
     from chalicelib.ops import maintenance, trends
@@ -165,51 +306,31 @@ def maintenance_timer(interval: float, stop: threading.Event) -> None:
             logger.exception("local maintenance failed; trying again next interval")
 
 
-def start_services(settings, env: dict, processes: list, stop: threading.Event) -> dict:
-    from chalicelib import wiring
-    from chalicelib.local import worker_loop
-    from chalicelib.local.bootstrap import bootstrap
-    from chalicelib.local.samples import MediaServer, make_samples
-
-    queues = bootstrap(settings)
-    services = wiring.services()
-    api_key = seed_user(services, previous_key())
-    samples = make_samples(state_dir() / "samples")
-    media = MediaServer(state_dir() / "samples", port=settings.samples_port).start()
-    threading.Thread(target=worker_loop.serve, args=(services.queue,),
-                     kwargs={"concurrency": settings.worker_concurrency, "stop": stop},
-                     name="worker-loop", daemon=True).start()
-    threading.Thread(target=maintenance_timer, args=(settings.maintenance_interval_seconds, stop),
-                     name="maintenance-timer", daemon=True).start()
-    processes.append(start_api(settings.api_port, {**os.environ, **env}))
-    return {
-        "api_url": f"http://127.0.0.1:{settings.api_port}",
-        "api_key": api_key,
-        "aws_endpoint_url": env["AWS_ENDPOINT_URL"],
-        "bucket": settings.bucket,
-        "queue_url": queues["jobs"],
-        "samples": [media.url("files", p.name) for p in samples],
-        "sample_page": media.url("page", samples[0].name),
-    }
-
-
-def print_summary(summary: dict) -> None:
+def print_summary(summary: dict, settings) -> None:
     api, key, sample = summary["api_url"], summary["api_key"], summary["samples"][0]
+    restored = summary["restored"]
+    kept = (f"restored {restored['items']} records and {restored['objects']} objects "
+            f"({restored['bytes'] / 1e6:.1f} MB) in {restored['seconds']} s" if restored else "nothing saved yet")
+    loopback = "" if settings.allow_loopback_urls else (
+        "\n  note           PRSNL_ALLOW_LOOPBACK_URLS is off: links to 127.0.0.1 (the samples) are refused\n")
     print(f"""
-PRSNL Video is running locally (healthy after {summary['seconds_to_healthy']} s). Ctrl-C stops it.
+PRSNL Video is running locally (stage {summary['stage']}, healthy after {summary['seconds_to_healthy']} s).
+Ctrl-C stops it; what it saved comes back at the next `make run` (`make reset` empties it).
 
   web library    {api}/   (sign in with the API key)
   API            {api}/api   (documented at {api}/api/docs)
   API key        {key}
   AWS (moto)     {summary['aws_endpoint_url']}   bucket {summary['bucket']}
+  saved in       {summary['data_dir']}   ({kept}; jobs sent again: {summary['jobs_resent']})
+  logs           {summary['logs']}
   samples        {' '.join(summary['samples'])}
   written to     {stack_file()}
-
+{loopback}
 Try it:
   curl -s -X POST {api}/api/capture -H 'Authorization: Bearer {key}' \\
        -H 'Content-Type: application/json' -d '{{"url": "{sample}"}}'
-  curl -s {api}/api/jobs/JOB_ID -H 'Authorization: Bearer {key}'
-  curl -s {api}/api/videos/VIDEO_ID -H 'Authorization: Bearer {key}'
+  .venv/bin/prsnl-video capture {sample}
+  .venv/bin/prsnl-video list
 """, flush=True)
 
 

@@ -3,10 +3,18 @@
 It builds the same event Lambda builds (real receipt handles, attributes), runs up to N batches at
 once, and deletes only the records the handler did not report as failed — as the mapping does with
 ReportBatchItemFailures. Failed records stay on the queue for their backoff, then the DLQ.
+
+``python -m chalicelib.local.worker_loop`` is the worker process: ``make run`` starts it, and
+``make worker`` starts it again alone against the running stack. One worker per stack (a lock under
+``.local``): so at its start no other can hold a job, and it takes back the jobs left running.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import sys
 import threading
 import time
 import uuid
@@ -92,3 +100,42 @@ def serve(queue: SqsJobQueue, *, concurrency: int, stop: threading.Event, poll_s
                 continue
             future = pool.submit(run_batch, queue, messages)
             future.add_done_callback(lambda _f: slots.release())
+
+
+def main() -> int:
+    """The worker process: the running stack's queue until SIGTERM or Ctrl-C."""
+    from chalicelib import wiring
+    from chalicelib.local import processes, stack
+    from chalicelib.ops import maintenance
+
+    processes.die_with_parent()
+    if os.environ.get(processes.PARENT_PID):  # started by the stack, in its own session: take ffmpeg along
+        processes.end_own_group_on_sigterm()
+    if not stack.use_running_stack():
+        print("no local stack is running: start it with `make run`", file=sys.stderr)
+        return 1
+    lock = (stack.state_dir() / "worker.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        print(f"a worker is already running for this stack (pid {lock.read().strip()})", file=sys.stderr)
+        return 1
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    services = wiring.services()
+    report = maintenance.take_back_running(services=services)
+    taken = report.stuck_jobs_requeued.fixed + report.stuck_jobs_failed.fixed
+    print(f"worker {os.getpid()} started; jobs left running by a stopped worker, taken back: {taken}", flush=True)
+    stop = threading.Event()
+    threading.Thread(target=serve, args=(services.queue,), daemon=True, name="worker-loop",
+                     kwargs={"concurrency": services.settings.worker_concurrency, "stop": stop}).start()
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    sys.stdout.flush()
+    os._exit(0)  # now: the jobs in flight are taken back at the next start (waiting could take minutes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

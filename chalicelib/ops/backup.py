@@ -16,7 +16,7 @@ import hashlib
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -96,7 +96,7 @@ def restore_tables(snapshot: str, *, services: Services, media: bool = True) -> 
     counts = {}
     for name, entry in manifest["tables"].items():
         with _verified_items(entry, bucket) as items:
-            counts[name] = _put_items(_MODELS[name].Meta.table_name, items)
+            counts[name] = put_items(_MODELS[name].Meta.table_name, items)
     origins = Counter()
     if media:
         with _verified_items(manifest["tables"][Video.__name__], bucket) as items:
@@ -150,7 +150,8 @@ def _verified_items(entry: dict, bucket: str) -> Iterator[Iterator[dict]]:
         yield (json.loads(line) for line in local)
 
 
-def _put_items(table: str, items: Iterator[dict]) -> int:
+def put_items(table: str, items: Iterable[dict]) -> int:
+    """Write DynamoDB-format items in batches (retrying what DynamoDB left unprocessed); returns the count."""
     dynamodb, count = aws.client("dynamodb"), 0
     for batch in batched(items, WRITE_BATCH):
         requests = {table: [{"PutRequest": {"Item": item}} for item in batch]}

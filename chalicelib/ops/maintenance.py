@@ -96,6 +96,29 @@ def run(*, services: Services, apply: bool) -> Report:
     return sweep.report
 
 
+def take_back_running(*, services: Services) -> Report:
+    """When no worker can be running (the local worker starts, or the stack after a stop or crash): every running
+    job is taken back at once, its lease notwithstanding, and queued again while it has attempts left."""
+    sweep = _Sweep(services, apply=True)
+    for job in Job.by_status.query(jobs.RUNNING):
+        retry = job.attempts < services.settings.max_attempts
+        finding = sweep.report.stuck_jobs_requeued if retry else sweep.report.stuck_jobs_failed
+        finding.add(f"job {job.job_id} (video {job.video_id}, attempt {job.attempts})")
+        if sweep._reap(job, retry, lease_known_dead=True):
+            finding.fixed += 1
+    return sweep.report
+
+
+def resend_queued(*, services: Services) -> Report:
+    """After the queue lost its messages (the local stack's moto starts empty): each queued job's message again."""
+    sweep = _Sweep(services, apply=True)
+    for job in Job.by_status.query(jobs.QUEUED):
+        sweep.report.lost_jobs_resent.add(f"job {job.job_id} (video {job.video_id})")
+        sweep._send(job)
+        sweep.report.lost_jobs_resent.fixed += 1
+    return sweep.report
+
+
 def batched(items: Iterable, size: int) -> Iterator[list]:
     """Consecutive lists of ``size`` items (the last one shorter): one page in memory at a time."""
     iterator = iter(items)
@@ -129,12 +152,12 @@ class _Sweep:
             if self.apply and reap(job, retry):
                 finding.fixed += 1
 
-    def _reap(self, job: Job, requeue: bool) -> bool:
+    def _reap(self, job: Job, requeue: bool, *, lease_known_dead: bool = False) -> bool:
         message = ("its worker stopped before finishing; queued again" if requeue
                    else "its worker stopped before finishing, again; given up")
         found = Job.from_raw_data(job.serialize())
         video = videos.find(job.video_id)
-        if not jobs.reap(job, now=self.now, requeue=requeue, message=message):
+        if not jobs.reap(job, now=self.now, requeue=requeue, message=message, lease_known_dead=lease_known_dead):
             return False
         self._take_back(job, video, failed=not requeue, code=jobs.LEASE_EXPIRED, message=message)
         if requeue:

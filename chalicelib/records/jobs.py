@@ -130,10 +130,11 @@ def cancel(job: Job, *, now: datetime) -> bool:
     return applied(lambda: _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED}))
 
 
-def reap(job: Job, *, now: datetime, requeue: bool, message: str) -> bool:
-    """Take back a job whose worker died (lease over): queued again or failed; False when it moved on meanwhile."""
-    status = QUEUED if requeue else FAILED
-    return applied(lambda: _finish(job, status, now=now, expect=RUNNING, lease_over_at=now,
+def reap(job: Job, *, now: datetime, requeue: bool, message: str, lease_known_dead: bool = False) -> bool:
+    """Take back a job whose worker died (lease over, or ``lease_known_dead``: no worker can be running): queued
+    again or failed; False when it moved on meanwhile."""
+    status, lease_over_at = (QUEUED if requeue else FAILED), (None if lease_known_dead else now)
+    return applied(lambda: _finish(job, status, now=now, expect=RUNNING, lease_over_at=lease_over_at,
                                     error_code=LEASE_EXPIRED, message=message, progress={"stage": status}))
 
 

@@ -34,7 +34,8 @@ def api(stack: dict, method: str, path: str, **kwargs) -> requests.Response:
 @pytest.fixture(scope="module")
 def captured(local_stack) -> dict:
     """A sample captured with ``prsnl-video capture``, followed by its progress bar until ready."""
-    result = cli(local_stack, "capture", local_stack["samples"][0] + "?from=cli", "--title", "From the CLI")
+    result = cli(local_stack, "capture", local_stack["samples"][0] + "?from=cli", "--title", "From the CLI",
+                 "--json")
     assert result.returncode == 0, result.stderr
     video = json.loads(result.stdout[result.stdout.index("\n{") + 1:])
     return {"stdout": result.stdout, "video": video}
@@ -56,7 +57,7 @@ def test_cli_list_show_and_stats(local_stack, captured):
     video_id = captured["video"]["video_id"]
     listing = cli(local_stack, "list", "--status", "ready")
     assert listing.returncode == 0 and video_id in listing.stdout and "From the CLI" in listing.stdout
-    shown = json.loads(cli(local_stack, "show", video_id).stdout)
+    shown = json.loads(cli(local_stack, "show", video_id, "--json").stdout)
     assert shown["metadata"]["codec"] == "h264" and set(shown["metadata"]["thumbnails"]) == {"small", "medium", "large"}
     stats = json.loads(cli(local_stack, "stats").stdout)
     assert stats["video_count"] >= 1 and stats["bytes_used"] >= captured["video"]["bytes_stored"]

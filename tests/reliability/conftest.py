@@ -31,8 +31,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def fault_moto():
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.moto_server", "-H", "127.0.0.1", "-p",
-                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.moto_server", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: _answers(url), what="the moto server")
     yield url

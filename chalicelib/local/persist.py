@@ -1,0 +1,156 @@
+"""What ``make run`` keeps between runs. moto holds everything in memory, so the stack writes its tables and
+buckets through to ``.local/data/<stage>/`` every ``PRSNL_LOCAL_SAVE_SECONDS`` and loads them into the new,
+empty moto at start.
+
+  tables/<Model>.jsonl          every item of the table, in DynamoDB's JSON (the backup's format)
+  s3/<bucket>/objects/<key>     the current version of each object
+  s3/<bucket>/index.json        key -> ETag, size and Content-Type of each saved object
+
+A pass scans the tables first, then copies the new and changed objects, then renames the tables' and the
+indexes' new files into place: a record saved always finds the objects it pointed to when it was read. Every
+file is written under a temporary name and renamed, so a crash leaves the last complete pass. Not kept: SQS
+messages (the start sends queued jobs again), old object versions and delete markers, CloudWatch metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chalicelib import aws
+from chalicelib.config import Settings
+from chalicelib.observability import logger
+from chalicelib.ops.backup import put_items
+from chalicelib.records.models import ALL_MODELS
+from chalicelib.storage.s3 import S3Storage
+
+INDEX = "index.json"
+
+
+@dataclass
+class Pass:
+    """What one save or load did."""
+
+    items: int = 0
+    objects_written: int = 0
+    objects_removed: int = 0
+    bytes_written: int = 0
+    seconds: float = 0.0
+    pending: list = field(default_factory=list)  # (temporary file, final file) renamed when the pass commits
+
+
+def save(data: Path, settings: Settings) -> Pass:
+    """One pass: the tables as they are now, then the objects, then the new files renamed into place."""
+    started, done = time.monotonic(), Pass()
+    for model in ALL_MODELS:
+        _stage_table(data / "tables" / f"{model.__name__}.jsonl", model.Meta.table_name, done)
+    removed = {bucket: _stage_bucket(data / "s3" / bucket, bucket, done) for bucket in _buckets(settings)}
+    for temporary, final in done.pending:
+        os.replace(temporary, final)
+    for bucket, keys in removed.items():  # no longer in the index: their files can go
+        for key in keys:
+            (data / "s3" / bucket / "objects" / key).unlink(missing_ok=True)
+        done.objects_removed += len(keys)
+    done.seconds = time.monotonic() - started
+    return done
+
+
+def load(data: Path, settings: Settings) -> Pass:
+    """Put every saved item and object into the (new) tables and buckets; nothing saved, nothing done."""
+    started, done = time.monotonic(), Pass()
+    for model in ALL_MODELS:
+        path = data / "tables" / f"{model.__name__}.jsonl"
+        if path.exists():
+            with path.open() as lines:
+                done.items += put_items(model.Meta.table_name, (json.loads(line) for line in lines))
+    s3 = aws.client("s3")
+    for bucket in _buckets(settings):
+        for key, meta in _index(data / "s3" / bucket).items():
+            with (data / "s3" / bucket / "objects" / key).open("rb") as body:
+                s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=meta["content_type"],
+                              CacheControl=meta.get("cache_control") or "")
+            done.objects_written += 1
+            done.bytes_written += meta["size"]
+    done.seconds = time.monotonic() - started
+    return done
+
+
+def saved_anything(data: Path) -> bool:
+    return (data / "tables").is_dir()
+
+
+def _buckets(settings: Settings) -> tuple[str, str]:
+    return settings.bucket, settings.backup_bucket
+
+
+def _stage_table(path: Path, table: str, done: Pass) -> None:
+    """The table's items (a strongly consistent scan) into a temporary file, when they changed."""
+    lines = []
+    for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        lines += [json.dumps(item, sort_keys=True, separators=(",", ":")) + "\n" for item in page["Items"]]
+    done.items += len(lines)
+    text = "".join(sorted(lines))
+    if path.exists() and _digest(path.read_bytes()) == _digest(text.encode()):
+        return
+    done.pending.append((_write_temporary(path, text.encode()), path))
+
+
+def _stage_bucket(directory: Path, bucket: str, done: Pass) -> set[str]:
+    """Copy the objects that are new or changed since the index; stage the new index; returns the keys gone."""
+    before, after = _index(directory), {}
+    s3 = aws.client("s3")
+    for obj in S3Storage(bucket).list(""):
+        key, etag = obj["Key"], obj["ETag"]
+        if before.get(key, {}).get("etag") == etag:
+            after[key] = before[key]
+            continue
+        answer = s3.get_object(Bucket=bucket, Key=key)
+        target = directory / "objects" / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.with_name(target.name + ".part").open("wb") as out:
+            shutil.copyfileobj(answer["Body"], out)
+        os.replace(target.with_name(target.name + ".part"), target)
+        after[key] = {"etag": etag, "size": obj["Size"], "content_type": answer.get("ContentType"),
+                      "cache_control": answer.get("CacheControl")}
+        done.objects_written += 1
+        done.bytes_written += obj["Size"]
+    if after != before or not (directory / INDEX).exists():
+        done.pending.append((_write_temporary(directory / INDEX, json.dumps(after, indent=1).encode()),
+                             directory / INDEX))
+    return set(before) - set(after)
+
+
+def _index(directory: Path) -> dict:
+    try:
+        return json.loads((directory / INDEX).read_text())
+    except FileNotFoundError:
+        return {}
+
+
+def _write_temporary(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".new")
+    with temporary.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    return temporary
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def keep_saving(data: Path, settings: Settings, *, interval: float, stop: threading.Event) -> None:
+    """The write-through: a pass every ``interval`` seconds until ``stop`` (the stack saves once more after)."""
+    while not stop.wait(interval):
+        try:
+            save(data, settings)
+        except Exception:  # moto busy or going away: the next pass catches up
+            logger.exception("saving the local stack's state failed; trying again")
