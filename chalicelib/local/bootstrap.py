@@ -42,5 +42,7 @@ def _queues(settings: Settings) -> dict:
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.max_attempts)})
     url = sqs.create_queue(QueueName=settings.jobs_queue,
-                           Attributes={"VisibilityTimeout": "900", "RedrivePolicy": redrive})["QueueUrl"]
+                           # a message taken by a receive that died with its worker comes back after a lease
+                           Attributes={"VisibilityTimeout": str(settings.hidden_seconds),
+                                       "RedrivePolicy": redrive})["QueueUrl"]
     return {"jobs": url, "dlq": dlq_url}
