@@ -96,6 +96,14 @@ def test_library_survives_ctrl_c_stop_and_start(tmp_path):
         stop_stack(again)
 
 
+def saved_statuses(stack: dict, video_ids) -> set[str]:
+    """The statuses the last save pass wrote for these videos (a pass may have caught a record mid-capture)."""
+    lines = (Path(stack["data_dir"]) / "tables" / "Video.jsonl").read_text().splitlines()
+    items = [json.loads(line) for line in lines if line.strip()]
+    found = {item["video_id"]["S"]: item["status"]["S"] for item in items if item["video_id"]["S"] in video_ids}
+    return set(found.values()) if len(found) == len(video_ids) else set()
+
+
 def test_library_and_interrupted_job_survive_kill_9_of_every_process(tmp_path):
     env = stack_env(tmp_path / "stack", PRSNL_LOCAL_SAVE_SECONDS="0.5")
     stack = start_stack(env)
@@ -106,6 +114,7 @@ def test_library_and_interrupted_job_survive_kill_9_of_every_process(tmp_path):
                  what="the slow capture running")
         files = {call(stack, "GET", f"/api/videos/{v}").json()["file_key"] for v in library}
         wait_for(lambda: files <= saved_keys(stack), what="both videos saved to .local/data")
+        wait_for(lambda: saved_statuses(stack, library) == {"ready"}, what="both records saved as ready")
         wait_for(lambda: "running" in (Path(stack["data_dir"]) / "tables" / "Job.jsonl").read_text(),
                  what="the running job saved")
     finally:
