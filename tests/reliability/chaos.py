@@ -44,11 +44,7 @@ class ChaosHandler(BaseHTTPRequestHandler):
         getattr(self, f"_{behaviour}", self._ok)(self.root / parts[2], behaviour)
 
     def _ok(self, path: Path, _behaviour: str, *, stall: float = 0) -> None:
-        data = path.read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "video/mp4")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
+        data = self._announce(path)
         if self.command == "GET":
             time.sleep(stall)
             self._write(data)
@@ -79,14 +75,19 @@ class ChaosHandler(BaseHTTPRequestHandler):
 
     def _cut(self, path: Path, *, keep: float) -> None:
         """Announce the whole file, send part of it, close the connection."""
+        data = self._announce(path)
+        if self.command == "GET":
+            self._write(data[: int(len(data) * keep)])
+        self.close_connection = True
+
+    def _announce(self, path: Path) -> bytes:
+        """The headers of the whole file as a video; returns its bytes."""
         data = path.read_bytes()
         self.send_response(200)
         self.send_header("Content-Type", "video/mp4")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if self.command == "GET":
-            self._write(data[: int(len(data) * keep)])
-        self.close_connection = True
+        return data
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
