@@ -6,8 +6,9 @@ empty moto at start.
   s3/<bucket>/objects/<key>     the current version of each object
   s3/<bucket>/index.json        key -> ETag, size and Content-Type of each saved object
 
-A pass scans the tables first, then copies the new and changed objects, then renames the tables' and the
-indexes' new files into place: a record saved always finds the objects it pointed to when it was read. Every
+A pass scans the tables first (with moto's writes paused: the tables as of one moment, see moto_server.py),
+then copies the new and changed objects, then renames the tables' and the indexes' new files into place: a
+record saved always finds the objects it pointed to when it was read. Every
 file is written under a temporary name and renamed, so a crash leaves the last complete pass. Not kept: SQS
 messages (the start sends queued jobs again), old object versions and delete markers, CloudWatch metrics.
 """
@@ -25,12 +26,14 @@ from pathlib import Path
 
 from chalicelib import aws
 from chalicelib.config import Settings
+from chalicelib.local.moto_server import writes_paused
 from chalicelib.observability import logger
 from chalicelib.ops.backup import put_items
 from chalicelib.records.models import ALL_MODELS
 from chalicelib.storage.s3 import S3Storage
 
 INDEX = "index.json"
+WRITES_LOCK = "writes.lock"  # shared with the stack's moto server
 
 
 @dataclass
@@ -48,8 +51,9 @@ class Pass:
 def save(data: Path, settings: Settings) -> Pass:
     """One pass: the tables as they are now, then the objects, then the new files renamed into place."""
     started, done = time.monotonic(), Pass()
-    for model in ALL_MODELS:
-        _stage_table(data / "tables" / f"{model.__name__}.jsonl", model.Meta.table_name, done)
+    with writes_paused(data / WRITES_LOCK):
+        for model in ALL_MODELS:
+            _stage_table(data / "tables" / f"{model.__name__}.jsonl", model.Meta.table_name, done)
     removed = {bucket: _stage_bucket(data / "s3" / bucket, bucket, done) for bucket in _buckets(settings)}
     for temporary, final in done.pending:
         os.replace(temporary, final)

@@ -131,12 +131,15 @@ def taken_port(settings) -> str | None:
     return None
 
 
-def start_moto(port: int, *, env: dict | None = None, timeout: float = 300, children: dict | None = None):
+def start_moto(port: int, *, env: dict | None = None, timeout: float = 300, children: dict | None = None,
+               writes_lock: Path | None = None):
     """A moto server child on ``port`` (it dies with this process), once it answers; for the stack, the benches
-    and the fault tests. ``children`` gets it before the wait, so a caller can stop it when the wait fails."""
+    and the fault tests. ``children`` gets it before the wait, so a caller can stop it when the wait fails;
+    ``writes_lock`` is the file its writes share with the save passes."""
     from chalicelib.local import processes
 
-    process = processes.spawn("chalicelib.local.moto_server", str(port), env=env or dict(os.environ),
+    lock = [str(writes_lock)] if writes_lock else []
+    process = processes.spawn("chalicelib.local.moto_server", str(port), *lock, env=env or dict(os.environ),
                               log=state_dir() / "logs" / "moto_server.log", cwd=ROOT)
     if children is not None:
         children[MOTO] = process
@@ -165,10 +168,11 @@ class Stack:
 
         started = time.monotonic()
         os.environ.update(self.env)
-        self.children[MOTO] = start_moto(self.settings.aws_port, env=self.env,
-                                         timeout=self.settings.start_timeout_seconds, children=self.children)
-        queues = bootstrap(self.settings)
         data = data_dir(self.settings.stage)
+        self.children[MOTO] = start_moto(self.settings.aws_port, env=self.env,
+                                         timeout=self.settings.start_timeout_seconds, children=self.children,
+                                         writes_lock=data / persist.WRITES_LOCK)
+        queues = bootstrap(self.settings)
         restored = persist.load(data, self.settings) if persist.saved_anything(data) else None
         services = wiring.services()
         resent = maintenance.resend_queued(services=services).lost_jobs_resent.fixed

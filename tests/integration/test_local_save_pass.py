@@ -1,0 +1,70 @@
+"""A save pass of `make run` writes the tables as of one moment, while writes go on: a transaction that
+changes two tables is saved in both or in neither (a reservation saved on the job but not on the user came
+back after a `kill -9` as a negative reservation)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+
+from chalicelib import aws
+from chalicelib.config import load_settings
+from chalicelib.local import persist
+from chalicelib.local.bootstrap import bootstrap
+from chalicelib.local.stack import local_environment, start_moto
+from chalicelib.records.models import Job, User
+from tests.conftest import reset_caches
+
+PASSES = 25
+
+
+@pytest.fixture
+def shared_moto(tmp_path, monkeypatch):
+    """A moto server process whose writes share the save passes' lock, with the stack's tables."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for name, value in local_environment(port).items():
+        monkeypatch.setenv(name, value)
+    reset_caches()
+    process = start_moto(port, writes_lock=tmp_path / persist.WRITES_LOCK)
+    settings = load_settings()
+    bootstrap(settings)
+    yield settings
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def transactions(stop: threading.Event, count: list) -> None:
+    """The same counter written to a user and a job in one transaction, again and again."""
+    client = aws.client("dynamodb")
+    while not stop.is_set():
+        count[0] += 1
+        client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": User.Meta.table_name, "Item": {"user_id": {"S": "u"}, "n": {"N": str(count[0])}}}},
+            {"Put": {"TableName": Job.Meta.table_name, "Item": {"job_id": {"S": "j"}, "n": {"N": str(count[0])}}}},
+        ])
+
+
+def saved_counter(data, model) -> str | None:
+    text = (data / "tables" / f"{model.__name__}.jsonl").read_text()
+    return json.loads(text)["n"]["N"] if text else None
+
+
+def test_every_pass_saves_both_halves_of_each_transaction(shared_moto, tmp_path):
+    stop, count = threading.Event(), [0]
+    writer = threading.Thread(target=transactions, args=(stop, count))
+    writer.start()
+    try:
+        seen = []
+        while len(seen) < PASSES:
+            persist.save(tmp_path, shared_moto)
+            seen.append((saved_counter(tmp_path, User), saved_counter(tmp_path, Job)))
+    finally:
+        stop.set()
+        writer.join(timeout=60)
+    assert all(user == job for user, job in seen), seen
+    assert len({user for user, _ in seen}) > 1, "the writes went on between the passes"
