@@ -105,20 +105,31 @@ async def press(query, *, bot, services: Services, correlation_id: str) -> None:
                               services=services, correlation_id=correlation_id,
                               job_params={"telegram": target} if target else None)
     except Exception as error:
-        await _edit(bot, target, getattr(reply, "text", None), markup=telegram_bot.retry_keyboard(video_id))
+        code = getattr(error, "code", None)
+        if code != "not_failed":  # else it was retried meanwhile (a double tap): the reply is that job's now
+            button = None if code == "not_found" else telegram_bot.retry_keyboard(video_id)
+            await _edit(bot, target, getattr(reply, "text", None), markup=button)
         if not isinstance(error, PrsnlError):
             raise
-        await telegram_bot.patiently(lambda: bot.answer_callback_query(
-            query.id, text=replies.retry_refused(error.code, error.message)))
+        why = replies.retry_refused(error.code, error.message)
+        await telegram_bot.patiently(lambda: bot.answer_callback_query(query.id, text=why))
         return
     await telegram_bot.patiently(lambda: bot.answer_callback_query(query.id, text=replies.RETRYING))
 
 
 async def _edit(bot, target: dict | None, text: str | None, *, markup=None) -> None:
-    if target is not None and text:
+    """Set the reply's text (and button); a reply that says so already is left as it is."""
+    from telegram.error import BadRequest
+
+    if target is None or not text:
+        return
+    try:
         await telegram_bot.patiently(lambda: bot.edit_message_text(
             text, chat_id=target["chat_id"], message_id=target["message_id"], disable_web_page_preview=True,
             reply_markup=markup))
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
 
 
 def _refused(telegram_id: int) -> None:
