@@ -323,19 +323,17 @@ def further_item(parent: Video, video_id: str, *, index: int, fields: dict, meta
                  note=parent.note, parent_video_id=parent.video_id, item_index=index, **fields)
 
 
-def mark_failed(video: Video, *, now: datetime, code: str, message: str) -> None:
-    video.update(actions=[Video.status.set(FAILED), Video.error_code.set(code), Video.error_message.set(message),
-                          Video.bytes_reserved.set(0), Video.updated_at.set(now)],
-                 condition=Video.video_id.exists())
-
-
 def fail_for_job(video: Video, job: Job, *, now: datetime, code: str, message: str) -> bool:
-    """The video of a job that failed for good (the worker's or the reaper's verdict): a capture's video fails, a
-    rendition's stays ready with that rendition failed. False when the video was deleted meanwhile."""
+    """The video of a job that failed for good (the worker's or the reaper's verdict): a capture's video fails (while
+    the job is still its job: a retry gave it another), a rendition's stays ready with that rendition failed. False
+    when the video was deleted or retried meanwhile."""
     if job.kind == jobs.RENDITION:
         entry = {"status": FAILED, "job_id": job.job_id, "error_code": code, "error_message": message}
         return _set_rendition(video, job.params["quality"], entry, now=now)
-    return applied(lambda: mark_failed(video, now=now, code=code, message=message))
+    return applied(lambda: video.update(
+        actions=[Video.status.set(FAILED), Video.error_code.set(code), Video.error_message.set(message),
+                 Video.bytes_reserved.set(0), Video.updated_at.set(now)],
+        condition=Video.video_id.exists() & (Video.job_id == job.job_id)))
 
 
 # -- renditions -------------------------------------------------------------------------------------------------

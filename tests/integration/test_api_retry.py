@@ -207,3 +207,15 @@ def test_simultaneous_retries_queue_the_video_once(user, drain, missing_file, at
     assert [job.job_id for job in Job.scan()] == queued
     assert drain() == 1 and videos.get(failed["video_id"]).status == videos.READY
     assert counters(user.user_id)[1] == 0
+
+
+def test_the_failed_attempt_cannot_fail_the_video_again_once_it_is_retried(client, user, drain, missing_file):
+    # GIVEN a failed capture's job as its worker knew it, and the video retried since
+    failed = failed_capture(client, user, drain, missing_file.url)
+    earlier = jobs.get(failed["job_id"])
+    assert retry(client, user, failed["video_id"]).status_code == 202
+    # WHEN that earlier attempt (a wedged worker, the reaper) gives its verdict late
+    video = videos.get(failed["video_id"])
+    late = videos.fail_for_job(video, earlier, now=wiring.services().clock.now(), code="transient", message="late")
+    # THEN the retried video is left queued for its new job
+    assert late is False and videos.get(failed["video_id"]).status == videos.QUEUED
