@@ -215,3 +215,4 @@ def test_a_failed_capture_is_retried_from_its_card_and_storage_shows_day_by_day(
     assert page.inner_text("#storage-now").startswith("· now ")
     screenshot(page, "5-storage-trend")
     context.close()
+    assert requests.delete(f"{api}/api/videos/{video_id}", headers=headers, timeout=10).status_code == 204
