@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chalicelib import netguard, observability, platforms
-from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, QuotaExceededError
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, QuotaExceededError, UnavailableError
 from chalicelib.ops import metrics
 from chalicelib.records import jobs, users, videos
 from chalicelib.records.models import Job, Video
@@ -113,9 +113,9 @@ def _send(video: Video, job: Job, services: Services, correlation_id: str | None
                               correlation_id=correlation_id or observability.logger.get_correlation_id())
     try:
         services.queue.send(message)
-    except Exception:
+    except Exception as error:
         undo()
-        raise
+        raise UnavailableError("the job queue did not take the job: nothing was saved; send it again") from error
 
 
 def _guard(url: str, platform: str, services: Services) -> None:

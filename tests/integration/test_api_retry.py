@@ -167,7 +167,7 @@ def test_a_retry_whose_job_cannot_be_queued_is_taken_back(client, user, drain, m
     # WHEN it is retried
     response = retry(client, user, failed["video_id"])
     # THEN the caller is told, the video is failed again (retryable), and the job nobody would run is gone
-    assert response.status_code == 500 and response.json_body["error"]["code"]
+    assert (response.status_code, response.json_body["error"]["code"]) == (503, "unavailable")
     video = videos.get(failed["video_id"])
     assert (video.status, video.error_code) == (videos.FAILED, capture.QUEUE_UNAVAILABLE)
     assert Job.count() == 0 and Video.count() == 1

@@ -121,3 +121,15 @@ def test_platform_link_is_queued_without_a_dns_lookup_at_capture(client, user, d
     assert response.status_code == 202, response.json_body
     assert response.json_body["video"]["canonical_url"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
     assert response.json_body["video"]["platform"] == "youtube"
+
+
+def test_capture_whose_job_cannot_be_queued_answers_503_and_keeps_nothing(client, user, media_server):
+    from chalicelib.queue import SqsJobQueue
+    from chalicelib.records.models import Job, Video, VideoSource
+
+    wiring.override(queue=SqsJobQueue("prsnl-local-no-such-queue"))
+    response = capture(client, user, media_server.url("files", "clip.mp4"))
+    assert (response.status_code, response.json_body["error"]["code"]) == (503, "unavailable")
+    assert (Video.count(), Job.count(), VideoSource.count()) == (0, 0, 0)
+    usage = client.http.get("/api/storage/stats", headers=user.headers).json_body
+    assert (usage["bytes_reserved"], usage["video_count"]) == (0, 0)
