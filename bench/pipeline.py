@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -185,7 +186,7 @@ def main() -> None:
         server = MediaServer(files).start()
         rows = bench_download(server.url("files", "src-188.mp4"), src.stat().st_size, work)
         rows += bench_processing(src, work)
-        port = 5123
+        port = free_port()  # a fixed one would let another run's moto server answer (and reset) for ours
         moto = start_moto(port)
         env = {**os.environ, **local_environment(port), "PRSNL_ALLOW_LOOPBACK_URLS": "true",
                "PRSNL_WORKER_CONCURRENCY": os.environ.get("PRSNL_WORKER_CONCURRENCY", "4"),
@@ -198,6 +199,12 @@ def main() -> None:
             moto.terminate()
             moto.wait()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def print_table(rows: list[tuple]) -> None:
