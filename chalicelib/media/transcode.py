@@ -1,20 +1,22 @@
 """Remux or transcode to a browser-safe MP4: a pure plan, then one ffmpeg run that is verified.
 
-``plan()`` is pure so every decision (copy what browsers already play, scale down, compress) is a
-table test; ``run()`` only turns the plan into an ffmpeg command. Heights are the short side of the
-picture ("1080p"), so a portrait 1080x1920 phone video is already 1080p and is not shrunk.
+``plan()`` is pure so every decision (copy what browsers already play, scale down, compress, the bitrate
+that holds the output under the size threshold) is a table test, and so is ``refit()``, the second pass's
+lower bitrate when the first came out too big; ``run()`` only turns plans into ffmpeg commands. Heights are
+the short side of the picture ("1080p"), so a portrait 1080x1920 phone video is already 1080p and is not shrunk.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chalicelib.config import MB
 from chalicelib.errors import BadRequestError, PermanentJobError
 from chalicelib.media.probe import MediaInfo, VideoInfo, probe, require_video
 from chalicelib.media.tools import run_ffmpeg
+from chalicelib.observability import logger
 
 BROWSER_H264_PROFILES = frozenset({"Constrained Baseline", "Baseline", "Main", "High"})
 BROWSER_PIX_FMTS = frozenset({"yuv420p", "yuvj420p"})
@@ -26,6 +28,16 @@ MIN_COMPRESS_BITRATE = 500_000
 DEFAULT_MAX_BITRATE = 8_000_000
 # The output may lose a little at the end (edit lists, audio priming) but not more.
 MIN_OUTPUT_SHARE = 0.9
+# What the size threshold must leave free besides the video: the MP4's boxes (a fixed part, and an index that
+# grows by some 12 bytes per video frame and 4 per audio frame) and the error of the estimate itself.
+CONTAINER_BYTES = 64 * 1024
+INDEX_BYTES_PER_SECOND = 1024
+SIZE_MARGIN = 0.02
+# The encoder's rate buffer (VBV), in seconds at the capped rate: it keeps the whole file within
+# maxrate x duration + one buffer, so the buffer is paid out of the budget.
+BUFFER_SECONDS = 1
+# A second pass aims this much below what the first pass's overshoot says would just fit.
+REFIT_MARGIN = 0.9
 
 
 @dataclass(frozen=True)
@@ -51,10 +63,15 @@ class Plan:
     height: int | None = None
     crf: int | None = None
     maxrate: int | None = None
+    max_bytes: int | None = None  # the size the output is held to (None: no bitrate above the floor fits it)
 
     @property
     def kind(self) -> str:
         return "remux" if self.video == "copy" and self.audio in ("copy", None) else "transcode"
+
+    @property
+    def bufsize(self) -> int:
+        return BUFFER_SECONDS * self.maxrate
 
 
 def plan(info: MediaInfo, limits: Limits, target_height: int | None = None) -> Plan:
@@ -75,12 +92,35 @@ def plan(info: MediaInfo, limits: Limits, target_height: int | None = None) -> P
     if not reasons:
         reason = f"audio is {info.audio.codec}" if audio == "aac" else "browser-ready"
         return Plan(info, video="copy", audio=audio, reason=reason)
+    maxrate, max_bytes = _rate_for_size(info, audio, limits)
     return Plan(info, video="h264", audio=audio, reason=", ".join(reasons), height=height - height % 2,
-                crf=COMPRESS_CRF if compress else CRF, maxrate=_maxrate(info, limits, compress))
+                crf=COMPRESS_CRF if compress else CRF, maxrate=maxrate, max_bytes=max_bytes)
+
+
+def refit(p: Plan, out: MediaInfo) -> Plan | None:
+    """The plan of a second pass when the first came out over its target: the video bitrate scaled by how far
+    the video overshot what it may take, with a margin. None when the output fits, or nothing lower can help."""
+    if p.max_bytes is None or out.size <= p.max_bytes or p.maxrate <= MIN_COMPRESS_BITRATE:
+        return None
+    allowed = _video_bits(p.source, p.audio, p.max_bytes)
+    spent = max(1.0, out.size * 8 - _other_bits(p.source, p.audio))
+    maxrate = max(MIN_COMPRESS_BITRATE, int(p.maxrate * allowed / spent * REFIT_MARGIN))
+    return replace(p, maxrate=min(maxrate, p.maxrate - 1))
 
 
 def run(p: Plan, src, dst, on_progress: Callable[[float], None] | None = None) -> MediaInfo:
-    """Write ``dst`` as a faststart MP4, then probe it: what we store is checked, not assumed."""
+    """Write ``dst`` as a faststart MP4, then probe it: what we store is checked, not assumed. An encode that
+    came out over the plan's size gets one second pass at a lower bitrate (its progress runs again from 0)."""
+    out = _encode(p, src, dst, on_progress)
+    second = refit(p, out)
+    if second is not None:
+        logger.info("the encode came out over its target: a second pass", extra={
+            "bytes": out.size, "max_bytes": p.max_bytes, "maxrate": p.maxrate, "second_maxrate": second.maxrate})
+        p, out = second, _encode(second, src, dst, on_progress)
+    return _verified(p, out)
+
+
+def _encode(p: Plan, src, dst, on_progress: Callable[[float], None] | None) -> MediaInfo:
     import ffmpeg
 
     source = ffmpeg.input(os.fspath(src))
@@ -92,7 +132,7 @@ def run(p: Plan, src, dst, on_progress: Callable[[float], None] | None = None) -
         options.update(_audio_options(p))
     output = ffmpeg.output(*streams, os.fspath(dst), format="mp4", **options)
     run_ffmpeg(output, duration=p.source.duration, on_progress=on_progress)
-    return _verified(p, probe(dst))
+    return probe(dst)
 
 
 def _browser_h264(video: VideoInfo) -> bool:
@@ -100,12 +140,26 @@ def _browser_h264(video: VideoInfo) -> bool:
             and video.pix_fmt in BROWSER_PIX_FMTS)
 
 
-def _maxrate(info: MediaInfo, limits: Limits, compress: bool) -> int:
-    """The bitrate cap; when compressing, also what fits the threshold over the whole duration."""
-    if not compress or not info.duration:
-        return limits.max_bitrate
-    budget = int(limits.compress_above_bytes * 8 / info.duration) - AUDIO_BITRATE
-    return max(MIN_COMPRESS_BITRATE, min(limits.max_bitrate, budget))
+def _rate_for_size(info: MediaInfo, audio: str | None, limits: Limits) -> tuple[int, int | None]:
+    """The video bitrate cap, and the size it holds the output to: the threshold, when a rate above the
+    watchable floor fits it over the whole duration (one rate buffer included); otherwise the floor, unheld."""
+    if not info.duration:
+        return limits.max_bitrate, None
+    fitting = int(_video_bits(info, audio, limits.compress_above_bytes) / (info.duration + BUFFER_SECONDS))
+    if fitting < MIN_COMPRESS_BITRATE:
+        return MIN_COMPRESS_BITRATE, None
+    return min(limits.max_bitrate, fitting), limits.compress_above_bytes
+
+
+def _video_bits(info: MediaInfo, audio: str | None, max_bytes: int) -> float:
+    """The bits the video stream may take for the whole file to fit ``max_bytes``."""
+    return max_bytes * (1 - SIZE_MARGIN) * 8 - _other_bits(info, audio)
+
+
+def _other_bits(info: MediaInfo, audio: str | None) -> float:
+    """The bits of the output that are not video: the audio stream and the MP4's boxes."""
+    audio_rate = 0 if audio is None else AUDIO_BITRATE if audio == "aac" else info.audio.bit_rate or AUDIO_BITRATE
+    return info.duration * audio_rate + (CONTAINER_BYTES + INDEX_BYTES_PER_SECOND * info.duration) * 8
 
 
 def _scaled(video, height: int):
@@ -118,7 +172,7 @@ def _scaled(video, height: int):
 def _video_options(p: Plan) -> dict:
     if p.video == "copy":
         return {"c:v": "copy"}
-    return {"c:v": "libx264", "preset": PRESET, "crf": p.crf, "maxrate": p.maxrate, "bufsize": 2 * p.maxrate}
+    return {"c:v": "libx264", "preset": PRESET, "crf": p.crf, "maxrate": p.maxrate, "bufsize": p.bufsize}
 
 
 def _audio_options(p: Plan) -> dict:
@@ -137,6 +191,9 @@ def _verified(p: Plan, out: MediaInfo) -> MediaInfo:
     ])
     if problems:
         raise PermanentJobError(f"output check failed: {'; '.join(problems)}", code="invalid_media")
+    if p.max_bytes is not None and out.size > p.max_bytes:
+        raise PermanentJobError(f"compressed to {out.size} bytes, still over the target of {p.max_bytes}",
+                                code="too_large")
     return out
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from chalicelib.config import MB
 from chalicelib.errors import PermanentJobError
 from chalicelib.media.probe import probe
 from chalicelib.media.transcode import CRF, Limits, plan, run
@@ -15,9 +16,11 @@ from tests.media import (
     make_corrupt,
     make_hevc,
     make_hls,
+    make_large,
     make_mkv,
     make_mov,
     make_webm,
+    recording_ffmpeg,
     top_level_boxes,
 )
 
@@ -132,6 +135,69 @@ def test_run_compresses_when_above_threshold(tmp_path):
     # THEN it is smaller than both
     assert compressed.size < plain.size < info.size
     assert_browser_mp4(compressed, width=1280, height=720)
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory):
+    """About 4 MB of noisy 360p over 5 s, made at a high bitrate: it really needs compressing to fit 1 MB."""
+    return make_large(tmp_path_factory.mktemp("noisy") / "noisy.mp4", 4 * MB, seconds=6, width=640, height=360)
+
+
+@pytest.fixture
+def ffmpeg_log(tmp_path, settings_env):
+    """Every ffmpeg process the test starts, one line of arguments each."""
+    script, log = recording_ffmpeg(tmp_path)
+    settings_env(PRSNL_FFMPEG=script)
+    return log
+
+
+def encodes(log) -> list[int]:
+    """The video bitrate cap of each encode run."""
+    runs = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    return [int(args[args.index("-maxrate") + 1]) for args in runs]
+
+
+def test_run_holds_compressed_output_under_threshold_in_one_pass(noisy, tmp_path, ffmpeg_log):
+    # GIVEN a 4 MB noisy file and a threshold of 1 MB
+    info = probe(noisy)
+    p = plan(info, Limits(compress_above_bytes=MB))
+
+    # WHEN it is compressed
+    out = run(p, noisy, tmp_path / "out.mp4")
+
+    # THEN one encode makes it fit, with all of its duration
+    assert len(encodes(ffmpeg_log)) == 1
+    assert out.size <= MB
+    assert out.duration == pytest.approx(info.duration, abs=1 / info.video.fps)
+
+
+def test_run_makes_a_second_pass_at_a_lower_rate_when_the_first_overshoots(noisy, tmp_path, ffmpeg_log):
+    # GIVEN a plan whose first pass is three times too optimistic for the 1 MB it promises
+    info = probe(noisy)
+    fitting = plan(info, Limits(compress_above_bytes=MB))
+    optimistic = replace(fitting, maxrate=3 * fitting.maxrate)
+
+    # WHEN it runs
+    out = run(optimistic, noisy, tmp_path / "out.mp4")
+
+    # THEN a second encode at a lower rate brings it under 1 MB, with all of its duration
+    first, second = encodes(ffmpeg_log)
+    assert first == optimistic.maxrate > second
+    assert out.size <= MB
+    assert out.duration == pytest.approx(info.duration, abs=1 / info.video.fps)
+    assert_browser_mp4(out, width=640, height=360)
+
+
+def test_run_fails_as_too_large_when_the_second_pass_overshoots_too(noisy, tmp_path):
+    # GIVEN a plan that promises 100 kB for 5 s of noise at a watchable rate: no pass can keep that
+    p = replace(plan(probe(noisy), Limits(compress_above_bytes=MB)), max_bytes=100_000)
+
+    # WHEN it runs, THEN it fails with a clear reason rather than store what is over the target
+    with pytest.raises(PermanentJobError) as error:
+        run(p, noisy, tmp_path / "out.mp4")
+
+    assert error.value.code == "too_large"
+    assert "still over the target of 100000" in error.value.message
 
 
 def test_run_reports_progress_forward_up_to_the_end(tmp_path):

@@ -1,5 +1,6 @@
 """Processing and storage end to end: HLS, og:video and JSON-LD pages, WebM/VP9, MKV, corrupt media, a video
-over 100 MB, ten captures at once through the local worker loop; keys, headers, metadata, quota, temp files.
+over 100 MB, a video over the compression threshold, ten captures at once through the local worker loop; keys,
+headers, metadata, sizes, quota, temp files.
 
 Real yt-dlp and ffmpeg against the loopback media server, S3/DynamoDB/SQS on in-process moto.
 """
@@ -13,6 +14,7 @@ import time
 import pytest
 
 from chalicelib import aws, capture, wiring
+from chalicelib.config import MB
 from chalicelib.local import worker_loop
 from chalicelib.media.probe import probe
 from chalicelib.records import jobs, videos
@@ -145,6 +147,27 @@ def test_video_over_100_mb_end_to_end_with_multipart_upload(user, drain, large_v
     head = aws.client("s3").head_object(Bucket=wiring.services().settings.bucket, Key=video.file_key)
     assert re.fullmatch(r'"[0-9a-f]+-\d+"', head["ETag"])  # a multipart upload's ETag counts its parts
     assert head["ContentLength"] == video.filesize
+    assert not any(work_dir.iterdir())
+
+
+def test_video_over_compress_threshold_is_stored_within_it_with_its_duration(user, drain, media_dir, media_server,
+                                                                             settings_env, work_dir, tmp_path):
+    # GIVEN a 4 MB noisy video on the loopback server, and the compression threshold lowered to 1 MB
+    source = probe(test_media.make_large(media_dir / "noisy.mp4", 4 * MB, seconds=6, width=640, height=360))
+    settings_env(PRSNL_COMPRESS_ABOVE_BYTES=MB)
+    # WHEN it is captured and the worker runs it
+    result = queue(media_server.url("files", "noisy.mp4"))
+    drain()
+    # THEN what is stored fits the threshold and lasts as long as the source, to a frame
+    video = videos.get(result.video.video_id)
+    assert video.status == videos.READY, video.error_message
+    head = aws.client("s3").head_object(Bucket=wiring.services().settings.bucket, Key=video.file_key)
+    assert head["ContentLength"] == video.filesize <= MB
+    out = stored(video, tmp_path)
+    assert (out.video.codec, out.video.width, out.video.height) == ("h264", 640, 360)
+    assert out.duration == pytest.approx(source.duration, abs=1 / source.video.fps)
+    # AND the quota counts what is stored, and nothing is left behind
+    assert get_user("alice").bytes_used == sum(o["Size"] for o in wiring.services().storage.list(""))
     assert not any(work_dir.iterdir())
 
 

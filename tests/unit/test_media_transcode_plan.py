@@ -1,24 +1,37 @@
 """plan() decides remux or transcode from probe facts alone: table tests, no ffmpeg."""
 
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.config import MB, load_settings
 from chalicelib.errors import BadRequestError, PermanentJobError
 from chalicelib.media.probe import AudioInfo, MediaInfo, VideoInfo
-from chalicelib.media.transcode import AUDIO_BITRATE, COMPRESS_CRF, CRF, MIN_COMPRESS_BITRATE, Limits, plan
+from chalicelib.media.transcode import (
+    AUDIO_BITRATE,
+    BUFFER_SECONDS,
+    COMPRESS_CRF,
+    CONTAINER_BYTES,
+    CRF,
+    INDEX_BYTES_PER_SECOND,
+    MIN_COMPRESS_BITRATE,
+    Limits,
+    plan,
+    refit,
+)
 
 LIMITS = Limits(max_height=1080, compress_above_bytes=200 * MB, max_bitrate=8_000_000)
 
 
 def media(*, codec="h264", profile="High", pix_fmt="yuv420p", width=1920, height=1080, audio="aac",
-          size=50 * MB, duration=60.0, video=True) -> MediaInfo:
+          audio_rate=None, size=50 * MB, duration=60.0, video=True) -> MediaInfo:
     return MediaInfo(
         format_name="mov,mp4,m4a,3gp,3g2,mj2",
         duration=duration,
         size=size,
         bit_rate=int(size * 8 / duration),
         video=VideoInfo(0, codec, profile, pix_fmt, width, height, 30.0, None) if video else None,
-        audio=AudioInfo(1, audio, 48000, 2, None) if audio else None,
+        audio=AudioInfo(1, audio, 48000, 2, audio_rate) if audio else None,
     )
 
 
@@ -72,6 +85,14 @@ def test_plan_transcodes_h264_when_above_max_height():
     assert (p.kind, p.video, p.audio, p.height) == ("transcode", "h264", "copy", 1080)
 
 
+def largest_output(p, audio_rate: int) -> float:
+    """The most bytes the encoder may write under the plan: the capped rate over the duration plus one rate
+    buffer (what VBV allows), the audio, and the MP4's boxes."""
+    duration = p.source.duration
+    video_bits = p.maxrate * (duration + BUFFER_SECONDS)
+    return (video_bits + audio_rate * duration) / 8 + CONTAINER_BYTES + INDEX_BYTES_PER_SECOND * duration
+
+
 def test_plan_compresses_when_above_compress_threshold():
     # GIVEN a browser-ready file of 400 s, above the 200 MB threshold
     source = media(size=300 * MB, duration=400.0)
@@ -79,20 +100,83 @@ def test_plan_compresses_when_above_compress_threshold():
     # WHEN planning
     p = plan(source, LIMITS)
 
-    # THEN it is re-encoded harder, with a cap that fits the threshold over the duration
+    # THEN it is re-encoded harder, held to the threshold, at a cap below the general one
     assert (p.kind, p.video, p.crf, p.height) == ("transcode", "h264", COMPRESS_CRF, 1080)
-    assert p.maxrate == int(200 * MB * 8 / 400) - AUDIO_BITRATE
+    assert p.max_bytes == 200 * MB
     assert p.maxrate < LIMITS.max_bitrate
 
 
-@pytest.mark.parametrize(("duration", "maxrate"), [
-    (10.0, 8_000_000),  # short: the general cap
-    (4 * 3600.0, MIN_COMPRESS_BITRATE),  # very long: never below a watchable floor
+@pytest.mark.parametrize(("source", "threshold", "audio_rate"), [
+    (media(size=300 * MB, duration=400.0), 200 * MB, AUDIO_BITRATE),  # AAC copied, its rate unknown
+    (media(size=300 * MB, duration=400.0, audio_rate=320_000), 200 * MB, 320_000),  # AAC copied at 320 kbit/s
+    (media(size=300 * MB, duration=400.0, audio="opus"), 200 * MB, AUDIO_BITRATE),  # re-encoded to AAC
+    (media(size=300 * MB, duration=400.0, audio=None), 200 * MB, 0),  # silent: all of it for the picture
+    (media(size=12 * MB, duration=4.0), 2 * MB, AUDIO_BITRATE),  # short: the rate buffer weighs
+    (media(size=400 * MB, duration=1800.0, codec="vp9"), 300 * MB, AUDIO_BITRATE),  # under it, but encoded
 ])
-def test_plan_bounds_compression_bitrate(duration, maxrate):
+def test_plan_fits_threshold_with_room_for_audio_boxes_and_buffer(source, threshold, audio_rate):
+    # WHEN planning an encode
+    p = plan(source, Limits(compress_above_bytes=threshold))
+
+    # THEN even the largest output the encoder may write fits the threshold, and not by much
+    assert p.max_bytes == threshold
+    assert 0.95 * threshold <= largest_output(p, audio_rate) <= threshold
+
+
+@pytest.mark.parametrize(("duration", "maxrate", "max_bytes"), [
+    (10.0, 8_000_000, 200 * MB),  # short: the general cap, well within the threshold
+    (4 * 3600.0, MIN_COMPRESS_BITRATE, None),  # very long: never below a watchable floor, which does not fit
+])
+def test_plan_bounds_compression_bitrate(duration, maxrate, max_bytes):
     p = plan(media(size=300 * MB, duration=duration), LIMITS)
 
-    assert p.maxrate == maxrate
+    assert (p.maxrate, p.max_bytes) == (maxrate, max_bytes)
+
+
+def test_plan_holds_no_size_when_duration_unknown():
+    p = plan(replace(media(size=300 * MB), duration=0.0), LIMITS)
+
+    assert (p.maxrate, p.max_bytes) == (LIMITS.max_bitrate, None)
+
+
+FIRST = plan(media(size=300 * MB, duration=400.0), LIMITS)
+
+
+def output(size: int) -> MediaInfo:
+    return replace(FIRST.source, size=size)
+
+
+@pytest.mark.parametrize("overshoot", [1.02, 1.5, 3.0])
+def test_refit_lowers_the_rate_so_the_second_pass_fits_when_the_first_overshot(overshoot):
+    # GIVEN a first pass that came out over its 200 MB target
+    first_size = int(FIRST.max_bytes * overshoot)
+
+    # WHEN refitting
+    second = refit(FIRST, output(first_size))
+
+    # THEN the rate drops at least as much as the video overshot, so an output that scales with it fits
+    other = largest_output(FIRST, AUDIO_BITRATE) - FIRST.maxrate * (FIRST.source.duration + BUFFER_SECONDS) / 8
+    predicted = other + (first_size - other) * second.maxrate / FIRST.maxrate
+    assert second.maxrate < FIRST.maxrate
+    assert predicted <= FIRST.max_bytes
+    assert (second.crf, second.height, second.max_bytes) == (FIRST.crf, FIRST.height, FIRST.max_bytes)
+
+
+def test_refit_stops_at_the_floor_when_the_overshoot_is_huge():
+    second = refit(FIRST, output(FIRST.max_bytes * 50))
+
+    assert second.maxrate == MIN_COMPRESS_BITRATE
+    assert refit(second, output(FIRST.max_bytes * 2)) is None  # nothing lower is left to try
+
+
+def test_refit_is_none_when_the_output_fits():
+    assert refit(FIRST, output(FIRST.max_bytes)) is None
+
+
+def test_refit_is_none_when_no_size_was_promised():
+    unheld = plan(media(size=300 * MB, duration=4 * 3600.0), LIMITS)
+
+    assert refit(unheld, output(10 * FIRST.max_bytes)) is None
 
 
 @pytest.mark.parametrize(("target", "kind", "height"), [
