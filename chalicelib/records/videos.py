@@ -181,8 +181,13 @@ def stored_bytes(video: Video) -> int:
 
 def object_keys(video: Video) -> list[str]:
     """Every key the video has or may be writing right now (keys are deterministic)."""
-    languages = tuple(_as_dict(video.captions))
+    languages = tuple(captions_of(video))
     return sorted(set(layout.keys_of(video.video_id, video.created_at, languages)) | stored_keys(video))
+
+
+def captions_of(video: Video) -> dict[str, dict]:
+    """Language -> {origin, source_language} of the captions stored, in the order they were stored (the owner's)."""
+    return _as_dict(video.captions)
 
 
 def job_ids(video: Video) -> list[str]:

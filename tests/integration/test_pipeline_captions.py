@@ -6,9 +6,11 @@ captions with signed URLs. S3/DynamoDB/SQS on in-process moto.
 
 from __future__ import annotations
 
+import json
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -159,3 +161,59 @@ def test_deleting_a_captioned_video_removes_its_captions(client, user, drain, si
 def test_queued_capture_answer_has_no_captions_yet(client, user, site):
     body = capture(client, user, f"{site}/page.html").json_body
     assert get(client, user, f"/api/videos/{body['video_id']}").json_body["captions"] == {}
+
+
+def test_the_api_lists_the_captions_with_signed_urls(client, user, drain, site, other_user):
+    users.set_caption_languages(user.user_id, ["de", "en"])
+    video_id = captured_ready(client, user, drain, f"{site}/page.html")["video_id"]
+    answer = get(client, user, f"/api/videos/{video_id}/captions")
+    assert answer.status_code == 200, answer.json_body
+    body = answer.json_body
+    # the owner's order: German first, so the transcript is the German text
+    assert [(c["language"], c["origin"]) for c in body["captions"]] == [("de", "uploaded"), ("en", "uploaded")]
+    for caption in body["captions"]:
+        url = urlsplit(caption["url"])
+        assert url.path.endswith(f"/{video_id}.{caption['language']}.vtt") and "X-Amz-Signature" in url.query
+        assert caption["expires_at"]
+    assert urlsplit(body["transcript"]["url"]).path.endswith(f"/{video_id}.txt")
+    assert videos.get(video_id).transcript == "Guten Tag, Wombat"
+    # another user cannot list them
+    assert get(client, other_user, f"/api/videos/{video_id}/captions").status_code == 404
+
+
+def test_the_watch_page_carries_a_track_per_language_served_from_its_own_origin(client, user, drain, site):
+    users.set_caption_languages(user.user_id, ["en", "de"])
+    watch_url = captured_ready(client, user, drain, f"{site}/page.html")["watch_url"]
+    page_path = urlsplit(watch_url).path
+    html = client.http.get(page_path).body.decode()
+    assert (f'<track kind="subtitles" srclang="en" label="en" src="{watch_url}/captions/en" default>'
+            f'<track kind="subtitles" srclang="de" label="de" src="{watch_url}/captions/de">') in html
+    vtt = client.http.get(f"{page_path}/captions/en")
+    assert vtt.status_code == 200 and vtt.headers["Content-Type"] == "text/vtt; charset=utf-8"
+    assert vtt.body.decode().startswith("WEBVTT") and "quokka" in vtt.body.decode()
+    missing = client.http.get(f"{page_path}/captions/fr")
+    assert missing.status_code == 404 and missing.json_body["error"]["code"] == "captions_not_found"
+    assert client.http.get("/watch/not-a-token/captions/en").status_code == 404
+
+
+def test_the_caption_languages_are_a_setting_of_the_user(client, user, settings_env):
+    settings_env(PRSNL_CAPTION_LANGUAGES="en,pt_BR")
+    assert get(client, user, "/api/me").json_body == {
+        "user_id": user.user_id, "name": "Alice", "caption_languages": ["en", "pt-br"],
+        "caption_languages_default": True}
+    changed = client.http.patch("/api/me", headers=user.headers, body=json.dumps({"caption_languages": ["DE", "de"]}))
+    assert changed.status_code == 200 and changed.json_body["caption_languages"] == ["de"]
+    assert users.get_user(user.user_id).caption_languages == ["de"]
+    back = client.http.patch("/api/me", headers=user.headers, body=json.dumps({"caption_languages": None}))
+    assert back.json_body["caption_languages"] == ["en", "pt-br"] and back.json_body["caption_languages_default"]
+
+
+@pytest.mark.parametrize("body", [{"caption_languages": []}, {"caption_languages": "en"},
+                                  {"caption_languages": ["../x"]}, {"caption_languages": [3]},
+                                  {"caption_languages": ["en"] * 9}, {"languages": ["en"]}, {}])
+def test_bad_caption_languages_are_a_clear_400_and_change_nothing(client, user, body):
+    response = client.http.patch("/api/me", headers=user.headers, body=json.dumps(body))
+    assert response.status_code == 400, response.json_body
+    assert response.json_body["error"]["code"] in ("invalid_caption_languages", "invalid_settings")
+    assert users.get_user(user.user_id).caption_languages is None
+    assert client.http.get("/api/me").status_code == 401  # and no answer without a key
