@@ -23,6 +23,10 @@ CAPTION_RETRIES = 1  # a caption is not worth the video's patience: one retry, t
 MAX_CAPTION_BYTES = 4 * 1024 * 1024  # a caption file is served through the API (watch page tracks): text only
 TEXT_CODECS = frozenset({"mov_text", "subrip", "srt", "ass", "ssa", "webvtt", "text"})  # ffmpeg converts these
 UNDETERMINED = "und"  # an embedded stream without a language tag
+# ISO 639-2/B codes (Matroska's tags) whose 639-2/T form (MP4's, and what yt-dlp's ISO639Utils knows) differs
+_BIBLIOGRAPHIC = {"alb": "sqi", "arm": "hye", "baq": "eus", "bur": "mya", "chi": "zho", "cze": "ces", "dut": "nld",
+                  "fre": "fra", "geo": "kat", "ger": "deu", "gre": "ell", "ice": "isl", "mac": "mkd", "mao": "mri",
+                  "may": "msa", "per": "fas", "rum": "ron", "slo": "slk", "tib": "bod", "wel": "cym"}
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 _SEEN_LINES = 3  # rolling auto-captions repeat the previous one or two lines in each cue
@@ -76,7 +80,8 @@ def _short(code: str) -> str:
     from yt_dlp.utils import ISO639Utils
 
     head, _, rest = code.partition("-")
-    short = ISO639Utils.long2short(head.lower()) if len(head) == 3 else None
+    head = _BIBLIOGRAPHIC.get(head.lower(), head.lower())
+    short = ISO639Utils.long2short(head) if len(head) == 3 else None
     return f"{short}-{rest}" if short and rest else short or code
 
 

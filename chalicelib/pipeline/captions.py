@@ -19,7 +19,8 @@ from chalicelib.storage import layout
 if TYPE_CHECKING:
     from chalicelib.pipeline.run import Run
 
-# the record's copy of the transcript: about 3 hours of speech, and the item far below DynamoDB's 400 KB
+# the record's copy of the transcript: one hour of speech (~49 KB, bench/transcript_size.py) fits whole, about 78
+# minutes at most, and the item stays far below DynamoDB's 400 KB
 TRANSCRIPT_MAX_BYTES = 64 * 1024
 
 
