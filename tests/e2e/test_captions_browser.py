@@ -4,15 +4,12 @@ and the web library's player show the caption's cue while the video plays. Scree
 
 from __future__ import annotations
 
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import requests
 
 from tests import media as test_media
 from tests.e2e.conftest import wait_for
+from tests.static_site import serve
 
 pytestmark = pytest.mark.e2e
 DEADLINE_MS = 90_000
@@ -23,11 +20,6 @@ SHOWN = """video => { const track = video.textTracks[0];
         ? track.activeCues[0].text : null; }"""
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def captioned_page(tmp_path_factory):
     root = tmp_path_factory.mktemp("captioned-site")
@@ -36,10 +28,8 @@ def captioned_page(tmp_path_factory):
     (root / "index.html").write_text(
         '<!doctype html><html><head><title>Platypus baking</title></head><body><video controls src="/clip.mp4">'
         '<track kind="subtitles" srclang="en" label="English" src="/en.vtt"></video></body></html>')
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    server.shutdown()
+    with serve(root) as base_url:
+        yield f"{base_url}/index.html"
 
 
 def ready_video(stack: dict, url: str) -> dict:

@@ -7,18 +7,17 @@ captions with signed URLs. S3/DynamoDB/SQS on in-process moto.
 from __future__ import annotations
 
 import json
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
 
-from chalicelib import aws, wiring
+from chalicelib import aws, platforms, wiring
 from chalicelib.records import users, videos
 from chalicelib.storage import layout
+from tests import fakes
 from tests import media as test_media
 from tests.api_calls import capture, captured_ready, get
+from tests.static_site import serve
 
 ENGLISH = """WEBVTT
 
@@ -28,29 +27,35 @@ Hello from the <b>quokka</b> caption
 00:00:00.900 --> 00:00:01.800
 and its second line
 """
+# YouTube's automatic captions: each line shown again in the next cue, word timings inline, a 10 ms hold cue
+ROLLING = """WEBVTT
+Kind: captions
+Language: en
+
+00:00:00.000 --> 00:00:00.490 align:start position:0%
+
+never<00:00:00.200><c> gonna</c><00:00:00.300><c> echidna</c>
+
+00:00:00.490 --> 00:00:00.500 align:start position:0%
+never gonna echidna
+\u0020
+
+00:00:00.500 --> 00:00:01.000 align:start position:0%
+never gonna echidna
+give<00:00:00.700><c> you</c><00:00:00.800><c> up</c>
+"""
+YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 GERMAN_SRT = "1\n00:00:00,000 --> 00:00:01,500\nGuten Tag, Wombat\n"
 EMBEDDED_SRT = "1\n00:00:00,000 --> 00:00:01,000\nan embedded numbat says hi\n"
 
 
-class CaptionSite(SimpleHTTPRequestHandler):
-    """A site's files; anything under /broken/ answers 500 (a caption server that errs)."""
-
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        if self.path.startswith("/broken/"):
-            self.send_error(500, "caption store down")
-            return
-        super().do_GET()
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, media_dir):
+def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("site")
     test_media.make_clip(root / "clip.mp4", seconds=2, width=160, height=120)
     (root / "en.vtt").write_text(ENGLISH)
     (root / "de.srt").write_text(GERMAN_SRT)
+    (root / "rolling.vtt").write_text(ROLLING)
     (root / "page.html").write_text(
         '<!doctype html><html><head><title>Captioned page</title></head><body>'
         '<video controls src="/clip.mp4">'
@@ -58,10 +63,8 @@ def site(tmp_path_factory, media_dir):
         '<track kind="subtitles" srclang="de" src="/de.srt">'
         '<track kind="captions" srclang="fr" src="/broken/fr.vtt">'
         '</video></body></html>')
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(CaptionSite, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(root) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +115,22 @@ def test_page_tracks_are_stored_as_webvtt_and_a_failing_one_is_left_out(client, 
     assert video.bytes_stored == sum(sizes.values()) == users.get_user(user.user_id).bytes_used
     assert {en_key, de_key} <= set(videos.object_keys(video))
     assert not any(work_dir.iterdir())
+
+
+def test_a_platforms_automatic_captions_are_kept_when_it_has_no_uploaded_ones(client, user, drain, site,
+                                                                             media_server, recorded_media):
+    # GIVEN a YouTube video (its recorded answer) with automatic English captions and uploaded French ones only
+    captions = {"subtitles": {"fr": [{"url": f"{site}/en.vtt", "ext": "vtt"}]},
+                "automatic_captions": {"en": [{"url": f"{site}/rolling.vtt", "ext": "vtt"}],
+                                       "de": [{"url": f"{site}/broken/de.vtt", "ext": "vtt"}]}}
+    wiring.override(downloader=fakes.RecordedDownloader(
+        media_server.url("files"), {platforms.resolve(YOUTUBE).canonical_url: "youtube_video"}, additions=captions))
+    users.set_caption_languages(user.user_id, ["en", "de"])
+    # WHEN it is captured, THEN the automatic English captions are kept (the German ones' server erred)
+    answer = captured_ready(client, user, drain, YOUTUBE)
+    assert answer["captions"] == {"en": {"origin": "automatic", "source_language": "en"}}
+    # AND the transcript holds each rolling line once
+    assert videos.get(answer["video_id"]).transcript == "never gonna echidna\ngive you up"
 
 
 def test_a_word_only_in_the_captions_finds_the_capture(client, user, drain, site, media_server):
