@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chalicelib import aws, platforms, wiring
+from chalicelib.media.captions import MAX_CAPTION_BYTES
 from chalicelib.records import users, videos
 from chalicelib.storage import layout
 from tests import fakes
@@ -56,6 +57,11 @@ def site(tmp_path_factory):
     (root / "en.vtt").write_text(ENGLISH)
     (root / "de.srt").write_text(GERMAN_SRT)
     (root / "rolling.vtt").write_text(ROLLING)
+    cue = "00:00:00.000 --> 00:00:01.000\nfar too long a caption file\n\n"
+    (root / "huge.vtt").write_text("WEBVTT\n\n" + cue * (MAX_CAPTION_BYTES // len(cue) + 1))
+    (root / "huge.html").write_text(
+        '<!doctype html><html><head><title>Huge captions</title></head><body><video controls src="/clip.mp4">'
+        '<track kind="subtitles" srclang="en" src="/huge.vtt"></video></body></html>')
     (root / "page.html").write_text(
         '<!doctype html><html><head><title>Captioned page</title></head><body>'
         '<video controls src="/clip.mp4">'
@@ -159,6 +165,17 @@ def test_embedded_mov_text_subtitles_are_extracted_with_ffmpeg(client, user, dra
     assert vtt.startswith("WEBVTT") and "an embedded numbat says hi" in vtt
     assert video.transcript == "an embedded numbat says hi"
     assert [v["video_id"] for v in get(client, user, "/api/videos?q=numbat").json_body["videos"]] == [video.video_id]
+
+
+def test_a_caption_file_past_the_limit_is_stopped_mid_download_and_left_out(client, user, drain, site, work_dir,
+                                                                           app_logs):
+    # GIVEN a page whose caption file is larger than MAX_CAPTION_BYTES
+    answer = captured_ready(client, user, drain, f"{site}/huge.html")
+    # THEN yt-dlp's progress hook stopped its download, and the capture is ready without captions, nothing left
+    [left_out] = [r for r in app_logs.records() if r["message"] == "captions left out"]
+    assert left_out["step"] == "platform captions" and left_out["reason"].startswith("CaptionTooLargeError")
+    assert answer["captions"] == {} and videos.get(answer["video_id"]).transcript is None
+    assert not any(work_dir.iterdir())
 
 
 def test_captions_in_an_unwanted_language_are_not_kept(client, user, drain, site):
