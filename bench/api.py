@@ -54,9 +54,8 @@ def start_stack(state: Path) -> tuple[subprocess.Popen, dict]:
     return process, json.loads((state / "stack.json").read_text())
 
 
-def seed(stack: dict, count: int, *, transcript: str | None = None) -> list[tuple[str, str]]:
-    """Ready videos with jobs, stored sizes and quota counters, as the worker leaves them (each with ``transcript``,
-    the record's copy of its captions' text, when given); returns (video, job) ids."""
+def seed(stack: dict, count: int) -> list[tuple[str, str]]:
+    """Ready videos with jobs, stored sizes and quota counters, as the worker leaves them; returns (video, job) ids."""
     os.environ.update(AWS_ENDPOINT_URL=stack["aws_endpoint_url"], AWS_ACCESS_KEY_ID="testing",
                       AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1", PRSNL_STAGE="local")
     from chalicelib import wiring
@@ -81,8 +80,7 @@ def seed(stack: dict, count: int, *, transcript: str | None = None) -> list[tupl
                           audio_codec="aac", average_bitrate=666_000, filesize=5_000_000 + n,
                           file_key=layout.video_key(video_id, created), bytes_stored=sum(sizes.values()),
                           object_sizes=sizes, platform_meta={"uploader": "someone", "view_count": n},
-                          thumbnails={s: layout.thumbnail_key(video_id, created, s) for s in layout.THUMBNAIL_SIZES},
-                          transcript=transcript)
+                          thumbnails={s: layout.thumbnail_key(video_id, created, s) for s in layout.THUMBNAIL_SIZES})
             video_batch.save(video)
             job = jobs.new_job(job_id, video_id=video_id, owner_id=LOCAL_USER, kind="capture", now=created)
             job.status = jobs.SUCCEEDED

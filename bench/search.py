@@ -2,9 +2,7 @@
 
 The search checks words case-insensitively in Python over the owner's index, read page by page until the
 page is full: "no match" reads all 1,000 videos (the worst case), "many" stops after the first page. The
-plain list of the same run is the baseline. ``--transcript-minutes M`` gives every video the record's transcript of M
-minutes of speech (bench/transcript_size.py's text, at most the record's 64 KB), as captioned captures have it.
-Run: ``.venv/bin/python bench/search.py [--requests N] [--transcript-minutes M]``.
+plain list of the same run is the baseline. Run: ``.venv/bin/python bench/search.py [--requests N]``.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api import VIDEOS, seed, start_stack  # bench/api.py: the stack and its 1,000 videos
-from transcript_size import spoken_text
 
 QUERIES = {
     "list (baseline)": "limit=20",
@@ -48,16 +45,13 @@ def timed(session: requests.Session, url: str, key: str, n: int) -> tuple[list[f
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20, help="requests per query")
-    parser.add_argument("--transcript-minutes", type=float, default=0, help="each video's transcript, in speech")
     args = parser.parse_args()
-    transcript = spoken_text(args.transcript_minutes) if args.transcript_minutes else None
     with tempfile.TemporaryDirectory(prefix="prsnl-bench-") as state:
         process, stack = start_stack(Path(state))
         try:
-            seed(stack, VIDEOS, transcript=transcript)
+            seed(stack, VIDEOS)
             session = requests.Session()
-            kb = len((transcript or "").encode()) / 1024
-            print(f"{VIDEOS} videos (transcripts of {kb:.1f} KB), one client, {args.requests} requests per query\n")
+            print(f"{VIDEOS} videos, one client, {args.requests} requests per query\n")
             print(f"{'query':<20}{'hits':>5}{'p50 ms':>9}{'p95 ms':>9}{'x list':>8}")
             baseline = None
             for name, query in QUERIES.items():

@@ -35,11 +35,6 @@ def lines(minutes: float, seed: int = 18) -> list[list[str]]:
     return [words[i:i + WORDS_PER_LINE] for i in range(0, len(words), WORDS_PER_LINE)]
 
 
-def spoken_text(minutes: float) -> str:
-    """The record's transcript of ``minutes`` of speech (bounded as the worker bounds it)."""
-    return bounded("\n".join(" ".join(line) for line in lines(minutes)), TRANSCRIPT_MAX_BYTES)
-
-
 def stamp(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     return f"{int(hours):02d}:{int(rest // 60):02d}:{rest % 60:06.3f}"
