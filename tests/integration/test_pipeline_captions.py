@@ -28,23 +28,6 @@ Hello from the <b>quokka</b> caption
 00:00:00.900 --> 00:00:01.800
 and its second line
 """
-# YouTube's automatic captions: each line shown again in the next cue, word timings inline, a 10 ms hold cue
-ROLLING = """WEBVTT
-Kind: captions
-Language: en
-
-00:00:00.000 --> 00:00:00.490 align:start position:0%
-
-never<00:00:00.200><c> gonna</c><00:00:00.300><c> echidna</c>
-
-00:00:00.490 --> 00:00:00.500 align:start position:0%
-never gonna echidna
-\u0020
-
-00:00:00.500 --> 00:00:01.000 align:start position:0%
-never gonna echidna
-give<00:00:00.700><c> you</c><00:00:00.800><c> up</c>
-"""
 YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 GERMAN_SRT = "1\n00:00:00,000 --> 00:00:01,500\nGuten Tag, Wombat\n"
 EMBEDDED_SRT = "1\n00:00:00,000 --> 00:00:01,000\nan embedded numbat says hi\n"
@@ -56,7 +39,7 @@ def site(tmp_path_factory):
     test_media.make_clip(root / "clip.mp4", seconds=2, width=160, height=120)
     (root / "en.vtt").write_text(ENGLISH)
     (root / "de.srt").write_text(GERMAN_SRT)
-    (root / "rolling.vtt").write_text(ROLLING)
+    (root / "rolling.vtt").write_text(test_media.ROLLING_CAPTIONS)
     cue = "00:00:00.000 --> 00:00:01.000\nfar too long a caption file\n\n"
     (root / "huge.vtt").write_text("WEBVTT\n\n" + cue * (MAX_CAPTION_BYTES // len(cue) + 1))
     (root / "huge.html").write_text(
@@ -136,7 +119,7 @@ def test_a_platforms_automatic_captions_are_kept_when_it_has_no_uploaded_ones(cl
     answer = captured_ready(client, user, drain, YOUTUBE)
     assert answer["captions"] == {"en": {"origin": "automatic", "source_language": "en"}}
     # AND the transcript holds each rolling line once
-    assert videos.get(answer["video_id"]).transcript == "never gonna echidna\ngive you up"
+    assert videos.get(answer["video_id"]).transcript == test_media.ROLLING_TRANSCRIPT
 
 
 def test_a_word_only_in_the_captions_finds_the_capture(client, user, drain, site, media_server):

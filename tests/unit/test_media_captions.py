@@ -8,33 +8,9 @@ import pytest
 from chalicelib.config import load_settings
 from chalicelib.media.captions import AUTOMATIC, UPLOADED, answers, bounded, choose, pick_embedded, transcript
 from chalicelib.storage import layout
+from tests.media import ROLLING_CAPTIONS, ROLLING_TRANSCRIPT
 
 CREATED = datetime(2026, 12, 2, tzinfo=UTC)
-ROLLING = """WEBVTT
-Kind: captions
-Language: en
-
-00:00:00.000 --> 00:00:02.490 align:start position:0%
-
-so<00:00:00.400><c> today</c><00:00:00.800><c> we</c>
-
-00:00:02.490 --> 00:00:02.500 align:start position:0%
-so today we
-\u0020
-
-00:00:02.500 --> 00:00:04.990 align:start position:0%
-so today we
-bake<00:00:02.900><c> sourdough</c>
-
-00:00:04.990 --> 00:00:05.000 align:start position:0%
-bake sourdough
-\u0020
-
-00:00:05.000 --> 00:00:07.000 align:start position:0%
-bake sourdough
-with &amp; without rye
-"""
-
 
 @pytest.mark.parametrize(("subtitles", "automatic", "wanted", "chosen"), [
     ({"en": [{}]}, {"en": [{}]}, ("en",), {"en": ("en", UPLOADED)}),  # uploaded first
@@ -72,7 +48,7 @@ def test_embedded_streams_are_picked_by_language(streams, wanted, untagged, pick
 
 
 def test_rolling_automatic_captions_become_each_line_once_without_tags():
-    assert transcript(ROLLING) == "so today we\nbake sourdough\nwith & without rye"
+    assert transcript(ROLLING_CAPTIONS) == ROLLING_TRANSCRIPT
 
 
 def test_cue_settings_notes_and_identifiers_are_not_text():
