@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chalicelib import netguard, observability, platforms
-from chalicelib.errors import BadRequestError, ConflictError, QuotaExceededError
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, QuotaExceededError
 from chalicelib.ops import metrics
 from chalicelib.records import jobs, users, videos
 from chalicelib.records.models import Job, Video
@@ -21,6 +21,7 @@ MAX_TITLE_LENGTH = 1024  # a Telegram caption is at most 1,024 characters
 MAX_NOTE_LENGTH = 10_000
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 64
+QUEUE_UNAVAILABLE = "queue_unavailable"  # error code of a retry whose job could not be queued
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,7 @@ def capture(url: str, *, owner_id: str, services: Services, source: str = "api",
     if not url:
         raise BadRequestError(f"url must be a link of at most {MAX_URL_LENGTH} characters", code="invalid_url")
     resolved = platforms.resolve(url)
-    if not platforms.get_platform(resolved.platform).fixed_hosts:  # a host the user chose: refuse private ones now
-        netguard.check_url(resolved.canonical_url, allow_loopback=services.settings.allow_loopback_urls)
+    _guard(resolved.canonical_url, resolved.platform, services)
     return capture_resolved(resolved, url, owner_id=owner_id, services=services, source=source, title=title,
                             tags=tags, note=note, correlation_id=correlation_id, job_params=job_params)
 
@@ -54,26 +54,90 @@ def capture_resolved(resolved: platforms.Resolved, url: str, *, owner_id: str, s
     existing = videos.find(claimed) if claimed else None
     if existing is not None and existing.status != videos.FAILED:
         return _existing(existing, resolved, source)
-    if users.get_user(owner_id).bytes_available <= 0:  # the worker's reservation is the real check
-        raise QuotaExceededError("the storage quota is used up: delete a video first")
+    _check_quota(owner_id)
+    if existing is not None:  # a failed earlier try is queued again under its id: the owner keeps one record
+        given = {"title": title, "note": note, "tags": list(tags or []) or None}
+        changes = {"source": source, "source_url": url, "canonical_url": resolved.canonical_url, "kind": kind,
+                   **{name: value for name, value in given.items() if value is not None}}
+        result = _requeue(existing, services=services, changes=changes, params=job_params,
+                          correlation_id=correlation_id)
+        if result is None:
+            return _lost_race(owner_id, resolved, source)
+        metrics.capture_requested(resolved.platform, source=source, created=True)
+        return result
 
     now = services.clock.now()
     video_id, job_id = services.clock.new_id(), services.clock.new_id()
     video = videos.new_capture(video_id, owner_id=owner_id, job_id=job_id, now=now, source=source, url=url,
                                resolved=resolved, title=title, tags=list(tags or []), note=note, kind=kind)
     job = jobs.new_job(job_id, video_id=video_id, owner_id=owner_id, kind=jobs.CAPTURE, now=now, params=job_params)
-    # a failed earlier try is replaced in the same write, so the owner keeps one record of the link
-    if not videos.create_with_job(video, job, claimed=claimed, replacing=existing):
+    if not videos.create_with_job(video, job, claimed=claimed):
         return _lost_race(owner_id, resolved, source)
-    message = jobs.JobMessage(job.job_id, video.video_id, owner_id, kind=jobs.CAPTURE,
+    _send(video, job, services, correlation_id, undo=lambda: videos.undo_create(video, job))
+    metrics.capture_requested(resolved.platform, source=source, created=True)
+    return CaptureResult(video, job, created=True)
+
+
+def retry(video_id: str, *, owner_id: str, services: Services, correlation_id: str | None = None,
+          job_params: dict | None = None) -> CaptureResult:
+    """Queue a failed capture again under its id, checked as a new capture of its link would be (the address
+    guard, the quota). Its earlier job's params go with it (the chat the bot tells), else ``job_params``."""
+    video = videos.get_for_owner(video_id, owner_id)
+    if video.status != videos.FAILED:
+        raise _not_failed(video)
+    _guard(video.canonical_url, video.platform, services)
+    _check_quota(owner_id)
+    result = _requeue(video, services=services, changes={}, params=_earlier_params(video) or job_params,
+                      correlation_id=correlation_id)
+    if result is None:  # retried (or deleted) meanwhile
+        raise _not_failed(videos.get_for_owner(video_id, owner_id))
+    metrics.capture_requested(video.platform, source="retry", created=True)
+    return result
+
+
+def _requeue(video: Video, *, services: Services, changes: dict, params: dict | None,
+             correlation_id: str | None) -> CaptureResult | None:
+    """The failed video with a new job, queued; None when it was not failed any more by the time of the write."""
+    job = jobs.new_job(services.clock.new_id(), video_id=video.video_id, owner_id=video.owner_id, kind=jobs.CAPTURE,
+                       now=services.clock.now(), params=params)
+    if not videos.requeue(video, job, changes=changes):
+        return None
+    _send(video, job, services, correlation_id, undo=lambda: videos.undo_requeue(
+        video, job, code=QUEUE_UNAVAILABLE, message="the job could not be queued; try again"))
+    return CaptureResult(video, job, created=True)
+
+
+def _send(video: Video, job: Job, services: Services, correlation_id: str | None, *, undo) -> None:
+    """Queue the job's message; when that fails, ``undo`` takes the write back (nothing would ever run the job)."""
+    message = jobs.JobMessage(job.job_id, video.video_id, video.owner_id, kind=jobs.CAPTURE,
                               correlation_id=correlation_id or observability.logger.get_correlation_id())
     try:
         services.queue.send(message)
     except Exception:
-        videos.undo_create(video, job)
+        undo()
         raise
-    metrics.capture_requested(resolved.platform, source=source, created=True)
-    return CaptureResult(video, job, created=True)
+
+
+def _guard(url: str, platform: str, services: Services) -> None:
+    if not platforms.get_platform(platform).fixed_hosts:  # a host the user chose: refuse private ones now
+        netguard.check_url(url, allow_loopback=services.settings.allow_loopback_urls)
+
+
+def _check_quota(owner_id: str) -> None:
+    if users.get_user(owner_id).bytes_available <= 0:  # the worker's reservation is the real check
+        raise QuotaExceededError("the storage quota is used up: delete a video first")
+
+
+def _earlier_params(video: Video) -> dict | None:
+    try:
+        return jobs.get(video.job_id).params if video.job_id else None
+    except NotFoundError:  # expired (jobs live 30 days)
+        return None
+
+
+def _not_failed(video: Video) -> ConflictError:
+    return ConflictError(f"video {video.video_id} is {video.status}: only a failed video can be retried",
+                         code="not_failed")
 
 
 def _text(value: str | None, name: str, limit: int) -> str | None:

@@ -2,7 +2,8 @@
 
 It speaks HTTP/1.1 with keep-alive like the real one (a fake that closes every connection hides
 PTB's "Event loop is closed" bug), takes PTB's form-encoded and multipart requests, records every
-call (uploads with their bytes: sendPhoto, sendVideo), keeps each chat message's current text, serves
+call (uploads with their bytes: sendPhoto, sendVideo), keeps each chat message's current text and inline keyboard
+(an edit without ``reply_markup`` removes it, as Telegram does), answers callback queries, serves
 getFile and file downloads (refusing files over the public API's 20 MB, like Telegram), and queues updates
 for getUpdates long polls.
 """
@@ -24,7 +25,7 @@ TOKEN = "123456:TEST-token_for-the-fake"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "PRSNL", "username": "prsnl_test_bot"}
 PUBLIC_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 # values PTB sends as plain strings; every other form value is JSON
-TEXT_FIELDS = {"text", "caption", "file_id", "url", "secret_token", "parse_mode"}
+TEXT_FIELDS = {"text", "caption", "file_id", "url", "secret_token", "parse_mode", "callback_query_id"}
 
 
 class ApiError(Exception):
@@ -142,7 +143,16 @@ class FakeBotApi:
         if message.get("text") == params["text"]:
             raise ApiError(400, "Bad Request: message is not modified")
         message.update(text=params["text"], edit_date=int(time.time()))
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        else:
+            message.pop("reply_markup", None)
         return message
+
+    def _answer_callback_query(self, params: dict) -> bool:
+        if not params.get("callback_query_id"):
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        return True
 
     def _get_file(self, params: dict) -> dict:
         file = self.files.get(params["file_id"])
@@ -273,6 +283,13 @@ def text_update(update_id: int, user_id: int, text: str, *, entities: list[dict]
              for m in re.finditer(r"https?://\S+", text)]
     commands = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] if text.startswith("/") else []
     return _message(update_id, user_id, text=text, entities=commands + found + (entities or []))
+
+
+def button_update(update_id: int, user_id: int, message: dict, data: str) -> dict:
+    """A press of an inline keyboard button under ``message`` (one the bot sent, as ``messages`` holds it)."""
+    sender = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}", "language_code": "en"}
+    return {"update_id": update_id, "callback_query": {
+        "id": f"cq-{update_id}", "from": sender, "chat_instance": f"ci-{user_id}", "data": data, "message": message}}
 
 
 def video_update(update_id: int, user_id: int, *, file_id: str, unique_id: str, size: int,

@@ -1,9 +1,9 @@
 """Video routes (owner only): list and search, read, edit, share, metadata, stream and thumbnail redirects,
-captions, renditions, delete."""
+captions, renditions, retry, delete."""
 
 from chalice import Blueprint, Response
 
-from chalicelib import captions, deletion, renditions, wiring
+from chalicelib import captions, capture, deletion, renditions, wiring
 from chalicelib.api.http import (
     current_user,
     json_body,
@@ -66,6 +66,17 @@ def share_video(video_id):
         raise NotFoundError(f"video {video_id} not found", code="not_found")
     answer = video_answer(video, bp.current_request)
     return {"video_id": video_id, "watch_url": answer["watch_url"]}
+
+
+@bp.route("/api/videos/{video_id}/retry", methods=["POST"])
+@json_errors
+def retry_video(video_id):
+    """A failed capture queued again under the same id (409 unless it failed)."""
+    request = bp.current_request
+    result = capture.retry(video_id, owner_id=current_user(request), services=wiring.services(),
+                           correlation_id=request.context.get("requestId"))
+    return json_response({"video_id": video_id, "job_id": result.job.job_id, "status": result.video.status,
+                          "video": video_answer(result.video, request)}, 202)
 
 
 @bp.route("/api/videos/{video_id}", methods=["DELETE"])

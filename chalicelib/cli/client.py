@@ -1,5 +1,6 @@
-"""The API's client commands: ``capture URL`` (with a live progress line), ``list``, ``show``, ``open``,
-``transcode``, ``delete``, ``stats``; ``show`` and ``capture`` print a short summary unless ``--json``.
+"""The API's client commands: ``capture URL`` (with a live progress line), ``retry``, ``list``, ``show``, ``open``,
+``transcode``, ``delete``, ``stats`` (``--days N``: the daily series as a table); ``show`` and ``capture`` print a
+short summary unless ``--json``.
 They speak HTTP to the API: PRSNL_API_URL and PRSNL_API_KEY, or the running
 ``make run`` stack's .local/stack.json.
 """
@@ -83,6 +84,12 @@ def register(subparsers) -> None:
                             "the whole record and metadata as JSON")
         parser.set_defaults(run=_command(handler))
 
+    retry = subparsers.add_parser("retry", help="queue a failed capture again (same video id) and follow it")
+    retry.add_argument("video_id")
+    retry.add_argument("--no-wait", dest="wait", action="store_false", help="print the job and return")
+    retry.add_argument("--json", action="store_true", help="the video's whole record as JSON")
+    retry.set_defaults(run=_command(run_retry))
+
     transcode = subparsers.add_parser("transcode", help="make a smaller rendition of a video and follow it")
     transcode.add_argument("video_id")
     transcode.add_argument("quality", help="360p, 480p, 720p or 1080p")
@@ -96,6 +103,7 @@ def register(subparsers) -> None:
 
     stats = subparsers.add_parser("stats", help="storage used, quota, by platform and by month")
     stats.add_argument("--all", action="store_true", help="everyone's figures (admins)")
+    stats.add_argument("--days", type=int, help="your daily figures of the last N days, as a table")
     stats.set_defaults(run=_command(run_stats))
 
 
@@ -120,6 +128,14 @@ def run_capture(api: Api, args: argparse.Namespace) -> int:
         print(f"already saved: {video['video_id']} ({video['status']})")
         return 0
     print(f"queued: video {answer['video_id']}, job {answer['job_id']}")
+    if not args.wait:
+        return 0
+    return _finish(api, answer["job_id"], answer["video_id"], as_json=args.json)
+
+
+def run_retry(api: Api, args: argparse.Namespace) -> int:
+    answer = api.call("POST", f"/api/videos/{args.video_id}/retry")
+    print(f"queued again: video {answer['video_id']}, job {answer['job_id']}")
     if not args.wait:
         return 0
     return _finish(api, answer["job_id"], answer["video_id"], as_json=args.json)
@@ -229,8 +245,25 @@ def run_delete(api: Api, args: argparse.Namespace) -> int:
 
 
 def run_stats(api: Api, args: argparse.Namespace) -> int:
-    print_json(api.call("GET", "/api/admin/storage/stats" if args.all else "/api/storage/stats"))
+    if args.days is not None and args.all:
+        raise ApiError("--days shows your own series; leave out --all")
+    if args.days is None:
+        print_json(api.call("GET", "/api/admin/storage/stats" if args.all else "/api/storage/stats"))
+        return 0
+    stats = api.call("GET", "/api/storage/stats", params={"days": args.days})
+    print(series_table(stats["series"]))
     return 0
+
+
+def series_table(series: list[dict]) -> str:
+    """One line a day: the stored size and the video count; a day without a snapshot says so."""
+    lines = [f"{'day':<10}  {'stored':>10}  {'videos':>6}"]
+    for row in series:
+        if row["bytes_used"] is None:
+            lines.append(f"{row['day']:<10}  {'no snapshot':>18}")
+        else:
+            lines.append(f"{row['day']:<10}  {_mb(row['bytes_used']):>10}  {row['video_count']:>6}")
+    return "\n".join(lines)
 
 
 def print_json(data: dict) -> None:

@@ -2,7 +2,8 @@
 
 ``snapshot`` runs daily (schedule, local timer, CLI) and reads only the users' counters (one small
 record each, which the maintenance keeps true to the records); running it twice a day rewrites
-that day's figures. ``series`` is what ``GET /api/storage/stats?days=N`` shows next to the current figures.
+that day's figures. ``series`` reads the days that have a snapshot; ``daily`` is what
+``GET /api/storage/stats?days=N`` shows next to the current figures: every day, a missing one with null figures.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ def series(owner_id: str, days: int | str | None = DEFAULT_DAYS, *, now: datetim
     days = _days(days)
     first = ((now or datetime.now(UTC)) - timedelta(days=days - 1)).date().isoformat()
     return [_row(item) for item in StorageSnapshot.query(owner_id, StorageSnapshot.day >= first)]
+
+
+def daily(owner_id: str, days: int | str | None, *, now: datetime) -> list[dict]:
+    """Every one of the last ``days`` days, oldest first: a day without a snapshot (the schedule did not run) is
+    there with null figures, so a chart shows the gap instead of joining its neighbours."""
+    found = {row["day"]: row for row in series(owner_id, days, now=now)}
+    last = now.date()
+    calendar = [(last - timedelta(days=back)).isoformat() for back in reversed(range(_days(days)))]
+    return [found.get(day) or {"day": day, **dict.fromkeys(FIGURES)} for day in calendar]
 
 
 def _days(value: int | str | None) -> int:

@@ -162,6 +162,12 @@ def discard(job: Job) -> None:
     job.delete()
 
 
+def superseded(job_id: str) -> Job:
+    """A failed capture's job that a retry replaces, as a transaction delete: the video then names the new one, and
+    nothing else refers to it."""
+    return Job(job_id)
+
+
 def repoint(job: Job, video_id: str) -> None:
     """The job ends on another video (a short link led to one the owner already has)."""
     job.update(actions=[Job.video_id.set(video_id)])

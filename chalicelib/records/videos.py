@@ -212,13 +212,37 @@ def new_capture(video_id: str, *, owner_id: str, job_id: str, now: datetime, sou
                  platform_id=resolved.platform_id, title=title, tags=list(tags), note=note, kind=kind, job_id=job_id)
 
 
-def create_with_job(video: Video, job: Job, *, claimed: str | None, replacing: Video | None) -> bool:
+def create_with_job(video: Video, job: Job, *, claimed: str | None) -> bool:
     """A new capture and its job, both or neither, holding the link's source: only while the source is still
     held by ``claimed`` (None: by nobody), so of N simultaneous captures of one link exactly one is created.
-    ``replacing`` is the owner's failed earlier try, removed in the same write. False when another capture won."""
-    deletes = ((replacing, Video.status == FAILED),) if replacing is not None else ()
-    return applied(lambda: transact(saves=(video, job), deletes=deletes,
+    False when another capture won."""
+    return applied(lambda: transact(saves=(video, job),
                                     updates=(_source_held(video.owner_source, video.video_id, claimed),)))
+
+
+def requeue(video: Video, job: Job, *, changes: dict) -> bool:
+    """A failed capture queued again under its own id with the new ``job``, both or neither, its failed job gone
+    in the same write: only while it is still failed under that job, so of simultaneous retries (or captures of
+    its link) exactly one queues it. ``changes`` are the fields a new capture of the link brings (its source,
+    link, title...). False when the video was deleted or another retry won."""
+    failed_job = video.job_id
+    actions = [Video.status.set(QUEUED), Video.job_id.set(job.job_id), Video.error_code.remove(),
+               Video.error_message.remove(), Video.bytes_reserved.set(0), Video.updated_at.set(job.created_at)]
+    actions += [getattr(Video, name).set(value) for name, value in changes.items()]
+    condition = (Video.status == FAILED) & (Video.job_id == failed_job if failed_job else Video.job_id.does_not_exist())
+    deletes = (jobs.superseded(failed_job),) if failed_job else ()
+    if not applied(lambda: transact(saves=(job,), deletes=deletes, updates=((video, actions, condition),))):
+        return False
+    video.refresh(consistent_read=True)
+    return True
+
+
+def undo_requeue(video: Video, job: Job, *, code: str, message: str) -> None:
+    """Take back a retry whose job could not be queued: the video is failed again (for that reason, so it can be
+    retried once more) and the job nobody would run is gone."""
+    transact(deletes=(job,), updates=((video, [Video.status.set(FAILED), Video.error_code.set(code),
+                                               Video.error_message.set(message)],
+                                       (Video.status == QUEUED) & (Video.job_id == job.job_id)),))
 
 
 def undo_create(video: Video, job: Job) -> None:
@@ -309,19 +333,17 @@ def further_item(parent: Video, video_id: str, *, index: int, fields: dict, meta
                  note=parent.note, parent_video_id=parent.video_id, item_index=index, **fields)
 
 
-def mark_failed(video: Video, *, now: datetime, code: str, message: str) -> None:
-    video.update(actions=[Video.status.set(FAILED), Video.error_code.set(code), Video.error_message.set(message),
-                          Video.bytes_reserved.set(0), Video.updated_at.set(now)],
-                 condition=Video.video_id.exists())
-
-
 def fail_for_job(video: Video, job: Job, *, now: datetime, code: str, message: str) -> bool:
-    """The video of a job that failed for good (the worker's or the reaper's verdict): a capture's video fails, a
-    rendition's stays ready with that rendition failed. False when the video was deleted meanwhile."""
+    """The video of a job that failed for good (the worker's or the reaper's verdict): a capture's video fails (while
+    the job is still its job: a retry gave it another), a rendition's stays ready with that rendition failed. False
+    when the video was deleted or retried meanwhile."""
     if job.kind == jobs.RENDITION:
         entry = {"status": FAILED, "job_id": job.job_id, "error_code": code, "error_message": message}
         return _set_rendition(video, job.params["quality"], entry, now=now)
-    return applied(lambda: mark_failed(video, now=now, code=code, message=message))
+    return applied(lambda: video.update(
+        actions=[Video.status.set(FAILED), Video.error_code.set(code), Video.error_message.set(message),
+                 Video.bytes_reserved.set(0), Video.updated_at.set(now)],
+        condition=Video.video_id.exists() & (Video.job_id == job.job_id)))
 
 
 # -- renditions -------------------------------------------------------------------------------------------------

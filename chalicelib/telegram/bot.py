@@ -20,7 +20,7 @@ from chalicelib.telegram.credentials import credentials
 T = TypeVar("T")
 
 PUBLIC_API_URL = "https://api.telegram.org"
-ALLOWED_UPDATES = ("message",)
+ALLOWED_UPDATES = ("message", "callback_query")  # messages, and the Retry button under a failure reply
 
 
 def make_bot(settings: Settings):
@@ -33,6 +33,16 @@ def make_bot(settings: Settings):
     logging.getLogger("httpx").setLevel(logging.WARNING)
     base = (settings.telegram_api_url or PUBLIC_API_URL).rstrip("/")
     return Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
+
+
+def retry_keyboard(video_id: str):
+    """The Retry button under a failure reply: its callback data names the video (the owner is checked on use)."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from chalicelib.telegram import replies
+
+    return InlineKeyboardMarkup([[InlineKeyboardButton(replies.RETRY_BUTTON,
+                                                       callback_data=replies.retry_data(video_id))]])
 
 
 def run(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:

@@ -58,11 +58,13 @@ async def process(update, *, bot, services: Services) -> bool:
 
 async def handle(update, *, bot, services: Services) -> None:
     message, sender = update.effective_message, update.effective_user
+    if update.callback_query is not None:
+        await press(update.callback_query, bot=bot, services=services, correlation_id=f"telegram-{update.update_id}")
+        return
     if message is None or sender is None:
         return  # not a message (an edit, a member change...): nothing to do
     if sender.id not in services.settings.telegram_allowed_users:
-        logger.info("telegram user refused", extra={"telegram_id": sender.id})
-        metrics.telegram_update(handled=False, kind="user_not_allowed")
+        _refused(sender.id)
         await telegram_bot.patiently(lambda: bot.send_message(message.chat_id, replies.refusal(sender.id)))
         return
     chat = _Chat(bot, message, services, accounts.owner_for(sender.id, sender.full_name, services), update)
@@ -77,6 +79,62 @@ async def handle(update, *, bot, services: Services) -> None:
             await chat.save_link(link)
     else:
         await chat.say(replies.NOTHING_TO_SAVE)
+
+
+async def press(query, *, bot, services: Services, correlation_id: str) -> None:
+    """A button pressed under one of the bot's replies (the Retry under a failure): always answered, so the
+    person's client stops its spinner; the reply then follows the new job as it followed the first."""
+    sender = query.from_user
+    if sender.id not in services.settings.telegram_allowed_users:
+        _refused(sender.id)
+        await telegram_bot.patiently(lambda: bot.answer_callback_query(query.id, text=replies.refusal(sender.id)[:200],
+                                                                       show_alert=True))
+        return
+    video_id = replies.retried_video(query.data)
+    if video_id is None:
+        await telegram_bot.patiently(lambda: bot.answer_callback_query(query.id))
+        return
+    metrics.telegram_update(handled=True, kind="retry")
+    reply = query.message
+    label = replies.label_of(getattr(reply, "text", None)) or "your capture"
+    target = {"chat_id": reply.chat.id, "message_id": reply.message_id, "label": label} if reply else None
+    # the reply says "queued" (its button gone) before the job is sent, so the worker's edits always come after
+    await _edit(bot, target, replies.progress(label, {"stage": "queued"}))
+    try:
+        capture_service.retry(video_id, owner_id=accounts.owner_for(sender.id, sender.full_name, services),
+                              services=services, correlation_id=correlation_id,
+                              job_params={"telegram": target} if target else None)
+    except Exception as error:
+        code = getattr(error, "code", None)
+        if code != "not_failed":  # else it was retried meanwhile (a double tap): the reply is that job's now
+            button = None if code == "not_found" else telegram_bot.retry_keyboard(video_id)
+            await _edit(bot, target, getattr(reply, "text", None), markup=button)
+        if not isinstance(error, PrsnlError):
+            raise
+        why = replies.retry_refused(error.code, error.message)
+        await telegram_bot.patiently(lambda: bot.answer_callback_query(query.id, text=why))
+        return
+    await telegram_bot.patiently(lambda: bot.answer_callback_query(query.id, text=replies.RETRYING))
+
+
+async def _edit(bot, target: dict | None, text: str | None, *, markup=None) -> None:
+    """Set the reply's text (and button); a reply that says so already is left as it is."""
+    from telegram.error import BadRequest
+
+    if target is None or not text:
+        return
+    try:
+        await telegram_bot.patiently(lambda: bot.edit_message_text(
+            text, chat_id=target["chat_id"], message_id=target["message_id"], disable_web_page_preview=True,
+            reply_markup=markup))
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
+
+
+def _refused(telegram_id: int) -> None:
+    logger.info("telegram user refused", extra={"telegram_id": telegram_id})
+    metrics.telegram_update(handled=False, kind="user_not_allowed")
 
 
 def command_of(message) -> str | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from chalicelib import watch
 from chalicelib.config import Settings
 from chalicelib.errors import PrsnlError
-from chalicelib.records import videos
+from chalicelib.records import jobs, videos
 from chalicelib.records.models import Job, Video
 from chalicelib.telegram import bot as telegram_bot
 from chalicelib.telegram import replies
@@ -70,16 +70,20 @@ class TelegramNotifier:
         self._send(target, text, attachment=attachment, final=True)
 
     def failed(self, job: Job, error: PrsnlError) -> None:
+        """The reason, with a Retry button under a capture's reply (it queues the same video again)."""
         target = _target(job)
         if target is not None:
-            self._send(target, replies.failed(target["label"], error.code, error.message), final=True)
+            markup = telegram_bot.retry_keyboard(job.video_id) if job.kind == jobs.CAPTURE else None
+            self._send(target, replies.failed(target["label"], error.code, error.message), final=True, markup=markup)
 
-    def _send(self, target: dict, text: str, *, attachment: Attachment | None = None, final: bool = False) -> None:
-        """Edit the reply (and send the video or its thumbnail under it); log what Telegram refuses."""
+    def _send(self, target: dict, text: str, *, attachment: Attachment | None = None, final: bool = False,
+              markup=None) -> None:
+        """Edit the reply (and send the video or its thumbnail under it); log what Telegram refuses. An edit
+        without ``markup`` removes any button the reply had."""
 
         async def work(bot) -> None:
             await bot.edit_message_text(text, chat_id=target["chat_id"], message_id=target["message_id"],
-                                        disable_web_page_preview=True)
+                                        disable_web_page_preview=True, reply_markup=markup)
             if attachment is not None:
                 await attachment.send(bot, target["chat_id"], reply_to=target["message_id"])
 

@@ -44,6 +44,9 @@ or send a video or a photo, and I will keep it for you. One reply follows each o
 
 Your Telegram id is {telegram_id}."""
 
+RETRY_BUTTON = "🔁 Retry"
+RETRY_PREFIX = "retry:"  # callback data of the Retry button: the prefix and the video id (Telegram allows 64 bytes)
+RETRYING = "Trying again…"
 NOTHING_TO_SAVE = "I found no link, video or photo in that message. /help says what I can do."
 
 
@@ -79,6 +82,31 @@ def ready(label: str, video: Video, watch_url: str | None, *, too_big: bool = Fa
 
 def failed(label: str, code: str, message: str) -> str:
     return f"❌ Not saved: {REASONS.get(code, message)}.\n{label}"
+
+
+def retry_data(video_id: str) -> str:
+    return f"{RETRY_PREFIX}{video_id}"
+
+
+def retried_video(data: str | None) -> str | None:
+    """The video a Retry button names; None for callback data that is not one."""
+    if not data or not data.startswith(RETRY_PREFIX):
+        return None
+    return data[len(RETRY_PREFIX):] or None
+
+
+def retry_refused(code: str, message: str) -> str:
+    """Why a Retry press did nothing (Telegram shows at most 200 characters)."""
+    if code == "not_failed":
+        return "It is not failed any more: nothing to retry."
+    if code == "not_found":
+        return "That capture is gone."
+    return f"Not retried: {REASONS.get(code, message)}"[:200]
+
+
+def label_of(text: str | None) -> str | None:
+    """The link or file name a reply ends with (every capture reply's last line)."""
+    return text.rsplit("\n", 1)[-1] if text else None
 
 
 def already_saved(label: str, video: Video, watch_url: str | None) -> str:

@@ -48,3 +48,33 @@ def test_output_to_a_closed_pipe_is_no_traceback(local_stack):
     stderr = process.stderr.read()
     assert process.wait(timeout=120) == 0
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_retry_queues_a_failed_capture_again_and_follows_it(local_stack):
+    # GIVEN a capture that failed: its link answers 404
+    missing = local_stack["samples"][0].rsplit("/", 1)[0] + "/no-such-file.mp4"
+    failed = cli(local_stack, "capture", missing)
+    assert failed.returncode == 1 and "(not_found)" in failed.stderr
+    video_id = failed.stdout.split("queued: video ", 1)[1].split(",")[0]
+    # WHEN it is retried
+    again = cli(local_stack, "retry", video_id)
+    # THEN the same video is queued with a new job, followed to its end (the link still answers 404)
+    assert f"queued again: video {video_id}, job " in again.stdout
+    assert again.returncode == 1 and "(not_found)" in again.stderr
+    # AND a video that did not fail is refused with the server's reason
+    # (a link of its own: the session's other tests expect the plain samples not captured yet)
+    ready = cli(local_stack, "capture", local_stack["samples"][0] + "?via=cli-retry", "--no-wait").stdout
+    ready = ready.split()[2].rstrip(",")
+    refused = cli(local_stack, "retry", ready, "--no-wait")
+    assert refused.returncode == 1 and "(not_failed)" in refused.stderr
+
+
+def test_stats_days_prints_the_daily_series_as_a_table(local_stack):
+    done = cli(local_stack, "stats", "--days", "3")
+    assert done.returncode == 0, done.stderr
+    header, *days = done.stdout.strip().splitlines()
+    assert header.split() == ["day", "stored", "videos"] and len(days) == 3
+    assert all(line[:4].isdigit() and ("MB" in line or "no snapshot" in line) for line in days)
+    assert days == sorted(days)
+    refused = cli(local_stack, "stats", "--days", "0")
+    assert refused.returncode == 1 and "(invalid_days)" in refused.stderr

@@ -151,3 +151,68 @@ def test_the_bot_link_plays_on_a_phone_without_a_key(local_stack, browser, scree
     assert page.get_attribute("meta[property='og:video']", "content") == f"{watch_url}/video"
     screenshot(page, "4-watch-page-phone")
     phone.close()
+
+
+def test_a_failed_capture_is_retried_from_its_card_and_storage_shows_day_by_day(stack_aws_env, browser, screenshot):
+    import shutil
+    from datetime import timedelta
+    from pathlib import Path
+
+    from chalicelib import wiring
+    from chalicelib.ops import trends
+    from tests.fakes import FakeClock
+
+    stack = stack_aws_env
+    api, key = stack["api_url"], stack["api_key"]
+    headers = {"Authorization": f"Bearer {key}"}
+    samples = Path(stack["env"]["PRSNL_LOCAL_DIR"]) / "samples"
+    # GIVEN a capture that failed (its link answered 404)
+    sample = stack["samples"][0]
+    name = f"retry-{int(time.time() * 1000)}.mp4"
+    link = f"{sample.rsplit('/', 1)[0]}/{name}"
+    video_id = requests.post(f"{api}/api/capture", json={"url": link, "title": "Second chance"}, headers=headers,
+                             timeout=30).json()["video_id"]
+    deadline = time.monotonic() + DEADLINE_MS / 1000
+    while requests.get(f"{api}/api/videos/{video_id}", headers=headers, timeout=10).json()["status"] != "failed":
+        assert time.monotonic() < deadline, "the capture of a missing file did not fail"
+        time.sleep(0.3)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{api}/")
+    page.evaluate(f"localStorage.setItem('prsnl.apiKey', {json.dumps(key)})")
+    page.reload()
+    card = page.locator(f"#grid .card[data-video='{video_id}']")
+    card.wait_for()
+    assert card.get_attribute("data-status") == "failed" and "Not saved" in card.inner_text()
+    # WHEN the file is there and Retry is pressed on the failed card
+    shutil.copy(samples / sample.rsplit("/", 1)[1], samples / name)
+    card.get_by_role("button", name="Retry").click()
+    # THEN its job is followed to the end, and the same card is ready, with no Retry any more
+    page.wait_for_selector("#jobs li[data-status=succeeded]", timeout=DEADLINE_MS)
+    page.wait_for_selector(f"#grid .card[data-video='{video_id}'][data-status=ready]", timeout=DEADLINE_MS)
+    assert page.locator(f"#grid .card[data-video='{video_id}'] button", has_text="Retry").count() == 0
+    assert page.locator("#grid .card", has_text="Second chance").count() == 1
+    screenshot(page, "4-retried")
+
+    # GIVEN storage snapshots of three days ago and of today (the daily schedule missed the two days between)
+    for back in (3, 0):
+        wiring.override(clock=FakeClock(later=-timedelta(days=back)))
+        trends.snapshot(services=wiring.services())
+    wiring.reset()
+    # WHEN the library is opened again
+    page.reload()
+    # THEN the storage chart has a bar for each of the 30 days: the two snapshots full height, the rest gaps
+    page.wait_for_function("document.querySelectorAll('#trend rect').length === 30", timeout=DEADLINE_MS)
+    bars = page.eval_on_selector_all("#trend rect", """rects => rects.map(r => ({day: r.dataset.day,
+        kind: r.getAttribute('class'), height: Number(r.getAttribute('height')),
+        title: r.querySelector('title').textContent}))""")
+    days = [bar["day"] for bar in bars]
+    assert days == sorted(days) and len(set(days)) == 30
+    assert [bar["kind"] for bar in bars] == ["gap"] * 26 + ["day", "gap", "gap", "day"]
+    assert bars[-1]["height"] == bars[-4]["height"] > 10 * bars[-2]["height"]
+    assert re.fullmatch(rf"{days[-1]}: [\d.]+ (KB|MB), [1-9]\d* videos", bars[-1]["title"]), bars[-1]["title"]
+    assert bars[-2]["title"] == f"{days[-2]}: no snapshot"
+    assert page.inner_text("#storage-now").startswith("· now ")
+    screenshot(page, "5-storage-trend")
+    context.close()
+    assert requests.delete(f"{api}/api/videos/{video_id}", headers=headers, timeout=10).status_code == 204

@@ -51,7 +51,7 @@ def test_simultaneous_captures_of_one_link_make_one_record_one_job_and_one_charg
     assert (owner.bytes_used, owner.video_count, owner.bytes_reserved) == (video.bytes_stored, 1, 0)
 
 
-def test_a_failed_capture_is_replaced_once_when_the_link_is_captured_again_at_once(alice, media_server, drain):
+def test_a_failed_capture_is_queued_again_once_when_the_link_is_captured_again_at_once(alice, media_server, drain):
     # GIVEN a link whose first capture failed (the server kept answering 503)
     url = media_server.url("fail", "gone.mp4")
     first = capture.capture(url, owner_id=alice.user_id, services=wiring.services())
@@ -59,11 +59,13 @@ def test_a_failed_capture_is_replaced_once_when_the_link_is_captured_again_at_on
     assert videos.get(first.video.video_id).status == videos.FAILED
     # WHEN it is captured again ten times at once
     results = capture_at_once(url, alice.user_id, SIMULTANEOUS)
-    # THEN the failed record gave way to exactly one new one, which holds the link
+    # THEN the failed record was queued again exactly once, under its own id and with one new job
     created = [result for result in results if result.created]
-    assert len(created) == 1
-    assert [video.video_id for video in Video.scan()] == [created[0].video.video_id]
-    assert VideoSource.get(created[0].video.owner_source).video_id == created[0].video.video_id
+    assert len(created) == 1 and created[0].video.video_id == first.video.video_id
+    assert {result.video.video_id for result in results} == {first.video.video_id}
+    assert [video.video_id for video in Video.scan()] == [first.video.video_id]
+    assert [job.job_id for job in Job.scan()] == [created[0].job.job_id] != [first.job.job_id]
+    assert VideoSource.get(first.video.owner_source).video_id == first.video.video_id
 
 
 def test_the_api_answers_200_with_the_video_for_a_link_already_being_saved(alice, media_server, client):

@@ -93,7 +93,7 @@ def test_set_webhook_command_registers_the_url_with_its_secret(telegram):
 
     assert main(["set-webhook", "https://api.example.com/telegram/webhook"]) == 0
     assert telegram.webhook == {"url": "https://api.example.com/telegram/webhook", "secret_token": WEBHOOK_SECRET,
-                                "allowed_updates": ["message"]}
+                                "allowed_updates": ["message", "callback_query"]}
 
 
 def test_link_telegram_command_makes_the_bot_save_into_that_user(mocked_aws, telegram, user):

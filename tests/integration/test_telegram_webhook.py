@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
 
 from chalicelib import aws, wiring
+from chalicelib.records import videos
 from chalicelib.records.models import IdempotencyKey, Job, User, Video
 from tests.conftest import TELEGRAM_USER, WEBHOOK_SECRET
-from tests.fake_telegram import TOKEN, photo_update, text_update, video_update
+from tests.fake_telegram import TOKEN, button_update, photo_update, text_update, video_update
 from tests.media import ffmpeg
 
 STRANGER = 999
@@ -252,6 +255,91 @@ def test_failed_job_ends_with_the_reason_in_plain_words(client, telegram, drain,
     [video] = videos_of(TELEGRAM_USER)
     assert video.status == "failed"
     assert telegram.texts(TELEGRAM_USER)[0].startswith("❌ Not saved: the file is damaged or is not a video.")
+
+
+@pytest.fixture
+def later_link(media_dir, media_server):
+    """A link that answers 404 until the test copies the clip to it (``put()``)."""
+    name = f"later-{uuid.uuid4().hex}.mp4"
+    yield media_server.url("files", name), lambda: shutil.copy(media_dir / "clip.mp4", media_dir / name)
+    (media_dir / name).unlink(missing_ok=True)
+
+
+def failed_reply(client, telegram, drain, link: str) -> tuple[Video, dict]:
+    """A link sent to the bot whose capture failed: the video and the bot's reply as the fake holds it."""
+    post_update(client, text_update(40, TELEGRAM_USER, link))
+    drain()
+    [video] = videos_of(TELEGRAM_USER)
+    assert video.status == "failed"
+    [reply] = [m for (chat, _), m in sorted(telegram.messages.items()) if chat == TELEGRAM_USER]
+    return video, json.loads(json.dumps(reply))  # as Telegram sends it in a callback: a copy of that moment
+
+
+def test_a_failure_reply_has_a_retry_button_that_saves_the_same_video(client, telegram, drain, later_link):
+    # GIVEN a link whose capture failed (404): its reply says why, with a Retry button naming the video
+    link, put = later_link
+    video, reply = failed_reply(client, telegram, drain, link)
+    assert reply["text"] == f"❌ Not saved: it does not exist any more.\n{link}"
+    [[button]] = reply["reply_markup"]["inline_keyboard"]
+    assert button == {"text": "🔁 Retry", "callback_data": f"retry:{video.video_id}"}
+    # WHEN the file is there and the button is pressed
+    put()
+    response = post_update(client, button_update(41, TELEGRAM_USER, reply, button["callback_data"]))
+    # THEN the press is answered, and the reply says queued with its button gone
+    assert response.status_code == 200 and response.json_body == {"ok": True, "handled": True}
+    [answer] = telegram.calls_of("answerCallbackQuery")
+    assert answer["callback_query_id"] == "cq-41" and answer["text"] == "Trying again…"
+    message = telegram.messages[(TELEGRAM_USER, reply["message_id"])]
+    assert message["text"] == f"⏳ Queued…\n{link}" and "reply_markup" not in message
+    # AND the worker saves the same video, and that same reply ends with it
+    assert drain() == 1
+    [again] = videos_of(TELEGRAM_USER)
+    assert (again.video_id, again.status) == (video.video_id, "ready") and again.job_id != video.job_id
+    assert [job.job_id for job in Job.scan()] == [again.job_id]
+    final = telegram.messages[(TELEGRAM_USER, reply["message_id"])]
+    assert final["text"].startswith("✅ Saved") and link in final["text"] and "reply_markup" not in final
+
+
+def test_a_retry_button_pressed_twice_queues_once(client, telegram, drain, later_link):
+    link, put = later_link
+    video, reply = failed_reply(client, telegram, drain, link)
+    put()
+    data = f"retry:{video.video_id}"
+    post_update(client, button_update(42, TELEGRAM_USER, reply, data))
+    post_update(client, button_update(43, TELEGRAM_USER, reply, data))  # the same button, before the edit arrived
+    first, second = telegram.calls_of("answerCallbackQuery")
+    assert (first["text"], second["text"]) == ("Trying again…", "It is not failed any more: nothing to retry.")
+    assert telegram.messages[(TELEGRAM_USER, reply["message_id"])]["text"] == f"⏳ Queued…\n{link}"
+    assert drain() == 1 and [v.status for v in videos_of(TELEGRAM_USER)] == ["ready"]
+
+
+def test_a_retry_button_pressed_by_someone_not_allowed_does_nothing(client, telegram, drain, later_link):
+    link, put = later_link
+    video, reply = failed_reply(client, telegram, drain, link)
+    put()
+    response = post_update(client, button_update(44, STRANGER, reply, f"retry:{video.video_id}"))
+    assert response.status_code == 200
+    [answer] = telegram.calls_of("answerCallbackQuery")
+    assert answer["show_alert"] is True and "private bot" in answer["text"]
+    assert drain() == 0 and videos.get(video.video_id).status == "failed"
+    assert telegram.messages[(TELEGRAM_USER, reply["message_id"])]["text"] == reply["text"]
+
+
+def test_a_retry_button_refused_keeps_the_failure_and_its_button(client, telegram, drain, later_link):
+    # GIVEN a failed capture, and a user whose quota is used up by the time they press Retry
+    from chalicelib.records import quotas
+
+    link, _ = later_link
+    video, reply = failed_reply(client, telegram, drain, link)
+    owner = User.get(video.owner_id)
+    quotas.settle(owner.user_id, reserved=0, actual=owner.bytes_available)
+    post_update(client, button_update(45, TELEGRAM_USER, reply, f"retry:{video.video_id}"))
+    # THEN the press is answered with the reason, and the reply is the failure with its button again
+    [answer] = telegram.calls_of("answerCallbackQuery")
+    assert answer["text"] == "Not retried: your storage is full (see /quota)"
+    message = telegram.messages[(TELEGRAM_USER, reply["message_id"])]
+    assert message["text"] == reply["text"] and message["reply_markup"] == reply["reply_markup"]
+    assert drain() == 0 and videos.get(video.video_id).status == "failed"
 
 
 def test_several_links_in_one_message_each_get_a_reply(client, telegram, drain, media_server):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -71,3 +71,34 @@ def test_the_daily_schedule_takes_the_snapshot(client, user):
     client.lambda_.invoke("take_storage_snapshot", event)
     # THEN today's figures of the user and of everyone are stored
     assert {item.owner_id for item in StorageSnapshot.scan()} == {user.user_id, trends.EVERYONE}
+
+
+def test_the_api_answers_the_daily_series_with_gaps_as_null_figures(client, user):
+    # GIVEN snapshots of alice's figures five days ago and today, none in between
+    quotas.settle(user.user_id, reserved=0, actual=300)
+    today = datetime.now(UTC)
+    for back in (5, 0):
+        wiring.override(clock=FakeClock(later=-timedelta(days=back)))
+        trends.snapshot(services=wiring.services())
+    wiring.reset()
+    # WHEN the stats are asked for with the last seven days
+    answer = client.http.get("/api/storage/stats?days=7", headers=user.headers)
+    # THEN the counters are as without days, and the series has every one of the seven days, oldest first
+    assert answer.status_code == 200, answer.json_body
+    stats = answer.json_body
+    plain = client.http.get("/api/storage/stats", headers=user.headers).json_body
+    assert "series" not in plain and {k: v for k, v in stats.items() if k != "series"} == plain
+    expected = [(today - timedelta(days=back)).date().isoformat() for back in range(6, -1, -1)]
+    assert [row["day"] for row in stats["series"]] == expected
+    stored = {"bytes_used": 300, "bytes_reserved": 0, "quota_bytes": 10 * 1024**3, "video_count": 1}
+    gap = dict.fromkeys(stored)
+    assert [{k: v for k, v in row.items() if k != "day"} for row in stats["series"]] == [
+        gap, stored, gap, gap, gap, gap, stored]
+
+
+@pytest.mark.parametrize("query", ["days=0", "days=367", "days=abc", "days=-1", "days=2.5", "day=3"])
+def test_the_api_refuses_days_out_of_range_with_the_error_body(client, user, query):
+    answer = client.http.get(f"/api/storage/stats?{query}", headers=user.headers)
+    assert answer.status_code == 400
+    assert answer.json_body["error"]["code"] in ("invalid_days", "unknown_parameter")
+    assert answer.json_body["error"]["message"]

@@ -3,6 +3,8 @@
 
 const KEY = "prsnl.apiKey";
 const PAGE = 24;
+const TREND_DAYS = 30;
+const SVG = "http://www.w3.org/2000/svg";
 const REASONS = {
   too_large: "it is larger than the size limit",
   too_long: "it is longer than the duration limit",
@@ -65,7 +67,10 @@ function show() {
   $("sign-in").hidden = signedIn;
   $("library").hidden = !signedIn;
   $("sign-out").hidden = !signedIn;
-  if (signedIn) reload();
+  if (signedIn) {
+    reload();
+    loadTrend();
+  }
 }
 
 function showError(id, message) {
@@ -110,6 +115,7 @@ function follow(jobId, url, status) {
       setTimeout(tick, 1000);
     } else {
       reload();
+      loadTrend();
       if (job.status === "succeeded") setTimeout(() => item.remove(), 15000);
     }
   };
@@ -187,6 +193,7 @@ function card(video) {
     const quality = smallerQuality(video);
     if (quality) actions.append(button("Smaller copy", () => smallerCopy(video, quality, item), "secondary"));
   }
+  if (video.status === "failed") actions.append(button("Retry", () => retryCapture(video, item)));
   actions.append(button("Delete", () => remove(video, item), "danger"));
   item.append(thumb, info, actions);
   return item;
@@ -202,6 +209,16 @@ async function smallerCopy(video, quality, item) {
     const answer = await api("POST", `api/videos/${video.video_id}/transcode`, { quality });
     note(item, `${quality} copy: ${answer.status}`);
     if (answer.job_id) follow(answer.job_id, `${video.title || video.video_id} (${quality})`, answer.status);
+  } catch (error) {
+    note(item, error.message);
+  }
+}
+
+async function retryCapture(video, item) {
+  try {
+    const answer = await api("POST", `api/videos/${video.video_id}/retry`);
+    follow(answer.job_id, video.title || video.source_url, answer.status);
+    reload();
   } catch (error) {
     note(item, error.message);
   }
@@ -231,6 +248,42 @@ function note(item, text) {
   const info = item.querySelector(".info");
   info.querySelector(".note")?.remove();
   info.append(element("p", { className: "note", textContent: text }));
+}
+
+// -- storage over time --------------------------------------------------------------------------
+
+async function loadTrend() {
+  try {
+    const stats = await api("GET", `api/storage/stats?days=${TREND_DAYS}`);
+    $("storage-now").textContent = `· now ${size(stats.bytes_used)} of ${size(stats.quota_bytes)}, ${stats.video_count} videos`;
+    drawTrend(stats.series);
+  } catch (error) {
+    $("storage-now").textContent = `· could not load the figures: ${error.message}`;
+  }
+}
+
+// One bar a day, scaled to the largest day; a day without a snapshot (null figures) is a short grey bar, so a gap
+// shows as a gap and not as an empty library.
+function drawTrend(series) {
+  const chart = $("trend"), step = 10, height = 60;
+  const top = Math.max(1, ...series.map((day) => day.bytes_used || 0));
+  chart.setAttribute("viewBox", `0 0 ${series.length * step} ${height}`);
+  chart.replaceChildren(...series.map((day, index) => {
+    const gap = day.bytes_used === null;
+    const tall = gap ? 3 : Math.max(0.5, (day.bytes_used / top) * (height - 2));
+    const bar = svgElement("rect", { x: index * step + 1, y: height - tall, width: step - 2, height: tall,
+      class: gap ? "gap" : "day", "data-day": day.day });
+    const title = svgElement("title", {});
+    title.textContent = gap ? `${day.day}: no snapshot` : `${day.day}: ${size(day.bytes_used)}, ${day.video_count} videos`;
+    bar.append(title);
+    return bar;
+  }));
+}
+
+function svgElement(tag, attributes) {
+  const node = document.createElementNS(SVG, tag);
+  Object.entries(attributes).forEach(([name, value]) => node.setAttribute(name, value));
+  return node;
 }
 
 // -- the player ----------------------------------------------------------------------------------
