@@ -3,7 +3,19 @@
 from chalice import Chalice, ConvertToMiddleware
 
 from chalicelib import observability
-from chalicelib.api import admin_metrics, captures, docs, fallback, health, jobs, platforms, schedules, storage, videos
+from chalicelib.api import (
+    admin_metrics,
+    captures,
+    docs,
+    fallback,
+    health,
+    jobs,
+    me,
+    platforms,
+    schedules,
+    storage,
+    videos,
+)
 from chalicelib.observability import logger
 from chalicelib.telegram import webhook as telegram
 from chalicelib.web import library, watch
@@ -14,6 +26,6 @@ app.register_middleware(ConvertToMiddleware(observability.traced))
 app.register_middleware(observability.correlate_request, "http")
 
 for blueprint in (captures.bp, videos.bp, jobs.bp, storage.bp, platforms.bp, health.bp, schedules.bp,
-                  telegram.bp, admin_metrics.bp, docs.bp, library.bp, watch.bp):
+                  telegram.bp, admin_metrics.bp, docs.bp, library.bp, watch.bp, me.bp):
     app.register_blueprint(blueprint)
 fallback.register(app)  # last: it answers what the routes above do not

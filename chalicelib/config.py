@@ -52,6 +52,16 @@ def _per_platform(kind: str) -> dict[str, str]:
             if (match := _PER_PLATFORM.fullmatch(name)) and match["kind"] == kind and value.strip()}
 
 
+def _languages(name: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of language codes (``en,pt-BR``), as caption keys hold them; a bad one is refused."""
+    from chalicelib.storage.layout import language
+
+    codes = [item.strip() for item in (_env(name) or default).split(",") if item.strip()]
+    if any(language(code) is None for code in codes):
+        raise ValueError(f"{name} must be comma-separated language codes such as en,pt-br: {_env(name)!r}")
+    return tuple(dict.fromkeys(language(code) for code in codes))
+
+
 def _bool(name: str, default: bool) -> bool:
     value = _env(name)
     if value is None:
@@ -131,6 +141,7 @@ class Settings:
     platform_cookies_secret: str | None
     platform_cookies: dict[str, str]  # platform -> Netscape cookie text, from PRSNL_COOKIES_<PLATFORM>
     proxies: dict[str, str]  # platform -> proxy URL, from PRSNL_PROXY_<PLATFORM>; "" -> PRSNL_PROXY, for every platform
+    caption_languages: tuple[str, ...]  # the captions a capture keeps unless its owner chose others
 
     @property
     def jobs_dlq(self) -> str:
@@ -218,6 +229,7 @@ def load_settings() -> Settings:
         platform_cookies_secret=_env("PRSNL_PLATFORM_COOKIES_SECRET"),
         platform_cookies=_per_platform("COOKIES"),
         proxies={**_per_platform("PROXY"), **({"": _env("PRSNL_PROXY")} if _env("PRSNL_PROXY") else {})},
+        caption_languages=_languages("PRSNL_CAPTION_LANGUAGES", "en"),
     )
 
 

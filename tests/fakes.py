@@ -22,15 +22,18 @@ class RecordedDownloader(YtDlpDownloader):
     answers with its recorded info dict (yt-dlp still chooses the formats), and a known short link starts its
     redirects at a recorded first hop. Downloads are real, from ``media`` (the loopback media server)."""
 
-    def __init__(self, media: str, recordings: dict[str, str], redirects: dict[str, str] | None = None):
+    def __init__(self, media: str, recordings: dict[str, str], redirects: dict[str, str] | None = None,
+                 additions: dict | None = None):
         self.media = media
         self.recordings = recordings
         self.redirects = redirects or {}
+        self.additions = additions or {}  # fields laid over every recording (a platform's captions)
 
     def _extract(self, ydl, url: str) -> dict:
         if url not in self.recordings:
             return super()._extract(ydl, url)
-        return ydl.process_ie_result(recorded(self.recordings[url], self.media), download=False)
+        return ydl.process_ie_result({**recorded(self.recordings[url], self.media), **self.additions},
+                                     download=False)
 
     def follow_redirects(self, url: str, **kwargs) -> str:
         return super().follow_redirects(self.redirects.get(url, url), **kwargs)

@@ -19,6 +19,33 @@ FAST_SETTINGS = {
     "libaom-av1": ("-usage", "realtime", "-cpu-used", "8"),
 }
 
+# YouTube's automatic captions: each line shown again in the next cue, word timings inline, a 10 ms "hold" cue
+ROLLING_CAPTIONS = """WEBVTT
+Kind: captions
+Language: en
+
+00:00:00.000 --> 00:00:00.490 align:start position:0%
+
+so<00:00:00.200><c> today</c><00:00:00.300><c> we</c>
+
+00:00:00.490 --> 00:00:00.500 align:start position:0%
+so today we
+\u0020
+
+00:00:00.500 --> 00:00:00.990 align:start position:0%
+so today we
+bake<00:00:00.700><c> sourdough</c>
+
+00:00:00.990 --> 00:00:01.000 align:start position:0%
+bake sourdough
+\u0020
+
+00:00:01.000 --> 00:00:01.500 align:start position:0%
+bake sourdough
+with &amp; without rye
+"""
+ROLLING_TRANSCRIPT = "so today we\nbake sourdough\nwith & without rye"  # each line once, tags gone
+
 
 def ffmpeg(*args: str) -> None:
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args], check=True)

@@ -1,9 +1,9 @@
 """Video routes (owner only): list and search, read, edit, share, metadata, stream and thumbnail redirects,
-renditions, retry, delete."""
+captions, renditions, retry, delete."""
 
 from chalice import Blueprint, Response
 
-from chalicelib import capture, deletion, renditions, wiring
+from chalicelib import captions, capture, deletion, renditions, wiring
 from chalicelib.api.http import (
     current_user,
     json_body,
@@ -110,6 +110,13 @@ def get_video_thumbnail(video_id):
     if not key:
         raise NotFoundError(f"video {video_id} has no {size} thumbnail", code="thumbnail_not_found")
     return _deliver(key, params)
+
+
+@bp.route("/api/videos/{video_id}/captions", methods=["GET"])
+@json_errors
+def get_video_captions(video_id):
+    """The captions' languages with signed URLs of their WebVTT files (an empty list: the video has none)."""
+    return captions.listing(_video(video_id), services=wiring.services())
 
 
 @bp.route("/api/videos/{video_id}/transcode", methods=["POST"])

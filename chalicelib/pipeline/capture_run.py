@@ -14,7 +14,7 @@ from chalicelib import netguard, platforms
 from chalicelib.errors import JobCancelledError, PermanentJobError, TransientJobError, UnsupportedUrlError
 from chalicelib.media import images, thumbnails, transcode
 from chalicelib.media import probe as media_probe
-from chalicelib.pipeline import rules
+from chalicelib.pipeline import captions, rules
 from chalicelib.pipeline.run import Run
 from chalicelib.records import jobs, quotas, users, videos
 from chalicelib.records.models import Video
@@ -36,6 +36,7 @@ class _Item:
     meta: dict
     thumbnail: Path | None
     file: Path  # the stored file, still on disk until the run ends (the bot may send it into the chat)
+    captioned: captions.Captioned
 
 
 class CaptureRun(Run):
@@ -70,6 +71,7 @@ class CaptureRun(Run):
                                          on_progress=self.progress, classify=platform.classify_error)
         self.stats.download_bytes += source.stat().st_size
         self.progress("processing", percent=0)
+        captioned = captions.Captioned()
         if item["kind"] == videos.IMAGE:
             output, thumbs, record = images.prepare(source, workdir)
             file_key = layout.image_key(video_id, created)
@@ -84,12 +86,13 @@ class CaptureRun(Run):
             with self.stats.timed("thumbnails"):
                 thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
             file_key, record = layout.video_key(video_id, created), final_info.as_record()
+            captioned = captions.store(self, item, source, workdir, video_id=video_id, options=options)
         self.progress("uploading")
         thumb_keys = {size: layout.thumbnail_key(video_id, created, size) for size in thumbs}
-        sizes = {file_key: self.upload(output, file_key)}
+        sizes = {file_key: self.upload(output, file_key), **captioned.sizes}
         sizes.update({thumb_keys[size]: self.upload(path, thumb_keys[size]) for size, path in thumbs.items()})
         return _Item(video_id, item["kind"], file_key, thumb_keys, sizes, record, platform.to_metadata(item),
-                     thumbs.get("medium"), output)
+                     thumbs.get("medium"), output, captioned)
 
     def _follow_short_link(self, platform, downloader):
         """A short link (vm.tiktok.com, t.co, Instagram /share/) becomes the link it redirects to, with that link's
@@ -143,7 +146,8 @@ class CaptureRun(Run):
     @staticmethod
     def _fields(item: _Item, now) -> dict:
         return videos.stored_fields(kind=item.kind, file_key=item.file_key, thumbnails=item.thumb_keys,
-                                    sizes=item.sizes, probe=item.record, meta=item.meta, now=now)
+                                    sizes=item.sizes, probe=item.record, meta=item.meta, now=now,
+                                    captions=item.captioned.captions, transcript=item.captioned.transcript)
 
     def _reserve(self, nbytes: int) -> None:
         """Take the bytes from the quota, then record them on the video. Two plain writes, not a transaction:

@@ -66,6 +66,7 @@ class User(Model):
     usage_count = MapAttribute(default=dict)
     telegram_id = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    caption_languages = ListAttribute(of=UnicodeAttribute, null=True)  # the captions kept (None: the stage default)
     by_telegram_id = UsersByTelegramId()
 
 
@@ -151,6 +152,10 @@ class Video(Model):
     item_index = NumberAttribute(null=True)
     # the version its watch link carries: rotating it (a new share) makes every earlier link answer 404
     share_version = NumberAttribute(default=0)
+    # language -> {origin, source_language}: the WebVTT captions stored (layout.caption_key), and their plain text,
+    # bounded (the whole text is at layout.transcript_key) so the item stays far below DynamoDB's 400 KB
+    captions = MapAttribute(default=dict)
+    transcript = UnicodeAttribute(null=True)
     by_owner = VideosByOwner()
 
 

@@ -1,4 +1,5 @@
-"""User records: creation with a full quota, lookups, and the admin changes (quota, admin flag)."""
+"""User records: creation with a full quota, lookups, the admin changes (quota, admin flag) and the user's own
+settings (caption languages)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,19 @@ def set_quota(user_id: str, quota_bytes: int) -> User:
 def set_admin(user_id: str, is_admin: bool) -> User:
     user = get_user(user_id)
     user.update(actions=[User.is_admin.set(is_admin)], condition=User.user_id.exists())
+    return user
+
+
+def caption_languages(user: User, default: tuple[str, ...]) -> tuple[str, ...]:
+    """The languages whose captions the user's captures keep: their own choice, else the stage's default."""
+    return tuple(user.caption_languages) if user.caption_languages is not None else default
+
+
+def set_caption_languages(user_id: str, languages: list[str] | None) -> User:
+    """The user's own caption languages (already checked by the caller); None goes back to the stage's default."""
+    user = get_user(user_id)
+    action = User.caption_languages.remove() if languages is None else User.caption_languages.set(list(languages))
+    user.update(actions=[action], condition=User.user_id.exists())
     return user
 
 

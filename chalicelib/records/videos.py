@@ -30,7 +30,7 @@ COUNTED = (READY, BROKEN)  # the statuses whose bytes the quota holds
 VIDEO, IMAGE = "video", "image"  # what a record's file is: a browser MP4, or a JPEG (photos, image posts)
 MAX_PAGE = 100
 # what a search reads of each video: the keys and the fields it matches (the matches are then read in full)
-SEARCHED = ("video_id", "owner_id", "created_at", "title", "tags", "note", "platform_meta")
+SEARCHED = ("video_id", "owner_id", "created_at", "title", "tags", "note", "platform_meta", "transcript")
 SEARCH_PAGE = 250  # index items a search reads per request: a full page soon, the whole index in few requests
 # Platform metadata fields the original PRSNL backend answered at the top level (yt-dlp names).
 PLATFORM_FIELDS = ("uploader", "upload_date", "view_count", "like_count", "comment_count", "description")
@@ -81,7 +81,8 @@ def list_for_owner(owner_id: str, *, limit: int = 20, cursor: str | None = None,
                    tag: str | None = None) -> tuple[list[Video], str | None]:
     """Newest first, one page; the cursor is opaque to callers and only ever resumes the caller's own list.
 
-    ``query`` keeps the videos whose title, uploader, tags and note hold every one of its words (case-insensitive)
+    ``query`` keeps the videos whose title, uploader, tags, note and transcript hold every one of its words
+    (case-insensitive)
     and ``tag`` those with that tag: DynamoDB cannot compare case-insensitively, so these are checked here, on
     the owner's index read page by page from the cursor until the page is full.
     """
@@ -110,10 +111,11 @@ def list_for_owner(owner_id: str, *, limit: int = 20, cursor: str | None = None,
 
 
 def matches(video: Video, words: list[str], tag: str) -> bool:
-    """Every word in the title, uploader, tags or note, and the tag among its tags (all lower-case already)."""
+    """Every word in the title, uploader, tags, note or transcript, and the tag among its tags (all lower-case
+    already)."""
     tags = [t.lower() for t in video.tags or []]
     uploader = (video.platform_meta or {}).get("uploader") or ""
-    text = " ".join([video.title or "", uploader, *tags, video.note or ""]).lower()
+    text = " ".join([video.title or "", uploader, *tags, video.note or "", video.transcript or ""]).lower()
     return all(word in text for word in words) and (not tag or tag in tags)
 
 
@@ -179,7 +181,13 @@ def stored_bytes(video: Video) -> int:
 
 def object_keys(video: Video) -> list[str]:
     """Every key the video has or may be writing right now (keys are deterministic)."""
-    return sorted(set(layout.keys_of(video.video_id, video.created_at)) | stored_keys(video))
+    languages = tuple(captions_of(video))
+    return sorted(set(layout.keys_of(video.video_id, video.created_at, languages)) | stored_keys(video))
+
+
+def captions_of(video: Video) -> dict[str, dict]:
+    """Language -> {origin, source_language} of the captions stored, in the order they were stored (the owner's)."""
+    return _as_dict(video.captions)
 
 
 def job_ids(video: Video) -> list[str]:
@@ -293,11 +301,13 @@ def reservation_cleared(video: Video, nbytes: int, *, now: datetime) -> tuple:
 
 
 def stored_fields(*, kind: str, file_key: str, thumbnails: dict[str, str], sizes: dict[str, int], probe: dict,
-                  meta: dict, now: datetime) -> dict:
-    """The record fields of one stored item: status, keys, sizes, probe and platform metadata."""
+                  meta: dict, now: datetime, captions: dict | None = None, transcript: str | None = None) -> dict:
+    """The record fields of one stored item: status, keys, sizes, probe and platform metadata, captions."""
     fields = {"status": READY, "kind": kind, "file_key": file_key, "thumbnails": thumbnails,
               "bytes_stored": sum(sizes.values()), "object_sizes": sizes, "bytes_reserved": 0, "updated_at": now,
-              "platform_meta": meta}
+              "platform_meta": meta, "captions": captions or {}}
+    if transcript:
+        fields["transcript"] = transcript
     fields.update({name: value for name, value in probe.items() if value is not None and hasattr(Video, name)})
     return fields
 
@@ -421,9 +431,10 @@ def delete_as_read(video_id: str, owner_id: str) -> Video:
 
 def to_dict(video: Video) -> dict:
     """The JSON shape of a video in API answers (field names as yt-dlp names them)."""
-    data = to_json_dict(video, hide=("owner_source", "bytes_reserved", "object_sizes", "share_version"))
+    data = to_json_dict(video, hide=("owner_source", "bytes_reserved", "object_sizes", "share_version", "transcript"))
     data.setdefault("renditions", {})
     data.setdefault("thumbnails", {})
+    data.setdefault("captions", {})
     return data
 
 

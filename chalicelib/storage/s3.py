@@ -36,6 +36,13 @@ class S3Storage:
         self._s3.download_file(self.bucket, key, str(path), Config=_TRANSFER)
         return path
 
+    def read(self, key: str) -> bytes | None:
+        """A small object's bytes (a caption the watch page serves itself); None when it does not exist."""
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            return None
+
     def presign(self, key: str, seconds: int, *, download_name: str | None = None) -> str:
         params = {"Bucket": self.bucket, "Key": key}
         if download_name:

@@ -4,6 +4,8 @@ The page's ``<video>`` points at ``/watch/{token}/video``, which answers 302 to 
 every request: a player that resumes after a signed URL lapsed simply asks again, and the media bytes
 come from the CDN (S3 locally), never through Python. ``/watch/{token}/poster`` does the same for the
 large thumbnail (the page's poster and its Open Graph image, which chat apps fetch much later).
+``/watch/{token}/captions/{lang}`` answers a caption's WebVTT itself, from the page's own origin, as ``<track>``
+needs (see ``chalicelib.captions``).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from urllib.parse import quote
 
 from chalice import Blueprint, Response
 
-from chalicelib import renditions, watch, wiring
+from chalicelib import captions, renditions, watch, wiring
 from chalicelib.api.http import base_url, json_errors, known_params, signed_redirect
 from chalicelib.errors import NotFoundError
+from chalicelib.records import videos
 from chalicelib.records.models import Video
 from chalicelib.telegram.replies import duration, size
 
@@ -56,6 +59,14 @@ def watch_poster(token):
     return signed_redirect(key)
 
 
+@bp.route("/watch/{token}/captions/{lang}", methods=["GET"])
+@json_errors
+def watch_captions(token, lang):
+    text = captions.webvtt(_video(token), lang, services=wiring.services())
+    return Response(status_code=200, body=text, headers={"Content-Type": "text/vtt; charset=utf-8",
+                                                         "Cache-Control": "private, max-age=300"})
+
+
 def _video(token: str) -> Video:
     services = wiring.services()
     return watch.video_for(token, settings=services.settings, now=services.clock.now())
@@ -73,7 +84,19 @@ def page(video: Video, page_url: str) -> str:
             "title": title, "facts": facts, "page_url": page_url, "poster_url": f"{page_url}/poster",
             "video_url": f"{page_url}/video", "download_url": f"{page_url}/video?download=1",
             "width": video.width or "", "height": video.height or ""}.items()},
-        quality_picker=_picker(page_url, ready))
+        quality_picker=_picker(page_url, ready), tracks=tracks(page_url, video))
+
+
+def tracks(page_url: str, video: Video) -> str:
+    """A ``<track>`` per caption language (automatic captions say so in their label), the first one on by default."""
+    items = []
+    for index, (lang, entry) in enumerate(videos.captions_of(video).items()):
+        automatic = entry.get("origin") == "automatic"
+        attributes = {"kind": "captions" if automatic else "subtitles", "srclang": lang,
+                      "label": f"{lang} (auto)" if automatic else lang, "src": f"{page_url}/captions/{quote(lang)}"}
+        items.append("<track " + " ".join(f'{name}="{html.escape(value)}"' for name, value in attributes.items())
+                     + (" default>" if index == 0 else ">"))
+    return "".join(items)
 
 
 def _picker(page_url: str, ready: dict) -> str:

@@ -298,6 +298,9 @@ function play(video) {
   $("player-page").href = video.watch_url;
   player.poster = Object.keys(video.thumbnails || {}).length ? `${video.watch_url}/poster` : "";
   player.src = `${video.watch_url}/video`;
+  player.replaceChildren(...Object.entries(video.captions || {}).map(([lang, entry], index) => element("track", {
+    kind: entry.origin === "automatic" ? "captions" : "subtitles", srclang: lang, default: index === 0,
+    label: entry.origin === "automatic" ? `${lang} (auto)` : lang, src: `${video.watch_url}/captions/${encodeURIComponent(lang)}` })));
   $("player-dialog").showModal();
   player.play().catch(() => {});
 }
