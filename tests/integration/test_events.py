@@ -1,0 +1,247 @@
+"""Events to the PRSNL core: captures through the real worker handler (real yt-dlp and ffmpeg against loopback
+media), the outbox delivered by the local worker's delivery loop to a webhook receiver on loopback (signatures
+checked here with an implementation of our own, not the code under test), and to an EventBridge bus on moto
+whose rule sends to an SQS queue."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from chalicelib import aws, wiring
+from chalicelib.config import get_settings
+from chalicelib.events import delivery
+from chalicelib.local.bootstrap import bootstrap
+from chalicelib.records import jobs
+from chalicelib.records.models import Event
+
+SECRET_KEY = os.urandom(24)
+SECRET = "whsec_" + base64.b64encode(SECRET_KEY).decode()
+WAIT_SECONDS = 120
+
+
+class Receiver(ThreadingHTTPServer):
+    """A webhook receiver: records every request; answers 500 to the first ``failures`` requests of each id, or
+    holds every request until ``release`` is set (``hang``)."""
+
+    daemon_threads = True
+
+    def __init__(self, *, failures: int = 0, hang: bool = False):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.failures, self.hang = failures, hang
+        self.release = threading.Event()
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hooks/prsnl"
+
+    def by_id(self) -> dict[str, list[dict]]:
+        with self.lock:
+            found: dict[str, list[dict]] = {}
+            for request in self.requests:
+                found.setdefault(request["headers"]["webhook-id"], []).append(request)
+            return found
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        server: Receiver = self.server
+        with server.lock:
+            server.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+            seen = sum(r["headers"]["webhook-id"] == self.headers["webhook-id"] for r in server.requests)
+        if server.hang:
+            server.release.wait(WAIT_SECONDS)
+        status = 500 if seen <= server.failures else 204
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def verified(request: dict) -> dict:
+    """The Standard Webhooks check a receiver makes: v1 HMAC-SHA256 of id.timestamp.body, a fresh timestamp."""
+    headers, body = request["headers"], request["body"]
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(SECRET_KEY, signed, hashlib.sha256).digest()).decode()
+    versions = dict(part.split(",", 1) for part in headers["webhook-signature"].split(" "))
+    assert hmac.compare_digest(versions["v1"], expected)
+    assert abs(time.time() - int(headers["webhook-timestamp"])) < 300
+    assert headers["content-type"] == "application/json"
+    payload = json.loads(body)
+    assert payload["id"] == headers["webhook-id"]
+    return payload
+
+
+@pytest.fixture
+def receiver(request):
+    server = Receiver(**getattr(request, "param", {}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def webhook(receiver, settings_env, work_dir):
+    settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true", PRSNL_WEBHOOK_URL=receiver.url, PRSNL_WEBHOOK_SECRET=SECRET,
+                 PRSNL_EVENT_POLL_SECONDS="0.1", PRSNL_EVENT_BACKOFF_SECONDS="1", PRSNL_WEBHOOK_TIMEOUT_SECONDS="2")
+    return receiver
+
+
+@pytest.fixture
+def delivering(webhook):
+    """The local worker's delivery loop, running beside the jobs as ``make run`` runs it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=delivery.serve, args=(wiring.services(),), kwargs={"stop": stop}, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(WAIT_SECONDS)
+
+
+def api(client, user, method: str, path: str, body: dict | None = None):
+    return getattr(client.http, method)(path, headers=user.headers, body=json.dumps(body) if body else None)
+
+
+def four_changes(client, user, drain, media_server, clip480_url) -> dict:
+    """A capture made ready, a rendition of it, a capture that fails, then the ready one deleted."""
+    ready = api(client, user, "post", "/api/capture", {"url": clip480_url}).json_body
+    assert drain() == 1
+    rendition = api(client, user, "post", f"/api/videos/{ready['video_id']}/transcode", {"quality": "360p"})
+    assert rendition.status_code == 202, rendition.json_body
+    assert drain() == 1
+    broken = api(client, user, "post", "/api/capture", {"url": media_server.url("files", "corrupt.mp4")}).json_body
+    assert drain() == 1
+    assert jobs.get(broken["job_id"]).status == jobs.FAILED
+    assert api(client, user, "delete", f"/api/videos/{ready['video_id']}").status_code == 204
+    return {"video.ready": ready["video_id"], "video.rendition_ready": ready["video_id"],
+            "video.failed": broken["video_id"], "video.deleted": ready["video_id"]}
+
+
+def pending() -> list[Event]:
+    return [event for event in Event.scan() if event.pending]
+
+
+def wait_for(check, what: str):
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def received(receiver: Receiver, *, events: int = 4) -> dict[str, dict]:
+    """Each event id's payload once the outbox is empty (nothing can arrive after that)."""
+    wait_for(lambda: not pending() and Event.count() >= events, "the outbox to be delivered")
+    return {event_id: verified(requests[0]) for event_id, requests in receiver.by_id().items()}
+
+
+def test_each_change_arrives_once_signed_when_a_webhook_is_set(client, user, drain, media_server, clip480_url,
+                                                               delivering, webhook):
+    # WHEN four changes happen through the API and the real worker
+    expected = four_changes(client, user, drain, media_server, clip480_url)
+    # THEN each arrives once, under its own id, signed, with what the PRSNL core needs
+    payloads = received(webhook)
+    assert {p["type"]: p["data"]["video_id"] for p in payloads.values()} == expected
+    assert len(payloads) == 4 and all(len(r) == 1 for r in webhook.by_id().values())
+    by_type = {p["type"]: p for p in payloads.values()}
+    assert by_type["video.failed"]["data"]["code"] == "invalid_media" and by_type["video.failed"]["data"]["message"]
+    assert by_type["video.ready"]["data"]["height"] == 480 and by_type["video.ready"]["data"]["owner_id"] == "alice"
+    assert by_type["video.rendition_ready"]["data"]["quality"] == "360p"
+    assert all(event.delivered == ["webhook"] and event.attempts == 1 for event in Event.scan())
+
+
+@pytest.mark.parametrize("receiver", [{"failures": 2}], indirect=True)
+def test_a_failing_receiver_gets_each_event_again_under_the_same_id(client, user, drain, media_server,
+                                                                    clip480_url, delivering, webhook):
+    # GIVEN a receiver that answers 500 to the first two deliveries of every event
+    # WHEN the four changes happen
+    expected = four_changes(client, user, drain, media_server, clip480_url)
+    # THEN every event came three times with the same id and body (once after dedupe by id), each signed anew
+    payloads = received(webhook)
+    assert {p["type"]: p["data"]["video_id"] for p in payloads.values()} == expected
+    for requests in webhook.by_id().values():
+        assert len(requests) == 3
+        assert len({r["body"] for r in requests}) == 1 and all(verified(r) for r in requests)
+    # AND the waits between attempts grew (1 s, then 2 s: the backoff)
+    assert all(event.attempts == 3 for event in Event.scan())
+
+
+@pytest.mark.parametrize("receiver", [{"hang": True}], indirect=True)
+def test_a_hanging_receiver_neither_holds_nor_fails_the_job(client, user, drain, clip480_url, delivering, webhook):
+    # GIVEN a receiver that never answers
+    # WHEN a capture runs through the worker
+    ready = api(client, user, "post", "/api/capture", {"url": clip480_url}).json_body
+    assert drain() == 1
+    # THEN the job succeeded and the video is ready, while the event waits for its next attempt
+    assert jobs.get(ready["job_id"]).status == jobs.SUCCEEDED
+    assert api(client, user, "get", f"/api/videos/{ready['video_id']}").json_body["status"] == "ready"
+    event = wait_for(lambda: next((e for e in pending() if e.last_error), None), "a timed-out attempt")
+    assert "webhook" in event.last_error and event.delivered == []
+    # AND once the receiver answers again, the event gets there
+    webhook.hang = False
+    webhook.release.set()
+    payloads = received(webhook, events=1)
+    assert [p["type"] for p in payloads.values()] == ["video.ready"]
+
+
+def test_a_webhook_to_a_private_address_is_refused_by_the_guard(user, settings_env):
+    # GIVEN a webhook pointing at loopback while loopback is not allowed (as in AWS)
+    settings_env(PRSNL_WEBHOOK_URL="http://127.0.0.1:9/hook", PRSNL_WEBHOOK_SECRET=SECRET,
+                 PRSNL_ALLOW_LOOPBACK_URLS="false")
+    event = _saved_event()
+    # WHEN the outbox is delivered
+    report = delivery.deliver_due(wiring.services())
+    # THEN nothing was sent and the event waits with the guard's reason
+    assert (report.delivered, report.retried) == (0, 1)
+    event.refresh()
+    assert event.pending and "loopback" in event.last_error
+
+
+def test_events_go_to_the_event_bus_as_a_rule_sees_them(user, settings_env):
+    # GIVEN the stage's bus on moto with a rule for our source that sends to an SQS queue
+    settings_env(PRSNL_EVENT_BUS="prsnl-local-events")
+    bootstrap(get_settings())
+    sqs, bus = aws.client("sqs"), aws.client("events")
+    queue_url = sqs.create_queue(QueueName="core-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus.put_rule(Name="to-core", EventBusName="prsnl-local-events",
+                 EventPattern=json.dumps({"source": ["prsnl.video"], "detail-type": ["video.failed"]}))
+    bus.put_targets(Rule="to-core", EventBusName="prsnl-local-events", Targets=[{"Id": "inbox", "Arn": queue_arn}])
+    event = _saved_event()
+    # WHEN the outbox is delivered
+    assert delivery.deliver_due(wiring.services()).delivered == 1
+    # THEN the rule's queue holds the event, with its stable id, once
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    assert len(messages) == 1
+    envelope = json.loads(messages[0]["Body"])
+    assert envelope["source"] == "prsnl.video" and envelope["detail-type"] == "video.failed"
+    assert envelope["detail"]["id"] == event.event_id and envelope["detail"]["data"]["code"] == "too_large"
+    event.refresh()
+    assert event.pending is None and event.delivered == ["eventbridge"]
+
+
+def _saved_event() -> Event:
+    """A failed video's event, saved as the worker's failure saves it."""
+    from chalicelib.records import events
+    from chalicelib.records.models import Video
+
+    video = Video("v1", owner_id="alice", platform="direct", source_url="https://example.com/a.mp4")
+    event = events.failed(video, now=wiring.services().clock.now(), code="too_large", message="too large")
+    event.save()
+    return event
