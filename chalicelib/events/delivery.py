@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from chalicelib.events.bus import EventBridgeBus
 from chalicelib.events.webhook import HttpWebhook
 from chalicelib.observability import logger
+from chalicelib.ops import metrics
 from chalicelib.records import events
 
 if TYPE_CHECKING:
@@ -95,11 +96,13 @@ def _deliver(event: Event, targets: dict[str, Callable[[Event], None]], services
     extra = {"event_id": event.event_id, "type": event.type, "attempt": event.attempts}
     if not errors:
         events.finished(event)
+        metrics.emit(metrics.EVENTS_DELIVERED, 1, type=event.type)
         return "delivered"
     error = "; ".join(errors)
     if event.attempts >= services.settings.event_max_attempts:
         logger.error("event given up", extra={**extra, "reason": error})
         events.give_up(event, error=error)
+        metrics.emit(metrics.EVENTS_GIVEN_UP, 1, type=event.type)
         return "given_up"
     logger.warning("event delivery failed; retried later", extra={**extra, "reason": error})
     wait = backoff_seconds(event.attempts, services.settings.event_backoff_seconds)

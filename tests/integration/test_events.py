@@ -179,3 +179,19 @@ def _saved_event() -> Event:
     event = events.failed(video, now=wiring.services().clock.now(), code="too_large", message="too large")
     event.save()
     return event
+
+
+@pytest.mark.parametrize("receiver", [{"failures": 99}], indirect=True)
+def test_an_event_no_attempt_delivers_is_given_up_after_the_last(user, webhook, settings_env, capsys):
+    # GIVEN a receiver that always answers 500, and two attempts per event without waiting between them
+    settings_env(PRSNL_EVENT_MAX_ATTEMPTS="2", PRSNL_EVENT_BACKOFF_SECONDS="0")
+    event = _saved_event()
+    # WHEN the outbox is delivered three times
+    reports = [delivery.deliver_due(wiring.services()) for _ in range(3)]
+    # THEN the first attempt is retried, the second gives up, the third finds nothing due
+    assert [(r.retried, r.given_up) for r in reports] == [(1, 0), (0, 1), (0, 0)]
+    event.refresh()
+    assert event.pending is None and event.attempts == 2 and "500" in event.last_error
+    assert len(webhook.by_id()[event.event_id]) == 2
+    # AND the give-up is counted (its metric has an alarm)
+    assert '"EventsGivenUp":[1.0]' in capsys.readouterr().out
