@@ -16,7 +16,7 @@ bp = Blueprint(__name__)
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), description="Events to EventBridge and the webhook, retried with backoff")
 def deliver_events(event):
-    delivery.deliver_due(services=wiring.services())
+    delivery.deliver_all(wiring.services())
 
 
 @bp.schedule(Rate(1, unit=Rate.HOURS), description="Orphan sweep, broken records, stuck jobs, quota drift")

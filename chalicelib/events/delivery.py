@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.wiring import Services
 
 BATCH = 25
+PASS_SECONDS = 50  # one pass of the every-minute schedule, so that passes seldom overlap (claims make it safe)
 BACKOFF_MAX_SECONDS = 3600
 EVENTBRIDGE, WEBHOOK = "eventbridge", "webhook"
 
@@ -64,22 +66,38 @@ def destinations(services: Services) -> dict[str, Callable[[Event], None]]:
 
 @dataclass
 class Report:
+    seen: int = 0  # due events read (some may have been claimed by another deliverer)
     delivered: int = 0
     retried: int = 0
     given_up: int = 0
 
+    def add(self, other: Report) -> None:
+        for name in ("seen", "delivered", "retried", "given_up"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 def deliver_due(services: Services, *, limit: int = BATCH) -> Report:
-    """Send the events due now; returns what became of them."""
+    """Send one batch of the events due now; returns what became of them."""
     settings, now = services.settings, services.clock.now()
     targets = destinations(services)
     lease_until = now + timedelta(seconds=lease_seconds(settings.webhook_timeout_seconds))
     report = Report()
     for event in events.due(now, limit=limit):
+        report.seen += 1
         if events.claim(event, now=now, lease_until=lease_until):
             outcome = _deliver(event, targets, services)
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report
+
+
+def deliver_all(services: Services, *, seconds: float = PASS_SECONDS) -> Report:
+    """Batches until one is not full (nothing more is due) or ``seconds`` have passed (the next pass goes on)."""
+    deadline, total = time.monotonic() + seconds, Report()
+    while True:
+        report = deliver_due(services)
+        total.add(report)
+        if report.seen < BATCH or time.monotonic() >= deadline:
+            return total
 
 
 def _deliver(event: Event, targets: dict[str, Callable[[Event], None]], services: Services) -> str:
@@ -114,8 +132,7 @@ def serve(services: Services, *, stop: threading.Event) -> None:
     """The local stand-in for the AWS schedule: deliver what is due, then look again after the poll interval."""
     while not stop.is_set():
         try:
-            while deliver_due(services).delivered:
-                pass  # a full batch may leave more due at once
+            deliver_all(services)
         except Exception:
             logger.exception("event delivery pass failed")
         stop.wait(services.settings.event_poll_seconds)

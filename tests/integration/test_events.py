@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 
@@ -17,6 +16,7 @@ from chalicelib.events import delivery
 from chalicelib.local.bootstrap import bootstrap
 from chalicelib.records import jobs
 from chalicelib.records.models import Event
+from tests.e2e.conftest import wait_for
 from tests.webhook_receiver import SECRET, Receiver, verified
 
 WAIT_SECONDS = 120
@@ -70,18 +70,9 @@ def pending() -> list[Event]:
     return [event for event in Event.scan() if event.pending]
 
 
-def wait_for(check, what: str):
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def received(receiver: Receiver, *, events: int = 4) -> dict[str, dict]:
     """Each event id's payload once the outbox is empty (nothing can arrive after that)."""
-    wait_for(lambda: not pending() and Event.count() >= events, "the outbox to be delivered")
+    wait_for(lambda: not pending() and Event.count() >= events, timeout=WAIT_SECONDS, what="the outbox delivered")
     return {event_id: verified(requests[0]) for event_id, requests in receiver.by_id().items()}
 
 
@@ -125,7 +116,8 @@ def test_a_hanging_receiver_neither_holds_nor_fails_the_job(client, user, drain,
     # THEN the job succeeded and the video is ready, while the event waits for its next attempt
     assert jobs.get(ready["job_id"]).status == jobs.SUCCEEDED
     assert api(client, user, "get", f"/api/videos/{ready['video_id']}").json_body["status"] == "ready"
-    event = wait_for(lambda: next((e for e in pending() if e.last_error), None), "a timed-out attempt")
+    event = wait_for(lambda: next((e for e in pending() if e.last_error), None), timeout=WAIT_SECONDS,
+                     what="a timed-out attempt")
     assert "webhook" in event.last_error and event.delivered == []
     # AND once the receiver answers again, the event gets there
     webhook.hang = False
@@ -147,8 +139,9 @@ def test_a_webhook_to_a_private_address_is_refused_by_the_guard(user, settings_e
     assert event.pending and "loopback" in event.last_error
 
 
-def test_events_go_to_the_event_bus_as_a_rule_sees_them(user, settings_env):
-    # GIVEN the stage's bus on moto with a rule for our source that sends to an SQS queue
+@pytest.fixture
+def core_inbox(user, settings_env) -> str:
+    """The stage's bus on moto with a rule for failed videos that sends to an SQS queue (the core's inbox)."""
     settings_env(PRSNL_EVENT_BUS="prsnl-local-events")
     bootstrap(get_settings())
     sqs, bus = aws.client("sqs"), aws.client("events")
@@ -157,13 +150,27 @@ def test_events_go_to_the_event_bus_as_a_rule_sees_them(user, settings_env):
     bus.put_rule(Name="to-core", EventBusName="prsnl-local-events",
                  EventPattern=json.dumps({"source": ["prsnl.video"], "detail-type": ["video.failed"]}))
     bus.put_targets(Rule="to-core", EventBusName="prsnl-local-events", Targets=[{"Id": "inbox", "Arn": queue_arn}])
+    return queue_url
+
+
+def inbox(queue_url: str) -> list[dict]:
+    """Every event envelope the rule sent to the queue."""
+    found = []
+    while messages := aws.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                                        WaitTimeSeconds=1).get("Messages"):
+        found += [json.loads(message["Body"]) for message in messages]
+    return found
+
+
+def test_events_go_to_the_event_bus_as_a_rule_sees_them(core_inbox):
+    # GIVEN a failed video's event in the outbox
     event = _saved_event()
     # WHEN the outbox is delivered
     assert delivery.deliver_due(wiring.services()).delivered == 1
     # THEN the rule's queue holds the event, with its stable id, once
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    messages = inbox(core_inbox)
     assert len(messages) == 1
-    envelope = json.loads(messages[0]["Body"])
+    envelope = messages[0]
     assert envelope["source"] == "prsnl.video" and envelope["detail-type"] == "video.failed"
     assert envelope["detail"]["id"] == event.event_id and envelope["detail"]["data"]["code"] == "too_large"
     event.refresh()
@@ -195,3 +202,15 @@ def test_an_event_no_attempt_delivers_is_given_up_after_the_last(user, webhook, 
     assert len(webhook.by_id()[event.event_id]) == 2
     # AND the give-up is counted (its metric has an alarm)
     assert '"EventsGivenUp":[1.0]' in capsys.readouterr().out
+
+
+def test_the_every_minute_schedule_delivers_a_backlog_larger_than_a_batch(core_inbox, client):
+    # GIVEN more events due than one batch holds
+    saved = {_saved_event().event_id for _ in range(delivery.BATCH + 5)}
+    # WHEN EventBridge invokes the delivery schedule once
+    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
+                                            resources=["arn:aws:events:us-east-1:000000000000:rule/every-minute"])
+    client.lambda_.invoke("deliver_events", event)
+    # THEN every event reached the rule's queue once and none is left
+    assert sorted(envelope["detail"]["id"] for envelope in inbox(core_inbox)) == sorted(saved)
+    assert pending() == []
