@@ -59,6 +59,14 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    """The value among ``choices`` (the first by default); anything else is an error naming them."""
+    value = (_env(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str
@@ -128,6 +136,7 @@ class Settings:
     samples_port: int
     local_save_seconds: float
     start_timeout_seconds: float
+    log_format: str  # `make run`'s console: "lines" (one line per job event) or "json" (every raw log line)
     platform_cookies_secret: str | None
     platform_cookies: dict[str, str]  # platform -> Netscape cookie text, from PRSNL_COOKIES_<PLATFORM>
     proxies: dict[str, str]  # platform -> proxy URL, from PRSNL_PROXY_<PLATFORM>; "" -> PRSNL_PROXY, for every platform
@@ -222,6 +231,7 @@ def load_settings() -> Settings:
         samples_port=_int("PRSNL_SAMPLES_PORT", 8001),
         local_save_seconds=_float("PRSNL_LOCAL_SAVE_SECONDS", 1.0),  # `make run`'s write-through to .local/data
         start_timeout_seconds=_float("PRSNL_START_TIMEOUT_SECONDS", 300.0),  # a live child that never answers
+        log_format=_choice("PRSNL_LOG_FORMAT", ("lines", "json")),
         # a Secrets Manager secret holding {"youtube": "<Netscape cookie text>", ...} (PRSNL_COOKIES_<PLATFORM> first)
         platform_cookies_secret=_env("PRSNL_PLATFORM_COOKIES_SECRET"),
         platform_cookies=_per_platform("COOKIES"),

@@ -41,14 +41,41 @@ def die_with_parent(sig: int = signal.SIGTERM, *, parent: int | None = None) -> 
         os._exit(1)
 
 
-def spawn(module: str, *args: str, env: dict, log: Path, cwd: Path) -> subprocess.Popen:
+def spawn(module: str, *args: str, env: dict, log: Path | None, cwd: Path) -> subprocess.Popen:
     """``python -m module args`` in its own session (Ctrl-C reaches only the stack, which stops it in order),
-    output appended to ``log``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    output appended to ``log`` (or this process's, without one)."""
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") if log is not None else contextlib.nullcontext() as out:
         return subprocess.Popen([sys.executable, "-m", module, *args], cwd=cwd, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**env, PARENT_PID: str(os.getpid())})
+
+
+@contextlib.contextmanager
+def own_terminal():
+    """Make this process the terminal's foreground process group while the block runs, so Ctrl-C reaches the
+    stack alone: ``make`` then sees its recipe exit 0 instead of dying of the interrupt itself (and printing
+    ``make: *** [run] Interrupt``). Without a terminal (tests, CI, a pipe) nothing changes."""
+    if not os.isatty(0) or os.tcgetpgrp(0) != os.getpgrp() or os.getpid() == os.getsid(0):
+        yield
+        return
+    before = os.getpgrp()
+    os.setpgid(0, 0)
+    _foreground(os.getpgrp())
+    try:
+        yield
+    finally:
+        _foreground(before)
+
+
+def _foreground(group: int) -> None:
+    """``tcsetpgrp`` from a background group stops the caller with SIGTTOU unless it is ignored."""
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(0, group)
+    finally:
+        signal.signal(signal.SIGTTOU, previous)
 
 
 def wait_until(check: Callable[[], bool], *, what: str, process: subprocess.Popen, timeout: float,

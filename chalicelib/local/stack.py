@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -132,27 +133,29 @@ def taken_port(settings) -> str | None:
 
 
 def start_moto(port: int, *, env: dict | None = None, timeout: float = 300, children: dict | None = None,
-               writes_lock: Path | None = None):
+               writes_lock: Path | None = None, log: Path | None = None, say=print):
     """A moto server child on ``port`` (it dies with this process), once it answers; for the stack, the benches
     and the fault tests. ``children`` gets it before the wait, so a caller can stop it when the wait fails;
-    ``writes_lock`` is the file its writes share with the save passes."""
+    ``writes_lock`` is the file its writes share with the save passes; its output goes to ``log`` (default
+    ``.local/logs/moto_server.log``)."""
     from chalicelib.local import processes
 
     lock = [str(writes_lock)] if writes_lock else []
     process = processes.spawn("chalicelib.local.moto_server", str(port), *lock, env=env or dict(os.environ),
-                              log=state_dir() / "logs" / "moto_server.log", cwd=ROOT)
+                              log=log or state_dir() / "logs" / "moto_server.log", cwd=ROOT)
     if children is not None:
         children[MOTO] = process
     processes.wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=2).ok, what=MOTO,
-                         process=process, timeout=timeout)
+                         process=process, timeout=timeout, say=say)
     return process
 
 
 class Stack:
     """The children and threads of one ``make run``, started in order and stopped in reverse."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, say=print):
         self.settings = settings
+        self.say = say
         self.env = {**os.environ, **local_environment(settings.aws_port, settings.stage),
                     "PRSNL_ALLOW_LOOPBACK_URLS": "true" if settings.allow_loopback_urls else "false"}
         self.children: dict[str, subprocess.Popen] = {}
@@ -161,7 +164,7 @@ class Stack:
 
     def start(self) -> dict:
         from chalicelib import wiring
-        from chalicelib.local import persist
+        from chalicelib.local import console, persist
         from chalicelib.local.bootstrap import bootstrap
         from chalicelib.local.samples import MediaServer, make_samples
         from chalicelib.ops import maintenance
@@ -171,7 +174,8 @@ class Stack:
         data = data_dir(self.settings.stage)
         self.children[MOTO] = start_moto(self.settings.aws_port, env=self.env,
                                          timeout=self.settings.start_timeout_seconds, children=self.children,
-                                         writes_lock=data / persist.WRITES_LOCK)
+                                         writes_lock=data / persist.WRITES_LOCK, log=self._log("moto_server"),
+                                         say=self.say)
         queues = bootstrap(self.settings)
         restored = persist.load(data, self.settings) if persist.saved_anything(data) else None
         services = wiring.services()
@@ -181,6 +185,8 @@ class Stack:
         self._thread(persist.keep_saving, data, self.settings, interval=self.settings.local_save_seconds,
                      stop=self.stop_event)
         self._thread(maintenance_timer, self.settings.maintenance_interval_seconds, self.stop_event)
+        self._thread(console.report_job_events, console.JobEvents(since=_now()), self.say, clock=_now,
+                     interval=1.0, stop=self.stop_event)
         samples = make_samples(state_dir() / "samples")
         media = MediaServer(state_dir() / "samples", port=self.settings.samples_port).start()
         self._child(WORKER, "chalicelib.local.worker_loop")
@@ -209,11 +215,15 @@ class Stack:
     def _child(self, what: str, module: str, *args: str, ready=None) -> None:
         from chalicelib.local import processes
 
-        name = module.rsplit(".", 1)[1]
-        process = processes.spawn(module, *args, env=self.env, log=self.logs / f"{name}.log", cwd=ROOT)
+        process = processes.spawn(module, *args, env=self.env, log=self._log(module.rsplit(".", 1)[1]), cwd=ROOT)
         self.children[what] = process
         if ready is not None:
-            processes.wait_until(ready, what=what, process=process, timeout=self.settings.start_timeout_seconds)
+            processes.wait_until(ready, what=what, process=process, timeout=self.settings.start_timeout_seconds,
+                                 say=self.say)
+
+    def _log(self, name: str) -> Path | None:
+        """A child's log file; none (its output on the console) with PRSNL_LOG_FORMAT=json."""
+        return None if self.settings.log_format == "json" else self.logs / f"{name}.log"
 
     def _thread(self, target, *args, **kwargs) -> None:
         threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True, name=target.__name__).start()
@@ -226,11 +236,10 @@ class Stack:
                 if process.poll() is None:
                     continue
                 if what == WORKER:
-                    print(f"the worker stopped (status {process.returncode}); `make worker` starts it again",
-                          flush=True)
+                    self.say(f"the worker stopped (status {process.returncode}); `make worker` starts it again")
                     del self.children[what]
                     continue
-                print(f"{what} stopped (status {process.returncode}); stopping. Its log: {self.logs}", flush=True)
+                self.say(f"{what} stopped (status {process.returncode}); stopping. Its log: {self.logs}")
                 return 1
         return 0
 
@@ -246,7 +255,7 @@ class Stack:
             try:
                 persist.save(data_dir(self.settings.stage), self.settings)
             except Exception as error:  # moto not up yet or gone: the last pass stands
-                print(f"the last save failed ({error}); the previous one stands")
+                self.say(f"the last save failed ({error}); the previous one stands")
             processes.stop([moto])
 
 
@@ -275,24 +284,40 @@ def main() -> int:
     if refusal := taken_port(settings):
         print(refusal)
         return 1
-    stack = Stack(settings)
+    say = _console(settings)
+    stack = Stack(settings, say)
     signal.signal(signal.SIGTERM, lambda *_: stack.stop_event.set())
     status = 0
-    try:
-        summary = stack.start()
-        stack_file().write_text(json.dumps(summary, indent=2) + "\n")
-        print_summary(summary, settings)
-        status = stack.watch()
-    except processes.StartError as error:
-        print(f"`make run` could not start: {error}. Logs: {stack.logs}", flush=True)
-        status = 1
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the last save short
-        stack.stop()
-        print("\nstopped", flush=True)
+    with processes.own_terminal():
+        try:
+            summary = stack.start()
+            stack_file().write_text(json.dumps(summary, indent=2) + "\n")
+            say(summary_text(summary, settings))
+            status = stack.watch()
+        except processes.StartError as error:
+            say(f"`make run` could not start: {error}. Logs: {stack.logs}")
+            status = 1
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the last save short
+            stack.stop()
+            say("\nstopped")
     return status
+
+
+def _console(settings):
+    """Where the banner and the job lines go; the stack's own logs go to .local/logs/stack.log unless
+    PRSNL_LOG_FORMAT=json."""
+    from chalicelib.local import console
+
+    if settings.log_format == "json":
+        return console.printer(sys.stdout)
+    return console.printer(console.logs_to_file(state_dir() / "logs" / "stack.log"))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def maintenance_timer(interval: float, stop: threading.Event) -> None:
@@ -310,14 +335,14 @@ def maintenance_timer(interval: float, stop: threading.Event) -> None:
             logger.exception("local maintenance failed; trying again next interval")
 
 
-def print_summary(summary: dict, settings) -> None:
+def summary_text(summary: dict, settings) -> str:
     api, key, sample = summary["api_url"], summary["api_key"], summary["samples"][0]
     restored = summary["restored"]
     kept = (f"restored {restored['items']} records and {restored['objects']} objects "
             f"({restored['bytes'] / 1e6:.1f} MB) in {restored['seconds']} s" if restored else "nothing saved yet")
     loopback = "" if settings.allow_loopback_urls else (
         "\n  note           PRSNL_ALLOW_LOOPBACK_URLS is off: links to 127.0.0.1 (the samples) are refused\n")
-    print(f"""
+    return f"""
 PRSNL Video is running locally (stage {summary['stage']}, healthy after {summary['seconds_to_healthy']} s).
 Ctrl-C stops it; what it saved comes back at the next `make run` (`make reset` empties it).
 
@@ -335,7 +360,9 @@ Try it:
        -H 'Content-Type: application/json' -d '{{"url": "{sample}"}}'
   .venv/bin/prsnl-video capture {sample}
   .venv/bin/prsnl-video list
-""", flush=True)
+
+Job events show here, one line each; the processes' logs are in {summary['logs']} (PRSNL_LOG_FORMAT=json: here).
+"""
 
 
 if __name__ == "__main__":

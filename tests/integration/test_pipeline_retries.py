@@ -70,7 +70,9 @@ def test_server_failing_twice_then_working_ends_ready_on_the_third_attempt(user,
     drain()
     job = jobs.get(result.job.job_id)
     assert (job.status, job.attempts) == (jobs.SUCCEEDED, 3)
-    assert videos.get(result.video.video_id).status == videos.READY
+    assert (job.error_code, job.error_message) == (None, None), "no stale error of the failed attempts"
+    video = videos.get(result.video.video_id)
+    assert (video.status, video.error_code, video.error_message) == (videos.READY, None, None)
     assert not any(work_dir.iterdir())
 
 
