@@ -130,6 +130,15 @@ class Settings:
     watch_link_seconds: int
     work_dir: str | None
     ops_table: str
+    events_table: str
+    event_bus: str | None
+    webhook_url: str | None
+    webhook_secret: str | None
+    webhook_secret_secret: str | None
+    webhook_timeout_seconds: float
+    event_max_attempts: int
+    event_backoff_seconds: int
+    event_poll_seconds: float
     tracing: bool
     ffmpeg_binary: str | None
     api_port: int
@@ -217,6 +226,15 @@ def load_settings() -> Settings:
         watch_link_seconds=_int("PRSNL_WATCH_LINK_SECONDS", 0),  # 0: watch links last until the owner revokes them
         work_dir=_env("PRSNL_WORK_DIR"),  # where the worker downloads and encodes (None: the system temp dir)
         ops_table=_env("PRSNL_OPS_TABLE", f"{prefix}-ops"),
+        events_table=_env("PRSNL_EVENTS_TABLE", f"{prefix}-events"),
+        event_bus=_env("PRSNL_EVENT_BUS"),  # an EventBridge bus name: every event is put there too
+        webhook_url=_env("PRSNL_WEBHOOK_URL"),  # an outgoing webhook signed by the Standard Webhooks scheme
+        webhook_secret=_env("PRSNL_WEBHOOK_SECRET"),  # whsec_<base64>; or from Secrets Manager:
+        webhook_secret_secret=_env("PRSNL_WEBHOOK_SECRET_SECRET"),
+        webhook_timeout_seconds=_float("PRSNL_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+        event_max_attempts=_int("PRSNL_EVENT_MAX_ATTEMPTS", 12),  # then the event is given up (logged, counted)
+        event_backoff_seconds=_int("PRSNL_EVENT_BACKOFF_SECONDS", 5),  # 5 s, 10 s, 20 s ... capped at an hour
+        event_poll_seconds=_float("PRSNL_EVENT_POLL_SECONDS", 1.0),  # the local worker's look at the outbox
         tracing=_bool("PRSNL_TRACING", False),  # X-Ray through Powertools' Tracer (costs ~0.5 s of cold start)
         ffmpeg_binary=_env("PRSNL_FFMPEG"),
         api_port=_int("PRSNL_API_PORT", 8000),

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 def delete(video_id: str, *, owner_id: str, services: Services) -> None:
     """Remove the record first (a running job then fails its own final write and cleans up after itself),
     then stop its jobs, remove its objects and give its stored bytes back to the quota."""
-    video = videos.delete_as_read(video_id, owner_id)
     now = services.clock.now()
+    video = videos.delete_as_read(video_id, owner_id, now=now)
     for job_id in videos.job_ids(video):
         _cancel_job(job_id, now)
     services.storage.delete(videos.object_keys(video))  # work files stay in /tmp and temp/ (expired by lifecycle)

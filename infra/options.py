@@ -14,6 +14,7 @@ class InfraOptions:
     noncurrent_version_days: int = 30
     storage_alarm_bytes: int = 500 * GB
     alarm_email: str | None = None
+    webhook_url: str | None = None  # PRSNL_WEBHOOK_URL of the delivery function (its secret is generated)
 
 
 def options_from_context(node: Node) -> InfraOptions:

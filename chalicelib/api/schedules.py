@@ -1,5 +1,6 @@
-"""Scheduled functions (EventBridge rules made by Chalice): the hourly maintenance, the daily storage snapshot and
-the daily platform canary (its captures at 04:00 UTC, their outcome an hour later).
+"""Scheduled functions (EventBridge rules made by Chalice): the outbox's delivery every minute, the hourly
+maintenance, the daily storage snapshot and the daily platform canary (its captures at 04:00 UTC, their outcome
+an hour later).
 
 The local stack's timer calls the same use cases (``chalice local`` runs no schedules).
 """
@@ -7,9 +8,15 @@ The local stack's timer calls the same use cases (``chalice local`` runs no sche
 from chalice import Blueprint, Cron, Rate
 
 from chalicelib import wiring
+from chalicelib.events import delivery
 from chalicelib.ops import canary, maintenance, metrics, trends
 
 bp = Blueprint(__name__)
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), description="Events to EventBridge and the webhook, retried with backoff")
+def deliver_events(event):
+    delivery.deliver_all(wiring.services())
 
 
 @bp.schedule(Rate(1, unit=Rate.HOURS), description="Orphan sweep, broken records, stuck jobs, quota drift")

@@ -1,4 +1,4 @@
-"""Create the stage's bucket, tables and queues, as the CDK app declares them (tables from the models).
+"""Create the stage's bucket, tables, queues and event bus, as the CDK app declares them (tables from the models).
 
 Used by ``make run`` against the moto server and by the tests under in-process moto; safe to run twice.
 """
@@ -21,7 +21,15 @@ def bootstrap(settings: Settings) -> dict:
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
     _bucket(settings.bucket, lifecycle=True)
     _bucket(settings.backup_bucket, lifecycle=False)
+    if settings.event_bus:
+        _event_bus(settings.event_bus)
     return _queues(settings)
+
+
+def _event_bus(name: str) -> None:
+    events = aws.client("events")
+    if name not in {bus["Name"] for bus in events.list_event_buses()["EventBuses"]}:
+        events.create_event_bus(Name=name)
 
 
 def _bucket(name: str, *, lifecycle: bool) -> None:

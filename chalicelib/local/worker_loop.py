@@ -6,7 +6,8 @@ ReportBatchItemFailures. Failed records stay on the queue for their backoff, the
 
 ``python -m chalicelib.local.worker_loop`` is the worker process: ``make run`` starts it, and
 ``make worker`` starts it again alone against the running stack. One worker per stack (a lock under
-``.local``): so at its start no other can hold a job, and it takes back the jobs left running.
+``.local``): so at its start no other can hold a job, and it takes back the jobs left running. It also
+delivers the outbox's events (``events.delivery.serve``), as the AWS schedule does there.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def serve(queue: SqsJobQueue, *, concurrency: int, stop: threading.Event, poll_s
 def main() -> int:
     """The worker process: the running stack's queue until SIGTERM or Ctrl-C."""
     from chalicelib import wiring
+    from chalicelib.events import delivery
     from chalicelib.local import processes, stack
     from chalicelib.ops import maintenance
 
@@ -131,6 +133,9 @@ def main() -> int:
     stop = threading.Event()
     threading.Thread(target=serve, args=(services.queue,), daemon=True, name="worker-loop",
                      kwargs={"concurrency": services.settings.worker_concurrency, "stop": stop}).start()
+    # the events the jobs saved go out from here, on a thread of their own: a slow receiver never holds a job
+    threading.Thread(target=delivery.serve, args=(services,), kwargs={"stop": stop}, daemon=True,
+                     name="event-delivery").start()
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     sys.stdout.flush()

@@ -83,10 +83,17 @@ CANARY_FAILED = MetricSpec("CanaryFailed", "Count", API, ("check",),
                            AlarmSpec(threshold=1, period_minutes=24 * 60, evaluation_periods=2,
                                      each=("check", CANARY_CHECKS)))
 
+# The outbox's delivery runs in the DeliverEvents schedule of the Chalice app (the API's service name).
+EVENTS_DELIVERED = MetricSpec("EventsDelivered", "Count", API, ("type",),
+                              "Events every configured destination took (EventBridge, the webhook)")
+EVENTS_GIVEN_UP = MetricSpec("EventsGivenUp", "Count", API, ("type",),
+                             "Events a destination still refused after PRSNL_EVENT_MAX_ATTEMPTS attempts",
+                             AlarmSpec(threshold=1, period_minutes=60))
+
 METRICS: tuple[MetricSpec, ...] = (
     CAPTURES_REQUESTED, DOWNLOADS_SUCCEEDED, DOWNLOADS_FAILED, DOWNLOAD_SECONDS, DOWNLOAD_BYTES, QUEUE_WAIT_SECONDS,
     PROCESSING_SECONDS, BYTES_STORED, JOBS_RETRIED, RETRIES_EXHAUSTED, TELEGRAM_UPDATES_HANDLED,
-    TELEGRAM_UPDATES_REFUSED, STORAGE_BYTES, CANARY_FAILED,
+    TELEGRAM_UPDATES_REFUSED, STORAGE_BYTES, CANARY_FAILED, EVENTS_DELIVERED, EVENTS_GIVEN_UP,
 )
 PROCESSING_KINDS = ("remux", "transcode", "thumbnails")
 

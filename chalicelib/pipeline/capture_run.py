@@ -16,7 +16,7 @@ from chalicelib.media import images, thumbnails, transcode
 from chalicelib.media import probe as media_probe
 from chalicelib.pipeline import captions, rules
 from chalicelib.pipeline.run import Run
-from chalicelib.records import jobs, quotas, users, videos
+from chalicelib.records import events, jobs, quotas, users, videos
 from chalicelib.records.models import Video
 from chalicelib.storage import layout
 
@@ -136,8 +136,12 @@ class CaptureRun(Run):
         first, *further = items
         children = tuple(videos.further_item(video, item.video_id, index=index, fields=self._fields(item, now),
                                              meta=item.meta) for index, item in enumerate(further, 1))
-        self.commit(videos.ready_update(video, self._fields(first, now), title=first.meta.get("title")),
-                    saves=children, actual=sum(sizes.values()), videos=len(items),
+        fields = self._fields(first, now)
+        title = video.title or first.meta.get("title")
+        announced = (events.ready(video, {**fields, "title": title}, now=now),
+                     *(events.ready(child, {}, now=now) for child in children))
+        self.commit(videos.ready_update(video, fields, title=first.meta.get("title")),
+                    saves=(*children, *announced), actual=sum(sizes.values()), videos=len(items),
                     usage=quotas.Usage.of(video, sizes))
         self.best_effort(video.refresh)
         self.best_effort(lambda: self.services.notifier.ready(self.job, video, thumbnail=first.thumbnail,

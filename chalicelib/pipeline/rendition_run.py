@@ -9,7 +9,7 @@ from chalicelib.errors import BadRequestError, PermanentJobError
 from chalicelib.media import probe as media_probe
 from chalicelib.media import transcode
 from chalicelib.pipeline.run import Run
-from chalicelib.records import jobs, quotas, videos
+from chalicelib.records import events, jobs, quotas, videos
 from chalicelib.storage import layout
 
 
@@ -39,6 +39,7 @@ class RenditionRun(Run):
         key = layout.video_key(video.video_id, video.created_at, quality)
         size = self.upload(output, key)
         entry = renditions.ready_entry(self.job, key, size, result.as_record())
-        self.commit(videos.rendition_ready_update(video, quality, entry, key=key, size=size,
-                                                  now=self.services.clock.now()),
+        now = self.services.clock.now()
+        self.commit(videos.rendition_ready_update(video, quality, entry, key=key, size=size, now=now),
+                    saves=(events.rendition_ready(video, quality, key=key, size=size, now=now),),
                     actual=size, videos=0, usage=quotas.Usage.of(video, {key: size}))

@@ -244,12 +244,46 @@ class OpsRecord(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class EventsDue(GlobalSecondaryIndex):
+    """Sparse: only events still to deliver carry ``pending``, so the index holds exactly the outbox's queue."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = AllProjection()
+
+    pending = UnicodeAttribute(hash_key=True)
+    due_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Event(Model):
+    """An outbox entry: one change of a video (ready, failed, deleted, a rendition ready), written in the same
+    transaction as the change, delivered afterwards at least once under its stable id (see chalicelib.events)."""
+
+    class Meta(_Meta):
+        table_name = "events"
+
+    event_id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    video_id = UnicodeAttribute()
+    occurred_at = UTCDateTimeAttribute()
+    data = JSONAttribute()
+    pending = UnicodeAttribute(null=True)  # set while some destination still waits for it
+    due_at = UTCDateTimeAttribute(null=True)  # next delivery attempt (a claim moves it one lease ahead)
+    delivered = ListAttribute(of=UnicodeAttribute, default=list)  # destinations that took it
+    attempts = NumberAttribute(default=0)
+    last_error = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute()
+    by_due = EventsDue()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (User, ApiKey, Video, VideoSource, Job, StorageSnapshot, IdempotencyKey,
-                                       OpsRecord)
+                                       OpsRecord, Event)
 
 TABLE_SETTINGS = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_table",
                   VideoSource: "video_sources_table", Job: "jobs_table",
-                  StorageSnapshot: "snapshots_table", IdempotencyKey: "idempotency_table", OpsRecord: "ops_table"}
+                  StorageSnapshot: "snapshots_table", IdempotencyKey: "idempotency_table", OpsRecord: "ops_table",
+                  Event: "events_table"}
 
 
 def fetch(model: type[Model], key: str, *, owner_id: str | None = None) -> Model:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from chalicelib.errors import BadRequestError
-from chalicelib.records import jobs
+from chalicelib.records import events, jobs
 from chalicelib.records.models import Job, Video, VideoSource, applied, fetch, to_json_dict, transact
 from chalicelib.storage import layout
 
@@ -340,10 +340,11 @@ def fail_for_job(video: Video, job: Job, *, now: datetime, code: str, message: s
     if job.kind == jobs.RENDITION:
         entry = {"status": FAILED, "job_id": job.job_id, "error_code": code, "error_message": message}
         return _set_rendition(video, job.params["quality"], entry, now=now)
-    return applied(lambda: video.update(
-        actions=[Video.status.set(FAILED), Video.error_code.set(code), Video.error_message.set(message),
-                 Video.bytes_reserved.set(0), Video.updated_at.set(now)],
-        condition=Video.video_id.exists() & (Video.job_id == job.job_id)))
+    actions = [Video.status.set(FAILED), Video.error_code.set(code), Video.error_message.set(message),
+               Video.bytes_reserved.set(0), Video.updated_at.set(now)]
+    event = events.failed(video, now=now, code=code, message=message)  # the outbox's, in the same write
+    still_its_job = Video.video_id.exists() & (Video.job_id == job.job_id)
+    return applied(lambda: transact(saves=(event,), updates=((video, actions, still_its_job),)))
 
 
 # -- renditions -------------------------------------------------------------------------------------------------
@@ -415,14 +416,17 @@ def put_back(video: Video) -> bool:
     return applied(lambda: transact(saves=((video, Video.video_id.does_not_exist()),), updates=held))
 
 
-def delete_as_read(video_id: str, owner_id: str) -> Video:
+def delete_as_read(video_id: str, owner_id: str, *, now: datetime) -> Video:
     """Delete exactly the version read, so the bytes given back are the bytes that record held (stored, and
-    reserved by a capture in flight: its worker then finds the reservation gone and gives nothing back)."""
+    reserved by a capture in flight: its worker then finds the reservation gone and gives nothing back). The
+    ``video.deleted`` event is saved in the same write."""
     while True:
         video = get_for_owner(video_id, owner_id)
         as_read = (Video.status == video.status) & (Video.bytes_stored == video.bytes_stored) \
             & (Video.bytes_reserved == (video.bytes_reserved or 0))
-        if applied(lambda video=video, as_read=as_read: transact(deletes=((video, as_read), *_held_source(video)))):
+        saves = (events.deleted(video, now=now),)
+        if applied(lambda video=video, as_read=as_read, saves=saves: transact(
+                saves=saves, deletes=((video, as_read), *_held_source(video)))):
             return video
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -85,3 +86,11 @@ def maintenance(role: iam.IRole, *, tables, bucket, queue: sqs.IQueue) -> None:
     _tables(role, tables)
     _objects(role, bucket, (*OBJECT_READ_DELETE, "s3:AbortMultipartUpload"), uploads=True)
     queue.grant_send_messages(role)
+
+
+def events_delivery(role: iam.IRole, *, outbox: dynamodb.ITable, bus: events.IEventBus,
+                    secret: secretsmanager.ISecret) -> None:
+    """The outbox's delivery: its table, PutEvents on the stage's bus only, the webhook's signing key."""
+    _tables(role, [outbox])
+    bus.grant_put_events_to(role)
+    _secrets(role, [secret])

@@ -10,7 +10,8 @@ from infra.constructs import nag
 
 
 class AppSecrets(Construct):
-    """Telegram bot token and webhook secret, the CloudFront signing key, the watch-link key, per-platform cookies."""
+    """Telegram bot token and webhook secret, the CloudFront signing key, the watch-link key, the outgoing webhook's
+    signing key, per-platform cookies."""
 
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str) -> None:
         super().__init__(scope, construct_id)
@@ -22,6 +23,10 @@ class AppSecrets(Construct):
         self.watch_secret = self._generated(
             "WatchSecret", f"{prefix}/watch-secret",
             "HMAC key of the watch links (/watch/{token}); a new value revokes them all")
+        # letters and digits, 48 of them, are base64 too: the key of the Standard Webhooks secret whsec_<value>
+        self.outgoing_webhook_secret = self._generated(
+            "OutgoingWebhookSecret", f"{prefix}/outgoing-webhook-secret",
+            "Signing key of the outgoing webhook (PRSNL_WEBHOOK_URL); the receiver's secret is whsec_ + this value")
         self.cdn_signing_key = self._secret(
             "CdnSigningKey", f"{prefix}/cdn-signing-key", "PEM private key matching the CloudFront public key"
         )

@@ -20,6 +20,7 @@ from infra.constructs import access
 from infra.constructs.api import ChaliceApi
 from infra.constructs.cdn import MediaCdn
 from infra.constructs.data import table_from_model
+from infra.constructs.events import EventsBus
 from infra.constructs.media_bucket import MediaBuckets
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queues import JobQueues
@@ -28,6 +29,7 @@ from infra.constructs.worker import TIMEOUT, Worker, worker_image
 from infra.options import InfraOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DELIVERY_FUNCTION = "DeliverEvents"  # Chalice's name for the schedule chalicelib/api/schedules.py deliver_events
 
 
 def table_env_name(model: type[models.Model]) -> str:
@@ -79,6 +81,8 @@ class PrsnlStack(Stack):
             log_bucket=self.buckets.logs,
             public_key_pem=public_key.value_as_string,
         )
+        self.events = EventsBus(self, "Events", bus_name=f"prsnl-video-{settings.stage}",
+                                dlq_name=f"prsnl-{settings.stage}-events-target-dlq")
         environment = self._environment(settings)
         self.api = ChaliceApi(
             self,
@@ -92,6 +96,10 @@ class PrsnlStack(Stack):
                 "PRSNL_CDN_PRIVATE_KEY_SECRET": self.secrets.cdn_signing_key.secret_name,
                 "PRSNL_TELEGRAM_WEBHOOK_SECRET_SECRET": self.secrets.webhook_secret.secret_name,
                 "PRSNL_WATCH_SECRET_SECRET": self.secrets.watch_secret.secret_name,
+                # the outbox's delivery (the DeliverEvents schedule): the bus, and the webhook when one is given
+                "PRSNL_EVENT_BUS": self.events.bus.event_bus_name,
+                "PRSNL_WEBHOOK_SECRET_SECRET": self.secrets.outgoing_webhook_secret.secret_name,
+                **({"PRSNL_WEBHOOK_URL": options.webhook_url} if options.webhook_url else {}),
                 # a custom domain (or the known URL) given at synth; else each request's own address
                 **({"PRSNL_PUBLIC_URL": settings.public_url} if settings.public_url else {}),
             },
@@ -134,6 +142,10 @@ class PrsnlStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "CdnDomain", value=self.cdn.distribution.distribution_domain_name)
         CfnOutput(self, "WebhookSecretName", value=self.secrets.webhook_secret.secret_name)
+        CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
+        CfnOutput(self, "EventBusArn", value=self.events.bus.event_bus_arn)
+        CfnOutput(self, "EventTargetDlqArn", value=self.events.target_dlq.queue_arn)
+        CfnOutput(self, "OutgoingWebhookSecretName", value=self.secrets.outgoing_webhook_secret.secret_name)
         # for the operator's CLI (backup, restore, maintenance): PRSNL_BUCKET and PRSNL_BACKUP_BUCKET
         CfnOutput(self, "MediaBucket", value=self.buckets.media.bucket_name)
         CfnOutput(self, "BackupBucket", value=self.buckets.backup.bucket_name)
@@ -158,7 +170,8 @@ class PrsnlStack(Stack):
     def _grant(self) -> None:
         """Least privilege: each function's role gets exactly what that function does."""
         tables, media, jobs = self.tables, self.buckets.media, self.queues.jobs
-        records = [tables[m] for m in (models.User, models.Video, models.VideoSource, models.Job)]
+        # the outbox's events are written with the changes they report (a commit, a failure, a delete)
+        records = [tables[m] for m in (models.User, models.Video, models.VideoSource, models.Job, models.Event)]
         access.api(
             self.api.api.role,
             tables=[*records, tables[models.ApiKey], tables[models.IdempotencyKey]],
@@ -170,6 +183,10 @@ class PrsnlStack(Stack):
                      self.secrets.watch_secret],
         )
         for schedule in self.api.schedules:
+            if schedule.logical_id == DELIVERY_FUNCTION:
+                access.events_delivery(schedule.role, outbox=tables[models.Event], bus=self.events.bus,
+                                       secret=self.secrets.outgoing_webhook_secret)
+                continue
             access.maintenance(  # the ops table: the platform canary keeps its running captures there
                 schedule.role,
                 tables=[*records, tables[models.StorageSnapshot], tables[models.OpsRecord]],

@@ -111,16 +111,28 @@ def stack_telegram():
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory, stack_telegram):
-    """The stack started once for the session; yields its stack.json (api_url, api_key, samples...) and the fake
-    Bot API its bot answers on (``telegram``)."""
+def stack_webhook():
+    """The outgoing webhook's receiver the stack's worker delivers events to."""
+    from tests.webhook_receiver import Receiver
+
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory, stack_telegram, stack_webhook):
+    """The stack started once for the session; yields its stack.json (api_url, api_key, samples...), the fake
+    Bot API its bot answers on (``telegram``) and the receiver of its webhook (``webhook``)."""
     from tests.fake_telegram import TOKEN
+    from tests.webhook_receiver import SECRET
 
     stack = start_stack(stack_env(
         tmp_path_factory.mktemp("stack"), PRSNL_TELEGRAM_TOKEN=TOKEN, PRSNL_TELEGRAM_API_URL=stack_telegram.url,
         PRSNL_TELEGRAM_WEBHOOK_SECRET=STACK_WEBHOOK_SECRET, PRSNL_TELEGRAM_ALLOWED_USERS=str(STACK_BOT_USER),
-        PRSNL_TELEGRAM_EDIT_INTERVAL_SECONDS="0"))
+        PRSNL_TELEGRAM_EDIT_INTERVAL_SECONDS="0", PRSNL_WEBHOOK_URL=stack_webhook.url, PRSNL_WEBHOOK_SECRET=SECRET))
     stack["telegram"] = stack_telegram
+    stack["webhook"] = stack_webhook
     yield stack
     stop_stack(stack)
 

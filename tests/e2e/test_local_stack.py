@@ -10,6 +10,8 @@ import requests
 
 from chalicelib import aws
 from chalicelib.media.probe import probe
+from tests.e2e.conftest import wait_for
+from tests.webhook_receiver import verified
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +52,26 @@ def test_sample_capture_becomes_ready_mp4_in_s3(stack_aws_env, tmp_path):
     info = probe(stored)
     assert info.format_name.startswith("mov") and info.video.codec == "h264"
     assert info.duration == pytest.approx(probe(source).duration, abs=0.1)
+
+
+def test_the_worker_sends_signed_events_to_the_webhook(local_stack):
+    # GIVEN the stack started with PRSNL_WEBHOOK_URL (a receiver on loopback) and its secret
+    stack, auth = local_stack, {"Authorization": f"Bearer {local_stack['api_key']}"}
+    # WHEN a sample is captured and then deleted
+    response = requests.post(f"{stack['api_url']}/api/capture", json={"url": stack["samples"][0] + "?for=events"},
+                             timeout=10, headers=auth)
+    assert response.status_code == 202, response.text
+    job = wait_for_job(stack, response.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    assert requests.delete(f"{stack['api_url']}/api/videos/{job['video_id']}", headers=auth,
+                           timeout=10).status_code == 204
+    # THEN the receiver got a signed video.ready and a video.deleted for it
+    def for_video():
+        payloads = [verified(requests_[0]) for requests_ in stack["webhook"].by_id().values()]
+        return sorted(p["type"] for p in payloads if p["data"]["video_id"] == job["video_id"])
+
+    assert wait_for(lambda: len(for_video()) == 2 and for_video(), timeout=60,
+                    what="the events") == ["video.deleted", "video.ready"]
 
 
 def test_requests_without_key_are_refused(local_stack):

@@ -13,7 +13,7 @@ from chalicelib.ops.metrics import CANARY_CHECKS, CANARY_FAILED, METRICS, NAMESP
 from chalicelib.records import models
 from chalicelib.storage import layout
 from infra.constructs.worker import ephemeral_storage_mb
-from infra.stacks.prsnl_stack import table_env_name
+from infra.stacks.prsnl_stack import DELIVERY_FUNCTION, table_env_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_TIMEOUT = 900
@@ -172,7 +172,7 @@ def test_jobs_queue_redrives_to_the_dlq_after_max_attempts(synth):
 
 
 def test_queues_refuse_requests_without_tls(template):
-    template.resource_count_is("AWS::SQS::QueuePolicy", 2)
+    template.resource_count_is("AWS::SQS::QueuePolicy", 3)  # the jobs queue, its DLQ, the event targets' DLQ
     template.all_resources_properties(
         "AWS::SQS::QueuePolicy",
         {
@@ -496,8 +496,10 @@ def test_the_platform_canary_starts_daily_and_finishes_an_hour_later_writing_the
 
 def test_scheduled_functions_have_own_roles_for_maintenance_only(synth):
     schedules = _schedules(synth)
-    assert schedules
+    assert DELIVERY_FUNCTION in schedules
     for function_id, function in schedules.items():
+        if function_id == DELIVERY_FUNCTION:
+            continue  # its own grants: test_event_delivery_may_put_on_the_bus_and_nothing_else
         assert function["Properties"]["Timeout"] == 300
         actions = _actions(_policy_statements(synth, f"{function_id}Role"))
         assert {"s3:ListBucket", "s3:DeleteObject", "sqs:SendMessage", "dynamodb:UpdateItem"} <= actions
@@ -597,3 +599,46 @@ def test_media_bucket_lifecycle_is_exactly_the_layouts_rules(synth):
     assert media["LifecycleConfiguration"]["Rules"] == expected
     replicated = [rule["Filter"]["Prefix"] for rule in media["ReplicationConfiguration"]["Rules"]]
     assert replicated == list(layout.MEDIA_PREFIXES)
+
+
+# --- events -------------------------------------------------------------------------------------------------
+
+
+def test_events_go_to_a_bus_with_an_archive_and_a_dlq_only_its_rules_may_fill(synth):
+    bus_id, _ = _one(synth, "AWS::Events::EventBus", Name="prsnl-video-dev")
+    _, archive = _one(synth, "AWS::Events::Archive")
+    assert archive["Properties"]["SourceArn"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+    assert archive["Properties"]["EventPattern"] == {"source": ["prsnl.video"]}
+    dlq_id, dlq = _one(synth, "AWS::SQS::Queue", QueueName="prsnl-dev-events-target-dlq")
+    assert dlq["Properties"]["SqsManagedSseEnabled"] is True
+    policy = next(p for p in _resources(synth, "AWS::SQS::QueuePolicy").values()
+                  if p["Properties"]["Queues"] == [{"Ref": dlq_id}])
+    allow = next(s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow")
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
+    assert "rule/prsnl-video-dev/*" in json.dumps(allow["Condition"]["ArnLike"]["aws:SourceArn"])
+    outputs = synth.template()["Outputs"]
+    assert {"EventBusName", "EventBusArn", "EventTargetDlqArn", "OutgoingWebhookSecretName"} <= set(outputs)
+
+
+def test_event_delivery_runs_every_minute_with_the_bus_and_the_webhook_secret(synth):
+    function = _schedules(synth)[DELIVERY_FUNCTION]
+    assert [e["Properties"]["Schedule"] for e in function["Properties"]["Events"].values()] == ["rate(1 minute)"]
+    variables = synth.template()["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert {"PRSNL_EVENT_BUS", "PRSNL_WEBHOOK_SECRET_SECRET"} <= set(variables)
+
+
+def test_event_delivery_may_put_on_the_bus_and_nothing_else(synth):
+    bus_id, _ = _one(synth, "AWS::Events::EventBus", Name="prsnl-video-dev")
+    statements = _policy_statements(synth, f"{DELIVERY_FUNCTION}Role")
+    put = [s for s in statements if "events:PutEvents" in _actions([s])]
+    assert put and all(s["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]} for s in put)
+    assert _table_actions(synth, f"{DELIVERY_FUNCTION}Role", "events") >= {"dynamodb:Query", "dynamodb:UpdateItem"}
+    assert _table_actions(synth, f"{DELIVERY_FUNCTION}Role", "videos") == set()
+    assert not {a for a in _actions(statements) if a.startswith(("s3:", "sqs:"))}
+    assert "secretsmanager:GetSecretValue" in _actions(statements)
+
+
+def test_every_writer_of_a_change_may_write_its_event(synth):
+    for role in (_worker_role(synth), "ApiHandlerRole", "RunMaintenanceRole"):
+        assert "dynamodb:PutItem" in _table_actions(synth, role, "events")
+    assert "events:PutEvents" not in _actions(_policy_statements(synth, "ApiHandlerRole"))

@@ -1,5 +1,5 @@
 """The shape of chalicelib, held by tests: no import cycle (function-level imports included), the layers of
-records/ and storage/, and every write to a video record inside the video records module."""
+records/ and storage/, and every write to a video (or outbox) record inside its records module."""
 
 from __future__ import annotations
 
@@ -109,3 +109,13 @@ VIDEO_WRITE = re.compile(r"\bVideo\.\w+(\[[^\]]*\])?\.(set|remove|add|delete)\("
 def test_every_video_record_write_lives_in_the_video_records_module():
     writers = {name for name, path in MODULES.items() if VIDEO_WRITE.search(path.read_text())}
     assert writers == {"chalicelib.records.videos"}
+
+
+EVENT_WRITE = re.compile(r"\bEvent\.\w+\.(set|remove|add|append)\("  # an update action
+                         r"|(?<!class )(?<![.\w])Event\("  # a record made to be saved (not threading.Event())
+                         r"|\bevent\.(update|save|delete)\(")
+
+
+def test_every_outbox_record_write_lives_in_the_event_records_module():
+    writers = {name for name, path in MODULES.items() if EVENT_WRITE.search(path.read_text())}
+    assert writers == {"chalicelib.records.events"}
