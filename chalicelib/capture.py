@@ -32,8 +32,9 @@ class CaptureResult:
 
 def capture(url: str, *, owner_id: str, services: Services, source: str = "api", title: str | None = None,
             tags: list[str] | None = None, note: str | None = None, correlation_id: str | None = None,
-            job_params: dict | None = None) -> CaptureResult:
-    """Queue a link for download, or return the owner's existing video of the same thing."""
+            job_params: dict | None = None, audio_only: bool = False) -> CaptureResult:
+    """Queue a link for download, or return the owner's existing video of the same thing. ``audio_only`` keeps
+    its sound alone (an audio record, de-duplicated apart from a capture of the video)."""
     title, note, tags = _text(title, "title", MAX_TITLE_LENGTH), _text(note, "note", MAX_NOTE_LENGTH), _tags(tags)
     url = _text((url or "").strip(), "url", MAX_URL_LENGTH)
     if not url:
@@ -41,8 +42,11 @@ def capture(url: str, *, owner_id: str, services: Services, source: str = "api",
     resolved = platforms.resolve(url)
     if not platforms.get_platform(resolved.platform).fixed_hosts:  # a host the user chose: refuse private ones now
         netguard.check_url(resolved.canonical_url, allow_loopback=services.settings.allow_loopback_urls)
+    if audio_only:
+        resolved = resolved.as_audio()
     return capture_resolved(resolved, url, owner_id=owner_id, services=services, source=source, title=title,
-                            tags=tags, note=note, correlation_id=correlation_id, job_params=job_params)
+                            tags=tags, note=note, correlation_id=correlation_id, job_params=job_params,
+                            kind=videos.AUDIO if audio_only else videos.VIDEO)
 
 
 def capture_resolved(resolved: platforms.Resolved, url: str, *, owner_id: str, services: Services, source: str,

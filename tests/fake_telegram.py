@@ -2,7 +2,7 @@
 
 It speaks HTTP/1.1 with keep-alive like the real one (a fake that closes every connection hides
 PTB's "Event loop is closed" bug), takes PTB's form-encoded and multipart requests, records every
-call (uploads with their bytes: sendPhoto, sendVideo), keeps each chat message's current text, serves
+call (uploads with their bytes: sendPhoto, sendVideo, sendAudio), keeps each chat message's current text, serves
 getFile and file downloads (refusing files over the public API's 20 MB, like Telegram), and queues updates
 for getUpdates long polls.
 """
@@ -134,6 +134,15 @@ class FakeBotApi:
             "file_id": f"video-{len(video)}", "file_unique_id": f"v{len(video)}", "file_size": len(video),
             "duration": params.get("duration"), "width": params.get("width"), "height": params.get("height"),
             "mime_type": "video/mp4"})
+
+    def _send_audio(self, params: dict) -> dict:
+        """An audio upload (multipart), kept like a video's."""
+        audio = params["audio"]
+        if not isinstance(audio, bytes):
+            raise ApiError(400, "Bad Request: this fake takes uploaded audio only")
+        return self._new_message(params, caption=params.get("caption"), audio={
+            "file_id": f"audio-{len(audio)}", "file_unique_id": f"a{len(audio)}", "file_size": len(audio),
+            "duration": params.get("duration"), "title": params.get("title"), "mime_type": "audio/mp4"})
 
     def _edit_message_text(self, params: dict) -> dict:
         message = self.messages.get((int(params["chat_id"]), int(params["message_id"])))

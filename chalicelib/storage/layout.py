@@ -15,14 +15,17 @@ CACHE_FOREVER = "public, max-age=31536000, immutable"
 
 VIDEOS_PREFIX = "videos/"
 THUMBNAILS_PREFIX = "thumbnails/"
-MEDIA_PREFIXES = (VIDEOS_PREFIX, THUMBNAILS_PREFIX)  # what records point to (swept, backed up, replicated)
+AUDIO_PREFIX = "audio/"  # audio captures: audio/YYYY/MM/{uuid}.m4a
+# what records point to (swept, backed up, replicated)
+MEDIA_PREFIXES = (VIDEOS_PREFIX, THUMBNAILS_PREFIX, AUDIO_PREFIX)
 TEMP_PREFIX = "temp/"  # work in progress (one folder per job: temp/processing/{job_id}/), expired after a day
 # The thumbnail sizes of the key layout (media.thumbnails makes them; the API never imports media).
 THUMBNAIL_SIZES = ("small", "medium", "large")
 # The rendition heights of the key layout: videos/YYYY/MM/{uuid}_{quality}.mp4
 RENDITION_QUALITIES = ("360p", "480p", "720p", "1080p")
-# the video id embedded in every media key: videos/YYYY/MM/{id}[_{quality}].{ext}, thumbnails/YYYY/MM/{id}_{size}.jpg
-_KEY_ID = re.compile(r"^(?:videos|thumbnails)/\d{4}/\d{2}/(?P<id>[^/_.]+)")
+# the video id embedded in every media key: videos/YYYY/MM/{id}[_{quality}].{ext}, thumbnails/YYYY/MM/{id}_{size}.jpg,
+# audio/YYYY/MM/{id}.m4a
+_KEY_ID = re.compile(r"^(?:videos|thumbnails|audio)/\d{4}/\d{2}/(?P<id>[^/_.]+)")
 
 TEMP_EXPIRE_DAYS = 1
 ABORT_MULTIPART_DAYS = 1
@@ -54,20 +57,27 @@ def image_key(video_id: str, created_at: datetime) -> str:
     return f"{VIDEOS_PREFIX}{created_at:%Y/%m}/{video_id}.jpg"
 
 
+def audio_key(video_id: str, created_at: datetime) -> str:
+    """An audio capture's AAC in M4A, under its own prefix (a library of sound apart from the videos)."""
+    return f"{AUDIO_PREFIX}{created_at:%Y/%m}/{video_id}.m4a"
+
+
 def thumbnail_key(video_id: str, created_at: datetime, size: str) -> str:
     return f"{THUMBNAILS_PREFIX}{created_at:%Y/%m}/{video_id}_{size}.jpg"
 
 
 def keys_of(video_id: str, created_at: datetime) -> list[str]:
-    """Every key a video can have: its file (MP4 or JPEG), each rendition and each thumbnail."""
-    return [video_key(video_id, created_at), image_key(video_id, created_at),
+    """Every key a video can have: its file (MP4, JPEG or M4A), each rendition and each thumbnail."""
+    return [video_key(video_id, created_at), image_key(video_id, created_at), audio_key(video_id, created_at),
             *(video_key(video_id, created_at, quality) for quality in RENDITION_QUALITIES),
             *(thumbnail_key(video_id, created_at, size) for size in THUMBNAIL_SIZES)]
 
 
 def prefixes_of(video_id: str, created_at: datetime) -> list[str]:
-    """The prefixes under which every key of a video starts (``keys_of``): its file and renditions, its thumbnails."""
-    return [f"{VIDEOS_PREFIX}{created_at:%Y/%m}/{video_id}", f"{THUMBNAILS_PREFIX}{created_at:%Y/%m}/{video_id}_"]
+    """The prefixes under which every key of a video starts (``keys_of``): its file and renditions, its audio, its
+    thumbnails."""
+    return [f"{VIDEOS_PREFIX}{created_at:%Y/%m}/{video_id}", f"{THUMBNAILS_PREFIX}{created_at:%Y/%m}/{video_id}_",
+            f"{AUDIO_PREFIX}{created_at:%Y/%m}/{video_id}."]
 
 
 def video_id_of(key: str) -> str | None:
