@@ -126,23 +126,21 @@ class FakeBotApi:
                                          "height": 180, "file_size": size}])
 
     def _send_video(self, params: dict) -> dict:
-        """A video upload (multipart): its bytes are kept in the call, the message says what Telegram would."""
-        video = params["video"]
-        if not isinstance(video, bytes):
-            raise ApiError(400, "Bad Request: this fake takes uploaded videos only")
-        return self._new_message(params, caption=params.get("caption"), video={
-            "file_id": f"video-{len(video)}", "file_unique_id": f"v{len(video)}", "file_size": len(video),
-            "duration": params.get("duration"), "width": params.get("width"), "height": params.get("height"),
-            "mime_type": "video/mp4"})
+        return self._upload(params, "video", width=params.get("width"), height=params.get("height"),
+                            mime_type="video/mp4")
 
     def _send_audio(self, params: dict) -> dict:
-        """An audio upload (multipart), kept like a video's."""
-        audio = params["audio"]
-        if not isinstance(audio, bytes):
-            raise ApiError(400, "Bad Request: this fake takes uploaded audio only")
-        return self._new_message(params, caption=params.get("caption"), audio={
-            "file_id": f"audio-{len(audio)}", "file_unique_id": f"a{len(audio)}", "file_size": len(audio),
-            "duration": params.get("duration"), "title": params.get("title"), "mime_type": "audio/mp4"})
+        return self._upload(params, "audio", title=params.get("title"), mime_type="audio/mp4")
+
+    def _upload(self, params: dict, kind: str, **facts) -> dict:
+        """A video or audio upload (multipart): its bytes are kept in the call, the message says what Telegram
+        would."""
+        data = params[kind]
+        if not isinstance(data, bytes):
+            raise ApiError(400, f"Bad Request: this fake takes uploaded {kind} files only")
+        return self._new_message(params, caption=params.get("caption"), **{kind: {
+            "file_id": f"{kind}-{len(data)}", "file_unique_id": f"{kind[0]}{len(data)}", "file_size": len(data),
+            "duration": params.get("duration"), **facts}})
 
     def _edit_message_text(self, params: dict) -> dict:
         message = self.messages.get((int(params["chat_id"]), int(params["message_id"])))

@@ -7,6 +7,7 @@ ffmpeg, against in-process moto. The files are made here by ffmpeg's lavfi sine 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -167,3 +168,17 @@ def test_audio_only_must_be_a_boolean(client, user, media_server):
     response = capture(client, user, media_server.url("files", "tone.mp3"), audio_only="yes")
     assert response.status_code == 400 and response.json_body["error"]["code"] == "invalid_audio_only"
     assert Video.count() == 0
+
+
+def test_a_record_saved_before_kinds_existed_reads_as_a_video(client, user):
+    # GIVEN a record stored without the kind attribute (as every record was before audio captures)
+    now = datetime.now(UTC)
+    Video("older", owner_id=user.user_id, created_at=now, updated_at=now, status="ready", source_url="https://a/b",
+          canonical_url="https://a/b", owner_source=f"{user.user_id}#url:https://a/b", platform="generic").save()
+    aws.client("dynamodb").update_item(TableName=Video.Meta.table_name, Key={"video_id": {"S": "older"}},
+                                       UpdateExpression="REMOVE kind")
+    assert "kind" not in aws.client("dynamodb").get_item(TableName=Video.Meta.table_name,
+                                                         Key={"video_id": {"S": "older"}})["Item"]
+    # THEN it reads, and is answered, as a video
+    assert Video.get("older").kind == "video"
+    assert get(client, user, "/api/videos/older").json_body["kind"] == "video"
