@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -48,3 +49,11 @@ def test_output_to_a_closed_pipe_is_no_traceback(local_stack):
     stderr = process.stderr.read()
     assert process.wait(timeout=120) == 0
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_capture_audio_keeps_the_sound_only(local_stack):
+    done = cli(local_stack, "capture", "--audio", "--json", local_stack["samples"][0])
+    assert done.returncode == 0, done.stderr
+    video = json.loads(done.stdout[done.stdout.index("\n{") + 1:])
+    assert (video["status"], video["kind"], video["audio_codec"]) == ("ready", "audio", "aac")
+    assert video["file_key"].startswith("audio/") and video["file_key"].endswith(".m4a")
