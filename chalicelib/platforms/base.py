@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from chalicelib.errors import PrsnlError, UnsupportedUrlError
+from chalicelib.errors import PermanentJobError, PrsnlError, UnsupportedUrlError
 from chalicelib.platforms import failures, options
 
 # Query parameters that only say who shared a link or from where; they never pick the media.
@@ -129,7 +129,8 @@ class Platform:
 
     def entries(self, info: dict, *, audio_only: bool = False) -> list[dict]:
         """Every media item of a post: videos as info dicts, images as ``{"kind": "image"}``, sound as
-        ``{"kind": "audio"}`` (every item with sound when ``audio_only``).
+        ``{"kind": "audio"}`` (when the site keeps sound alone; with ``audio_only``, every item with sound and
+        nothing else).
 
         Refuses live streams, and a post with nothing to keep, instead of keeping its sound only (unless the site
         keeps audio or the owner asked for it).
@@ -137,17 +138,24 @@ class Platform:
         items = []
         for item in _flatten(info):
             failures.refuse_live(item, label=self.label)
-            if audio_only and _has_stream(item, "acodec"):
-                items.append({**item, "kind": "audio"})
-            elif _has_stream(item, "vcodec"):
-                items.append(self.video_item(item))
-            elif self._keeps_picture(item) and (image := _image_item(item)):
-                items.append(image)
-            elif self.keeps_audio and _has_stream(item, "acodec"):
-                items.append({**item, "kind": "audio"})
+            if (kept := self._kept(item, audio_only)) is not None:
+                items.append(kept)
+        if not items and audio_only:
+            raise PermanentJobError(f"There is no sound at this {self.label} link", code="no_audio")
         if not items:
             raise failures.error("no_video_in_post", self.label)
         return items
+
+    def _kept(self, item: dict, audio_only: bool) -> dict | None:
+        """What one item is kept as, or None when it is not kept."""
+        sound = _has_stream(item, "acodec")
+        if audio_only:
+            return {**item, "kind": "audio"} if sound else None
+        if _has_stream(item, "vcodec"):
+            return self.video_item(item)
+        if self._keeps_picture(item) and (image := _image_item(item)):
+            return image
+        return {**item, "kind": "audio"} if self.keeps_audio and sound else None
 
     def video_item(self, item: dict) -> dict:
         return {**item, "kind": "video"}

@@ -60,6 +60,7 @@ def test_an_item_is_kept_as_audio_when_asked_or_when_it_has_no_picture(asked, so
 
 SOUND = {"id": "a", "formats": [{"url": "http://x/a.mp3", "vcodec": "none", "acodec": "mp3"}]}
 CLIP = {"id": "v", "formats": [{"url": "http://x/v.mp4", "vcodec": "h264", "acodec": "aac"}]}
+SILENT = {"id": "g", "formats": [{"url": "http://x/g.mp4", "vcodec": "h264", "acodec": "none"}]}
 PICTURE = {"id": "p", "picture": True, "thumbnails": [{"url": "http://x/p.jpg"}]}
 
 
@@ -70,7 +71,9 @@ PICTURE = {"id": "p", "picture": True, "thumbnails": [{"url": "http://x/p.jpg"}]
     ("generic", CLIP, True, ["audio"]),
     ("youtube", CLIP, True, ["audio"]),
     ("twitter", {"_type": "playlist", "entries": [CLIP, CLIP]}, True, ["audio", "audio"]),
-    ("tiktok", {"_type": "playlist", "entries": [PICTURE, SOUND]}, True, ["image", "audio"]),
+    ("tiktok", {"_type": "playlist", "entries": [PICTURE, SOUND]}, False, ["image"]),  # a photo post's soundtrack
+    ("tiktok", {"_type": "playlist", "entries": [PICTURE, SOUND]}, True, ["audio"]),  # asked for: the sound alone
+    ("twitter", {"_type": "playlist", "entries": [SILENT, CLIP]}, True, ["audio"]),  # a silent GIF has none
 ])
 def test_post_items_are_audio_when_asked_or_when_the_site_keeps_sound(platform, info, audio_only, kinds):
     assert [item["kind"] for item in get_platform(platform).entries(info, audio_only=audio_only)] == kinds
@@ -81,6 +84,12 @@ def test_sites_whose_soundtracks_are_no_capture_still_refuse_sound_alone(platfor
     with pytest.raises(PrsnlError) as refused:
         get_platform(platform).entries(SOUND)
     assert refused.value.code == "no_video_in_post"
+
+
+def test_audio_asked_of_a_post_without_sound_is_refused_as_no_audio():
+    with pytest.raises(PermanentJobError) as refused:
+        get_platform("twitter").entries({"_type": "playlist", "entries": [SILENT, PICTURE]}, audio_only=True)
+    assert refused.value.code == "no_audio"
 
 
 def test_the_audio_key_is_in_the_layout_and_covered_by_delete_sweep_and_backup():
