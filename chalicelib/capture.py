@@ -33,16 +33,20 @@ class CaptureResult:
 
 def capture(url: str, *, owner_id: str, services: Services, source: str = "api", title: str | None = None,
             tags: list[str] | None = None, note: str | None = None, correlation_id: str | None = None,
-            job_params: dict | None = None) -> CaptureResult:
-    """Queue a link for download, or return the owner's existing video of the same thing."""
+            job_params: dict | None = None, audio_only: bool = False) -> CaptureResult:
+    """Queue a link for download, or return the owner's existing video of the same thing. ``audio_only`` keeps
+    its sound alone (an audio record, de-duplicated apart from a capture of the video)."""
     title, note, tags = _text(title, "title", MAX_TITLE_LENGTH), _text(note, "note", MAX_NOTE_LENGTH), _tags(tags)
     url = _text((url or "").strip(), "url", MAX_URL_LENGTH)
     if not url:
         raise BadRequestError(f"url must be a link of at most {MAX_URL_LENGTH} characters", code="invalid_url")
     resolved = platforms.resolve(url)
     _guard(resolved.canonical_url, resolved.platform, services)
+    if audio_only:
+        resolved = resolved.as_audio()
     return capture_resolved(resolved, url, owner_id=owner_id, services=services, source=source, title=title,
-                            tags=tags, note=note, correlation_id=correlation_id, job_params=job_params)
+                            tags=tags, note=note, correlation_id=correlation_id, job_params=job_params,
+                            kind=videos.AUDIO if audio_only else videos.VIDEO)
 
 
 def capture_resolved(resolved: platforms.Resolved, url: str, *, owner_id: str, services: Services, source: str,

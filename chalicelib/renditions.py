@@ -53,6 +53,8 @@ def request(video: Video, quality: str, *, services, correlation_id: str | None 
     _require_ready(video)
     if quality == ORIGINAL:
         return {"quality": ORIGINAL, "status": READY, "key": video.file_key}
+    if video.kind == videos.AUDIO:
+        raise BadRequestError("an audio capture has no picture to make smaller copies of", code="audio_only")
     if QUALITIES[quality] > source_height(video):
         raise BadRequestError(f"{quality} is above the source ({source_height(video)}p): no upscaling",
                               code="upscale_refused")

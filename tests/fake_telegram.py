@@ -2,8 +2,8 @@
 
 It speaks HTTP/1.1 with keep-alive like the real one (a fake that closes every connection hides
 PTB's "Event loop is closed" bug), takes PTB's form-encoded and multipart requests, records every
-call (uploads with their bytes: sendPhoto, sendVideo), keeps each chat message's current text and inline keyboard
-(an edit without ``reply_markup`` removes it, as Telegram does), answers callback queries, serves
+call (uploads with their bytes: sendPhoto, sendVideo, sendAudio), keeps each chat message's current text and
+inline keyboard (an edit without ``reply_markup`` removes it, as Telegram does), answers callback queries, serves
 getFile and file downloads (refusing files over the public API's 20 MB, like Telegram), and queues updates
 for getUpdates long polls.
 """
@@ -127,14 +127,21 @@ class FakeBotApi:
                                          "height": 180, "file_size": size}])
 
     def _send_video(self, params: dict) -> dict:
-        """A video upload (multipart): its bytes are kept in the call, the message says what Telegram would."""
-        video = params["video"]
-        if not isinstance(video, bytes):
-            raise ApiError(400, "Bad Request: this fake takes uploaded videos only")
-        return self._new_message(params, caption=params.get("caption"), video={
-            "file_id": f"video-{len(video)}", "file_unique_id": f"v{len(video)}", "file_size": len(video),
-            "duration": params.get("duration"), "width": params.get("width"), "height": params.get("height"),
-            "mime_type": "video/mp4"})
+        return self._upload(params, "video", width=params.get("width"), height=params.get("height"),
+                            mime_type="video/mp4")
+
+    def _send_audio(self, params: dict) -> dict:
+        return self._upload(params, "audio", title=params.get("title"), mime_type="audio/mp4")
+
+    def _upload(self, params: dict, kind: str, **facts) -> dict:
+        """A video or audio upload (multipart): its bytes are kept in the call, the message says what Telegram
+        would."""
+        data = params[kind]
+        if not isinstance(data, bytes):
+            raise ApiError(400, f"Bad Request: this fake takes uploaded {kind} files only")
+        return self._new_message(params, caption=params.get("caption"), **{kind: {
+            "file_id": f"{kind}-{len(data)}", "file_unique_id": f"{kind[0]}{len(data)}", "file_size": len(data),
+            "duration": params.get("duration"), **facts}})
 
     def _edit_message_text(self, params: dict) -> dict:
         message = self.messages.get((int(params["chat_id"]), int(params["message_id"])))

@@ -158,3 +158,14 @@ def recording_ffmpeg(directory) -> tuple[Path, Path]:
     script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{ffmpeg_exe()}" "$@"\n')
     script.chmod(0o755)
     return script, log
+
+
+def make_audio(path, *, seconds: float = 3, codec: str = "aac", bitrate: str = "96k", cover: bool = False) -> Path:
+    """A 440 Hz tone with no picture (an MP3, an M4A...), the container following the suffix; ``cover`` embeds a
+    test-pattern picture as cover art (an attached picture, as tagged music files carry)."""
+    args = ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
+    if cover:
+        args += ["-f", "lavfi", "-i", "testsrc2=size=400x400:rate=1:duration=1", "-map", "0:a", "-map", "1:v",
+                 "-c:v", "mjpeg", "-disposition:v", "attached_pic", "-id3v2_version", "3"]
+    ffmpeg(*args, "-c:a", codec, "-b:a", bitrate, os.fspath(path))
+    return Path(path)

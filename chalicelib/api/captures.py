@@ -22,10 +22,12 @@ def create_capture():
     for name in ("title", "note"):
         if not isinstance(body.get(name), str | None):
             raise BadRequestError(f"{name} must be a string", code=f"invalid_{name}")
+    if not isinstance(body.get("audio_only", False), bool):
+        raise BadRequestError("audio_only must be true or false", code="invalid_audio_only")
     result = capture_service.capture(
         body.get("url") if isinstance(body.get("url"), str) else "", owner_id=owner_id,
         services=wiring.services(), title=body.get("title"), tags=tags, note=body.get("note"),
-        correlation_id=request.context.get("requestId"))
+        correlation_id=request.context.get("requestId"), audio_only=body.get("audio_only", False))
     answer = {"video_id": result.video.video_id, "job_id": result.video.job_id, "status": result.video.status,
               "created": result.created, "video": video_answer(result.video, request)}
     return json_response(answer, 202 if result.created else 200)

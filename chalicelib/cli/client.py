@@ -65,6 +65,7 @@ def register(subparsers) -> None:
     capture.add_argument("--title")
     capture.add_argument("--tag", dest="tags", action="append", default=[], help="a tag (repeat for more)")
     capture.add_argument("--note")
+    capture.add_argument("--audio", action="store_true", help="keep the sound only (AAC in M4A)")
     capture.add_argument("--no-wait", dest="wait", action="store_false", help="print the job and return")
     capture.add_argument("--json", action="store_true", help="the video's whole record as JSON")
     capture.set_defaults(run=_command(run_capture))
@@ -121,7 +122,7 @@ def _command(handler):
 
 
 def run_capture(api: Api, args: argparse.Namespace) -> int:
-    body = {"url": args.url, "title": args.title, "tags": args.tags, "note": args.note}
+    body = {"url": args.url, "title": args.title, "tags": args.tags, "note": args.note, "audio_only": args.audio}
     answer = api.call("POST", "/api/capture", json={k: v for k, v in body.items() if v})
     video = answer["video"]
     if not answer["created"]:

@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 CHUNK = 64 * 1024
 TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mkv": "video/x-matroska", ".mov": "video/quicktime",
          ".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".m4s": "video/iso.segment",
-         ".jpg": "image/jpeg", ".png": "image/png"}
+         ".jpg": "image/jpeg", ".png": "image/png", ".mp3": "audio/mpeg", ".m4a": "audio/mp4"}
 
 
 class MediaHandler(BaseHTTPRequestHandler):

@@ -24,6 +24,7 @@ Classify = Callable[[BaseException], PrsnlError]
 # curl_cffi's is replaced by the pinned one of ``media.impersonation``.
 GUARDED_HANDLERS = frozenset({"Requests", "Urllib", "Websockets"})
 MAX_REDIRECTS = 5
+ARTWORK = "artwork"  # the item's thumbnail, when the options ask yt-dlp for it (``writethumbnail``)
 
 
 class DownloadLimitExceeded(Exception):
@@ -82,7 +83,7 @@ class YtDlpDownloader:
                             eta=status.get("eta"), percent=round(100 * done / total, 1) if total else None)
 
         opts = _base(options) | {
-            "outtmpl": {"default": str(dest / "media.%(ext)s")},
+            "outtmpl": {"default": str(dest / "media.%(ext)s"), "thumbnail": str(dest / f"{ARTWORK}.%(ext)s")},
             "progress_hooks": [hook],
             "paths": {"home": str(dest), "temp": str(dest)},
         }
@@ -93,6 +94,11 @@ class YtDlpDownloader:
         if not files:
             raise PermanentJobError("the download produced no media file", code="invalid_media")
         return max(files, key=lambda p: p.stat().st_size)
+
+
+def artwork(dest: Path) -> Path | None:
+    """The artwork yt-dlp wrote beside the media in ``dest`` (audio captures ask for it), if the item had one."""
+    return next((p for p in sorted(dest.glob(f"{ARTWORK}.*")) if not p.name.endswith(".part")), None)
 
 
 @cache

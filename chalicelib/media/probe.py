@@ -43,6 +43,7 @@ class MediaInfo:
     bit_rate: int | None
     video: VideoInfo | None
     audio: AudioInfo | None
+    cover: int | None = None  # the stream index of embedded cover art (an MP3's or M4A's attached picture)
 
     def as_record(self) -> dict:
         video = asdict(self.video) if self.video else {}
@@ -74,6 +75,8 @@ def probe(path) -> MediaInfo:
             video = next((_video(s) for s in container.streams.video
                           if not s.disposition & av.stream.Disposition.attached_pic), None)
             audio = next((_audio(s) for s in container.streams.audio), None)
+            cover = next((s.index for s in container.streams.video
+                          if s.disposition & av.stream.Disposition.attached_pic), None)
             if video is None and audio is None:
                 raise PermanentJobError("no audio or video stream", code="invalid_media")
             return MediaInfo(
@@ -83,6 +86,7 @@ def probe(path) -> MediaInfo:
                 bit_rate=container.bit_rate or None,
                 video=video,
                 audio=audio,
+                cover=cover,
             )
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         # strerror leaves out the temp path that str(exc) carries

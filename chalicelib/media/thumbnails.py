@@ -29,8 +29,24 @@ def make_thumbnails(src, info: MediaInfo, out_dir) -> dict[str, Path]:
     source = ffmpeg.input(os.fspath(src), ss=round(info.duration * SEEK_SHARE, 3))
     largest = max(THUMBNAIL_WIDTHS.values())
     # Shrink first: the window of frames the thumbnail filter holds stays small even for 4K.
-    frame = (_at_most(source[str(video.index)], largest).filter("thumbnail", WINDOW_FRAMES)
-             .filter_multi_output("split", len(paths)))
+    return _write_sizes(_at_most(source[str(video.index)], largest).filter("thumbnail", WINDOW_FRAMES), paths)
+
+
+def from_picture(src, out_dir, stream_index: int | None = None) -> dict[str, Path]:
+    """The three sizes of one picture: a platform's artwork file, or the cover art embedded in an audio file
+    (``stream_index``)."""
+    import ffmpeg
+
+    source = ffmpeg.input(os.fspath(src))
+    picture = source.video if stream_index is None else source[str(stream_index)]
+    return _write_sizes(picture, {name: Path(out_dir) / f"{name}.jpg" for name in THUMBNAIL_WIDTHS})
+
+
+def _write_sizes(picture, paths: dict[str, Path]) -> dict[str, Path]:
+    """One frame of ``picture`` split to each size's JPEG, in one ffmpeg run."""
+    import ffmpeg
+
+    frame = picture.filter_multi_output("split", len(paths))
     outputs = [
         _at_most(frame.stream(i), width)
         .output(os.fspath(paths[name]), vframes=1, update=1, **{"q:v": JPEG_QUALITY})

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from chalicelib import netguard, platforms
 from chalicelib.errors import JobCancelledError, PermanentJobError, TransientJobError, UnsupportedUrlError
-from chalicelib.media import images, thumbnails, transcode
+from chalicelib.media import audio, download, images, thumbnails, transcode
 from chalicelib.media import probe as media_probe
 from chalicelib.pipeline import captions, rules
 from chalicelib.pipeline.run import Run
+from chalicelib.platforms import options as platform_options
 from chalicelib.records import events, jobs, quotas, users, videos
 from chalicelib.records.models import Video
 from chalicelib.storage import layout
@@ -51,19 +52,24 @@ class CaptureRun(Run):
             if not platform.fixed_hosts:
                 netguard.check_url(self.video.canonical_url, allow_loopback=self.settings.allow_loopback_urls)
         options = platform.ydl_options(self.settings)
-        info = downloader.probe(self.video.canonical_url, options=options,
+        audio_options = platform_options.audio_only(options, self.settings.max_video_bytes)  # with the artwork
+        audio_only = self.video.kind == videos.AUDIO
+        info = downloader.probe(self.video.canonical_url, options=audio_options if audio_only else options,
                                 allow_loopback=self.settings.allow_loopback_urls, classify=platform.classify_error)
-        items = platform.entries(info) if platform.from_link else [{**info, "kind": self.video.kind}]
+        items = (platform.entries(info, audio_only=audio_only) if platform.from_link
+                 else [{**info, "kind": self.video.kind}])
         self._reserve(sum(rules.check_before_download(item, self.settings) for item in items))
         ids = [self.video.video_id] + [self.services.clock.new_id() for _ in items[1:]]
-        stored = [self._make_item(item, video_id, workdir / str(index), platform, downloader, options)
+        stored = [self._make_item(item, video_id, workdir / str(index), platform, downloader,
+                                  audio_options if item["kind"] == videos.AUDIO else options)
                   for index, (item, video_id) in enumerate(zip(items, ids, strict=True))]
         self._store(stored)
 
     def _make_item(self, item: dict, video_id: str, workdir: Path, platform, downloader, options: dict) -> _Item:
-        """Download one item, make its browser MP4 (or JPEG) and thumbnails, and upload them under its record's keys."""
+        """Download one item, make its browser MP4 (or JPEG, or M4A) and thumbnails, and upload them under its
+        record's keys."""
         workdir.mkdir()
-        created = self.video.created_at
+        created, kind = self.video.created_at, item["kind"]
         max_bytes = min(self.settings.max_video_bytes, self._bytes_left() + self.reserved)
         with self.stats.timed("download"):
             source = downloader.download(item, workdir, options=options, max_bytes=max_bytes,
@@ -72,12 +78,17 @@ class CaptureRun(Run):
         self.stats.download_bytes += source.stat().st_size
         self.progress("processing", percent=0)
         captioned = captions.Captioned()
-        if item["kind"] == videos.IMAGE:
+        if kind == videos.IMAGE:
             output, thumbs, record = images.prepare(source, workdir)
             file_key = layout.image_key(video_id, created)
         else:
             source_info = media_probe.probe(source)
             rules.check_duration(source_info.duration, self.settings)
+            kind = rules.stored_kind(kind, source_info)
+        if kind == videos.AUDIO:
+            output, thumbs, record = self._audio(source, source_info, workdir)
+            file_key = layout.audio_key(video_id, created)
+        elif kind == videos.VIDEO:
             output = workdir / "output.mp4"
             plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
             with self.stats.timed(plan.kind):
@@ -91,8 +102,19 @@ class CaptureRun(Run):
         thumb_keys = {size: layout.thumbnail_key(video_id, created, size) for size in thumbs}
         sizes = {file_key: self.upload(output, file_key), **captioned.sizes}
         sizes.update({thumb_keys[size]: self.upload(path, thumb_keys[size]) for size, path in thumbs.items()})
-        return _Item(video_id, item["kind"], file_key, thumb_keys, sizes, record, platform.to_metadata(item),
+        return _Item(video_id, kind, file_key, thumb_keys, sizes, record, platform.to_metadata(item),
                      thumbs.get("medium"), output, captioned)
+
+    def _audio(self, source: Path, source_info: media_probe.MediaInfo, workdir: Path) -> tuple[Path, dict, dict]:
+        """The M4A (AAC copied, or encoded), and thumbnails from the platform's artwork or the file's cover art."""
+        output = workdir / "output.m4a"
+        plan = audio.plan(source_info)
+        with self.stats.timed(plan.kind):
+            final_info = audio.run(plan, source, output,
+                                   on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
+        with self.stats.timed("thumbnails"):
+            thumbs = _artwork_thumbnails(download.artwork(workdir), source, source_info, workdir)
+        return output, thumbs, audio.as_record(final_info)
 
     def _follow_short_link(self, platform, downloader):
         """A short link (vm.tiktok.com, t.co, Instagram /share/) becomes the link it redirects to, with that link's
@@ -104,6 +126,8 @@ class CaptureRun(Run):
         final = downloader.follow_redirects(video.canonical_url, allow_loopback=self.settings.allow_loopback_urls,
                                             arrived=_is_item_link, proxy=self.settings.proxy_for(platform.name))
         resolved = platforms.resolve(final)
+        if video.kind == videos.AUDIO:  # de-duplicated as the item's sound, as the capture was
+            resolved = resolved.as_audio()
         if resolved.needs_resolution:
             raise PermanentJobError("the short link leads to no video", code="unsupported_url")
         for _ in range(SOURCE_TRIES):  # another capture may take the item between our read and our write
@@ -164,6 +188,19 @@ class CaptureRun(Run):
 
     def _bytes_left(self) -> int:
         return max(0, users.get_user(self.video.owner_id).bytes_available)
+
+
+def _artwork_thumbnails(artwork: Path | None, source: Path, info: media_probe.MediaInfo, workdir: Path) -> dict:
+    """An audio item's thumbnails: from the platform's artwork, else from the file's cover art, else none. Artwork is
+    a courtesy: one ffmpeg cannot read leaves the sound kept without it."""
+    pictures = [(artwork, None)] if artwork is not None else []
+    pictures += [(source, info.cover)] if info.cover is not None else []
+    for picture, stream in pictures:
+        try:
+            return thumbnails.from_picture(picture, workdir, stream)
+        except PermanentJobError:
+            continue
+    return {}
 
 
 def _is_item_link(url: str) -> bool:

@@ -10,6 +10,7 @@ from enum import Enum
 from chalicelib.config import Settings
 from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError, ours
 from chalicelib.media.download import expected_size
+from chalicelib.media.probe import MediaInfo
 from chalicelib.records import videos
 from chalicelib.records.models import Video
 
@@ -28,6 +29,14 @@ def check_duration(duration: float | None, settings: Settings) -> None:
     if duration and duration > settings.max_duration_seconds:
         raise PermanentJobError(f"the video lasts {duration:.0f} s, over the limit of "
                                 f"{settings.max_duration_seconds} s", code="too_long")
+
+
+def stored_kind(asked: str, info: MediaInfo) -> str:
+    """What an item is kept as once its file is probed: audio when that was asked for or when the file has sound
+    and no picture (a direct MP3, a podcast), else what the platform said."""
+    if asked == videos.AUDIO or (info.video is None and info.audio is not None):
+        return videos.AUDIO
+    return asked
 
 
 class AfterFailure(Enum):

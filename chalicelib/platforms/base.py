@@ -7,11 +7,11 @@ not its machinery: matching is our own small regex code, so the API never import
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from chalicelib.errors import PrsnlError, UnsupportedUrlError
+from chalicelib.errors import PermanentJobError, PrsnlError, UnsupportedUrlError
 from chalicelib.platforms import failures, options
 
 # Query parameters that only say who shared a link or from where; they never pick the media.
@@ -28,12 +28,15 @@ class Resolved:
     platform_id: str | None
     canonical_url: str
     needs_resolution: bool = False
+    audio: bool = False  # its sound only: an audio capture, kept apart from a capture of the video
 
     @property
     def dedupe_key(self) -> str:
-        if self.platform_id:
-            return f"{self.platform}:{self.platform_id}"
-        return f"url:{self.canonical_url}"
+        key = f"{self.platform}:{self.platform_id}" if self.platform_id else f"url:{self.canonical_url}"
+        return f"{key}#audio" if self.audio else key
+
+    def as_audio(self) -> Resolved:
+        return replace(self, audio=True)
 
 
 def strip_tracking(url: str) -> str:
@@ -66,6 +69,9 @@ class Platform:
     # Items without video are kept as pictures only when our extractor marked them (``picture_item``): else a
     # video whose formats went missing would be kept as its cover picture.
     marked_pictures_only: bool = False
+    # An item with sound and no picture (a podcast episode, an MP3) is kept as audio, not refused: not on sites
+    # whose posts without video are photo posts with a soundtrack.
+    keeps_audio: bool = False
     # Site-specific (pattern, code) rules tried before the common ones.
     error_rules: failures.Rules = failures.LOGIN_WALL
 
@@ -121,21 +127,35 @@ class Platform:
     def platform_id_of(self, info: dict) -> str | None:
         return info.get("id")
 
-    def entries(self, info: dict) -> list[dict]:
-        """Every media item of a post: videos as info dicts, images as ``{"kind": "image"}``.
+    def entries(self, info: dict, *, audio_only: bool = False) -> list[dict]:
+        """Every media item of a post: videos as info dicts, images as ``{"kind": "image"}``, sound as
+        ``{"kind": "audio"}`` (when the site keeps sound alone; with ``audio_only``, every item with sound and
+        nothing else).
 
-        Refuses live streams, and a post with nothing to keep, instead of keeping its sound only.
+        Refuses live streams, and a post with nothing to keep, instead of keeping its sound only (unless the site
+        keeps audio or the owner asked for it).
         """
         items = []
         for item in _flatten(info):
             failures.refuse_live(item, label=self.label)
-            if _has_video(item):
-                items.append(self.video_item(item))
-            elif self._keeps_picture(item) and (image := _image_item(item)):
-                items.append(image)
+            if (kept := self._kept(item, audio_only)) is not None:
+                items.append(kept)
+        if not items and audio_only:
+            raise PermanentJobError(f"There is no sound at this {self.label} link", code="no_audio")
         if not items:
             raise failures.error("no_video_in_post", self.label)
         return items
+
+    def _kept(self, item: dict, audio_only: bool) -> dict | None:
+        """What one item is kept as, or None when it is not kept."""
+        sound = _has_stream(item, "acodec")
+        if audio_only:
+            return {**item, "kind": "audio"} if sound else None
+        if _has_stream(item, "vcodec"):
+            return self.video_item(item)
+        if self._keeps_picture(item) and (image := _image_item(item)):
+            return image
+        return {**item, "kind": "audio"} if self.keeps_audio and sound else None
 
     def video_item(self, item: dict) -> dict:
         return {**item, "kind": "video"}
@@ -154,11 +174,12 @@ def _flatten(info: dict) -> list[dict]:
     return [info]
 
 
-def _has_video(item: dict) -> bool:
+def _has_stream(item: dict, codec: str) -> bool:
+    """Whether yt-dlp lists video (``vcodec``) or sound (``acodec``) for the item (unknown counts as yes)."""
     formats = item.get("formats")
     if formats is None:
-        return bool(item.get("url")) and item.get("vcodec") != "none"
-    return any(f.get("vcodec") != "none" for f in formats)
+        return bool(item.get("url")) and item.get(codec) != "none"
+    return any(f.get(codec) != "none" for f in formats)
 
 
 def _image_item(item: dict) -> dict | None:

@@ -20,6 +20,7 @@ class Generic(Platform):
     supports = ("video", "multi_video")
     error_rules = ()  # a page's 401/403 says nothing about a login we could give
     fixed_hosts = False  # the user chose the host: it is checked before anything is fetched
+    keeps_audio = True  # a podcast episode, an MP3 or M4A file, a page with an <audio>: kept as audio
 
     def to_metadata(self, info: dict) -> dict:
         meta = super().to_metadata(info)

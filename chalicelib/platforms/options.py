@@ -44,8 +44,20 @@ def format_selector(max_bytes: int) -> str:
 
     ``bv*+ba`` keeps a video that already has sound as it is (yt-dlp drops the extra audio).
     """
-    fits = f"[filesize<?{max_bytes}][filesize_approx<?{max_bytes}]"
+    fits = _fits(max_bytes)
     return f"bv*{fits}+ba/b{fits}/bv*+ba/b"
+
+
+def audio_only(opts: dict, max_bytes: int) -> dict:
+    """The options of an audio capture: the best sound alone that fits (else a whole file, whose sound the worker
+    keeps), AAC in M4A first so it is copied, and the item's artwork (its thumbnail) beside the media."""
+    fits = _fits(max_bytes)
+    return opts | {"format": f"ba{fits}/b{fits}/ba/b", "writethumbnail": True,
+                   "format_sort": ["acodec:aac", "ext:m4a", *opts.get("format_sort", ())]}
+
+
+def _fits(max_bytes: int) -> str:
+    return f"[filesize<?{max_bytes}][filesize_approx<?{max_bytes}]"
 
 
 def format_sort(max_height: int) -> list[str]:

@@ -112,7 +112,7 @@ class Video(Model):
     updated_at = UTCDateTimeAttribute()
     status = UnicodeAttribute()
     source = UnicodeAttribute(default="api")
-    kind = UnicodeAttribute(default="video")  # "video", or "image": the file is a JPEG (photos sent to the bot)
+    kind = UnicodeAttribute(default="video")  # "video", "image" (the file is a JPEG) or "audio" (AAC in M4A)
     source_url = UnicodeAttribute()
     canonical_url = UnicodeAttribute()
     owner_source = UnicodeAttribute()  # "{owner_id}#{platform}:{platform_id}": the de-duplication key (VideoSource)

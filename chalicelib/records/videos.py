@@ -27,7 +27,8 @@ QUEUED, PROCESSING, READY, FAILED, BROKEN = "queued", "processing", "ready", "fa
 STATUSES = (QUEUED, PROCESSING, READY, FAILED, BROKEN)
 IN_FLIGHT = (QUEUED, PROCESSING)
 COUNTED = (READY, BROKEN)  # the statuses whose bytes the quota holds
-VIDEO, IMAGE = "video", "image"  # what a record's file is: a browser MP4, or a JPEG (photos, image posts)
+# what a record's file is: a browser MP4, a JPEG (photos, image posts) or AAC in M4A (audio captures, podcasts)
+VIDEO, IMAGE, AUDIO = "video", "image", "audio"
 MAX_PAGE = 100
 # what a search reads of each video: the keys and the fields it matches (the matches are then read in full)
 SEARCHED = ("video_id", "owner_id", "created_at", "title", "tags", "note", "platform_meta", "transcript")
@@ -445,7 +446,7 @@ def to_dict(video: Video) -> dict:
 def metadata(video: Video) -> dict:
     """What the file is (probe), what the platform said, and which renditions and thumbnails exist."""
     platform_meta = video.platform_meta or {}
-    fields = ("video_id", "status", "title", "platform", "source_url", "duration", "width", "height", "fps",
+    fields = ("video_id", "kind", "status", "title", "platform", "source_url", "duration", "width", "height", "fps",
               "codec", "audio_codec", "average_bitrate", "video_bitrate", "audio_bitrate", "filesize",
               "bytes_stored", "created_at")
     data = {name: value for name, value in to_dict(video).items() if name in fields}

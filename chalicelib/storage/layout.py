@@ -16,16 +16,17 @@ CACHE_FOREVER = "public, max-age=31536000, immutable"
 VIDEOS_PREFIX = "videos/"
 THUMBNAILS_PREFIX = "thumbnails/"
 CAPTIONS_PREFIX = "captions/"  # WebVTT captions per language and the transcript's full text
+AUDIO_PREFIX = "audio/"  # audio captures: audio/YYYY/MM/{uuid}.m4a
 # what records point to (swept, backed up, replicated)
-MEDIA_PREFIXES = (VIDEOS_PREFIX, THUMBNAILS_PREFIX, CAPTIONS_PREFIX)
+MEDIA_PREFIXES = (VIDEOS_PREFIX, THUMBNAILS_PREFIX, CAPTIONS_PREFIX, AUDIO_PREFIX)
 TEMP_PREFIX = "temp/"  # work in progress (one folder per job: temp/processing/{job_id}/), expired after a day
 # The thumbnail sizes of the key layout (media.thumbnails makes them; the API never imports media).
 THUMBNAIL_SIZES = ("small", "medium", "large")
 # The rendition heights of the key layout: videos/YYYY/MM/{uuid}_{quality}.mp4
 RENDITION_QUALITIES = ("360p", "480p", "720p", "1080p")
 # the video id embedded in every media key: videos/YYYY/MM/{id}[_{quality}].{ext}, thumbnails/YYYY/MM/{id}_{size}.jpg,
-# captions/YYYY/MM/{id}.{lang}.vtt and captions/YYYY/MM/{id}.txt
-_KEY_ID = re.compile(r"^(?:videos|thumbnails|captions)/\d{4}/\d{2}/(?P<id>[^/_.]+)")
+# captions/YYYY/MM/{id}.{lang}.vtt and captions/YYYY/MM/{id}.txt; audio/YYYY/MM/{id}.m4a
+_KEY_ID = re.compile(r"^(?:videos|thumbnails|captions|audio)/\d{4}/\d{2}/(?P<id>[^/_.]+)")
 # a caption's language in its key: a BCP 47-like tag, lower case ("en", "pt-br", "und"), never free text
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8}){0,2}")
 _TEXT_TYPES = {".vtt": "text/vtt; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
@@ -60,6 +61,11 @@ def image_key(video_id: str, created_at: datetime) -> str:
     return f"{VIDEOS_PREFIX}{created_at:%Y/%m}/{video_id}.jpg"
 
 
+def audio_key(video_id: str, created_at: datetime) -> str:
+    """An audio capture's AAC in M4A, under its own prefix (a library of sound apart from the videos)."""
+    return f"{AUDIO_PREFIX}{created_at:%Y/%m}/{video_id}.m4a"
+
+
 def thumbnail_key(video_id: str, created_at: datetime, size: str) -> str:
     return f"{THUMBNAILS_PREFIX}{created_at:%Y/%m}/{video_id}_{size}.jpg"
 
@@ -82,9 +88,9 @@ def transcript_key(video_id: str, created_at: datetime) -> str:
 
 
 def keys_of(video_id: str, created_at: datetime, languages: tuple[str, ...] = ()) -> list[str]:
-    """Every key a video can have: its file (MP4 or JPEG), each rendition, each thumbnail, its transcript and its
-    captions in ``languages``."""
-    return [video_key(video_id, created_at), image_key(video_id, created_at),
+    """Every key a video can have: its file (MP4, JPEG or M4A), each rendition, each thumbnail, its transcript and
+    its captions in ``languages``."""
+    return [video_key(video_id, created_at), image_key(video_id, created_at), audio_key(video_id, created_at),
             *(video_key(video_id, created_at, quality) for quality in RENDITION_QUALITIES),
             *(thumbnail_key(video_id, created_at, size) for size in THUMBNAIL_SIZES),
             transcript_key(video_id, created_at), *(caption_key(video_id, created_at, lang) for lang in languages)]
@@ -92,9 +98,9 @@ def keys_of(video_id: str, created_at: datetime, languages: tuple[str, ...] = ()
 
 def prefixes_of(video_id: str, created_at: datetime) -> list[str]:
     """The prefixes under which every key of a video starts (``keys_of``): its file and renditions, its thumbnails,
-    its captions and transcript."""
+    its captions and transcript, its audio."""
     return [f"{VIDEOS_PREFIX}{created_at:%Y/%m}/{video_id}", f"{THUMBNAILS_PREFIX}{created_at:%Y/%m}/{video_id}_",
-            f"{CAPTIONS_PREFIX}{created_at:%Y/%m}/{video_id}."]
+            f"{CAPTIONS_PREFIX}{created_at:%Y/%m}/{video_id}.", f"{AUDIO_PREFIX}{created_at:%Y/%m}/{video_id}."]
 
 
 def video_id_of(key: str) -> str | None:

@@ -204,6 +204,12 @@ class _Chat:
             await self.say(replies.status(self._in_progress()))
         elif name == "quota":
             await self.say(replies.quota(users.get_user(self.owner_id)))
+        elif name == "audio":  # /audio <link>: the sound only
+            links = links_of(self.message)
+            if not links:
+                await self.say(replies.AUDIO_NEEDS_LINK)
+            for link in links:
+                await self.save_link(link, audio_only=True)
         else:  # /start, /help and anything unknown
             await self.say(replies.help_text(telegram_id))
 
@@ -212,11 +218,11 @@ class _Chat:
         active = [video for video in page if video.status in IN_PROGRESS and video.job_id]
         return [(video, jobs.get(video.job_id).progress or {}) for video in active]
 
-    async def save_link(self, link: str) -> None:
+    async def save_link(self, link: str, *, audio_only: bool = False) -> None:
         reply = await self.say(replies.progress(link, {"stage": "queued"}))
         await self._capture(reply, link, lambda params: capture_service.capture(
             link, owner_id=self.owner_id, services=self.services, source="telegram",
-            correlation_id=self.correlation_id, job_params=params))
+            correlation_id=self.correlation_id, job_params=params, audio_only=audio_only))
 
     async def save_file(self, media: Media) -> None:
         limit = self.settings.telegram_download_limit

@@ -63,7 +63,7 @@ class TelegramNotifier:
         if target is None:
             return
         link = watch.public_link(video, settings=self.settings, now=datetime.now(UTC))
-        sendable = media is not None and video.kind == videos.VIDEO
+        sendable = media is not None and video.kind in (videos.VIDEO, videos.AUDIO)
         fits = sendable and media.stat().st_size <= self.settings.telegram_upload_limit
         text = replies.ready(target["label"], video, link, too_big=sendable and not fits)
         attachment = Attachment(video.title or target["label"], thumbnail, media if fits else None, video)
@@ -99,7 +99,8 @@ class TelegramNotifier:
 
 @dataclass(frozen=True)
 class Attachment:
-    """What goes under the final message: the video itself (with its facts and thumbnail), or the thumbnail."""
+    """What goes under the final message: the video or audio itself (with its facts and thumbnail), or the
+    thumbnail."""
 
     caption: str
     thumbnail: Path | None
@@ -108,7 +109,12 @@ class Attachment:
 
     async def send(self, bot, chat_id: int, *, reply_to: int) -> None:
         thumbnail = self.thumbnail.read_bytes() if self.thumbnail is not None else None
-        if self.media is not None:
+        if self.media is not None and self.video.kind == videos.AUDIO:  # Telegram's player, with the artwork
+            with self.media.open("rb") as file:
+                await bot.send_audio(chat_id, file, duration=round(self.video.duration or 0) or None,
+                                     title=self.caption, thumbnail=thumbnail, caption=self.caption,
+                                     reply_to_message_id=reply_to, read_timeout=120, write_timeout=120)
+        elif self.media is not None:
             with self.media.open("rb") as file:
                 await bot.send_video(chat_id, file, duration=round(self.video.duration or 0) or None,
                                      width=self.video.width, height=self.video.height, thumbnail=thumbnail,

@@ -30,6 +30,7 @@ REASONS = {
     "quota_exceeded": "your storage is full (see /quota)",
     "invalid_media": "the file is damaged or is not a video",
     "no_video": "there is no picture in it, only sound",
+    "no_audio": "there is no sound in it",
     "no_video_in_post": "there is no video at this link",
     "transient": "the site did not answer; please try again later",
 }
@@ -37,6 +38,7 @@ REASONS = {
 HELP = """Send me a link to a video (YouTube, X, TikTok, Instagram, any page with a video, a video file) \
 or send a video or a photo, and I will keep it for you. One reply follows each one until it is ready.
 
+/audio <link>: keep only the sound (a podcast, a song, a talk)
 /list: your recent captures
 /status: what is being saved right now
 /quota: how much storage you use
@@ -48,6 +50,8 @@ RETRY_BUTTON = "🔁 Retry"
 RETRY_PREFIX = "retry:"  # callback data of the Retry button: the prefix and the video id (Telegram allows 64 bytes)
 RETRYING = "Trying again…"
 NOTHING_TO_SAVE = "I found no link, video or photo in that message. /help says what I can do."
+AUDIO_NEEDS_LINK = "Send /audio with a link, like /audio https://example.com/episode, and I will keep its sound."
+UNTITLED = {"image": "Your photo", "audio": "Your audio"}  # by a record's kind; anything else is "Your video"
 
 
 def help_text(telegram_id: int) -> str:
@@ -72,7 +76,7 @@ def ready(label: str, video: Video, watch_url: str | None, *, too_big: bool = Fa
     """The final message: what was saved, its watch link (it plays without a key), and why the video itself is not
     in the chat when it is over the bot's upload limit."""
     facts = [duration(video.duration) if video.kind != "image" else None, size(video.bytes_stored)]
-    title = video.title or ("Your photo" if video.kind == "image" else "Your video")
+    title = video.title or UNTITLED.get(video.kind, "Your video")
     lines = [f"✅ Saved: {title}", " · ".join(f for f in facts if f)]
     if too_big:
         lines.append(f"It is too big to send here ({size(video.filesize or video.bytes_stored)}): watch it here:")

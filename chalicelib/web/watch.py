@@ -27,6 +27,7 @@ from chalicelib.telegram.replies import duration, size
 
 bp = Blueprint(__name__)
 TEMPLATE = Path(__file__).parent / "templates" / "watch.html"
+EXTENSIONS = {videos.IMAGE: "jpg", videos.AUDIO: "m4a"}  # a download's file extension by kind; else mp4
 
 
 @bp.route("/watch/{token}", methods=["GET"])
@@ -79,12 +80,15 @@ def page(video: Video, page_url: str) -> str:
     facts = " · ".join(fact for fact in (uploader, duration(video.duration), size(video.bytes_stored)) if fact)
     ready = {quality: entry for quality, entry in video.renditions.as_dict().items()
              if entry.get("status") == renditions.READY}
+    sound = video.kind == videos.AUDIO
     return _template().substitute(
         {name: html.escape(str(value), quote=True) for name, value in {
             "title": title, "facts": facts, "page_url": page_url, "poster_url": f"{page_url}/poster",
             "video_url": f"{page_url}/video", "download_url": f"{page_url}/video?download=1",
-            "width": video.width or "", "height": video.height or ""}.items()},
-        quality_picker=_picker(page_url, ready), tracks=tracks(page_url, video))
+            "width": video.width or "", "height": video.height or "",
+            "media_type": "audio/mp4" if sound else "video/mp4"}.items()},
+        quality_picker=_picker(page_url, ready), player="audio" if sound else "video",
+        artwork=_artwork(page_url) if sound and video.thumbnails.as_dict() else "", tracks=tracks(page_url, video))
 
 
 def tracks(page_url: str, video: Video) -> str:
@@ -97,6 +101,11 @@ def tracks(page_url: str, video: Video) -> str:
         items.append("<track " + " ".join(f'{name}="{html.escape(value)}"' for name, value in attributes.items())
                      + (" default>" if index == 0 else ">"))
     return "".join(items)
+
+
+def _artwork(page_url: str) -> str:
+    """An audio capture's artwork above its player (a <video> shows it as the poster instead)."""
+    return f'<img class="artwork" id="artwork" src="{html.escape(page_url)}/poster" alt="">'
 
 
 def _picker(page_url: str, ready: dict) -> str:
@@ -112,7 +121,7 @@ def _picker(page_url: str, ready: dict) -> str:
 def download_name(video: Video) -> str:
     """The title as a file name (what a browser's download keeps), with the file's extension."""
     stem = "".join(c if c.isalnum() or c in " -_.()" else "_" for c in (video.title or video.video_id)).strip()
-    return f"{stem[:100] or video.video_id}.{'jpg' if video.kind == 'image' else 'mp4'}"
+    return f"{stem[:100] or video.video_id}.{EXTENSIONS.get(video.kind, 'mp4')}"
 
 
 @cache

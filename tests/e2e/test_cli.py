@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -78,3 +79,11 @@ def test_stats_days_prints_the_daily_series_as_a_table(local_stack):
     assert days == sorted(days)
     refused = cli(local_stack, "stats", "--days", "0")
     assert refused.returncode == 1 and "(invalid_days)" in refused.stderr
+
+
+def test_capture_audio_keeps_the_sound_only(local_stack):
+    done = cli(local_stack, "capture", "--audio", "--json", local_stack["samples"][0])
+    assert done.returncode == 0, done.stderr
+    video = json.loads(done.stdout[done.stdout.index("\n{") + 1:])
+    assert (video["status"], video["kind"], video["audio_codec"]) == ("ready", "audio", "aac")
+    assert video["file_key"].startswith("audio/") and video["file_key"].endswith(".m4a")

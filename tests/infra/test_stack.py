@@ -254,7 +254,7 @@ def test_media_bucket_replicates_to_the_versioned_backup_bucket(synth):
     backup_id = _bucket_id(synth, "backup/")
     assert resources[backup_id]["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
     rules = media["ReplicationConfiguration"]["Rules"]
-    assert {rule["Filter"]["Prefix"] for rule in rules} == {"videos/", "thumbnails/", "captions/"}
+    assert {rule["Filter"]["Prefix"] for rule in rules} == {"videos/", "thumbnails/", "captions/", "audio/"}
     assert all(rule["Destination"]["Bucket"] == {"Fn::GetAtt": [backup_id, "Arn"]} for rule in rules)
     assert all(rule["Status"] == "Enabled" for rule in rules)
 

@@ -87,7 +87,7 @@ async function capture(event) {
   $("links").value = "";
   for (const url of links) {
     try {
-      const answer = await api("POST", "api/capture", { url });
+      const answer = await api("POST", "api/capture", $("audio-only").checked ? { url, audio_only: true } : { url });
       follow(answer.job_id, url, answer.status);
     } catch (error) {
       showError("capture-error", `${url}: ${error.message}`);
@@ -175,6 +175,7 @@ function card(video) {
   }
   thumb.append(element("span", { className: `badge ${video.status}`, textContent: video.status }));
   if (video.duration) thumb.append(element("span", { className: "length", textContent: clock(video.duration) }));
+  if (video.kind === "audio") thumb.append(element("span", { className: "kind", textContent: "♪ audio" }));
   if (video.status === "ready") thumb.addEventListener("click", () => play(video));
   else thumb.disabled = true;
 
