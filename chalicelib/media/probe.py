@@ -44,6 +44,13 @@ class MediaInfo:
     video: VideoInfo | None
     audio: AudioInfo | None
 
+    @classmethod
+    def from_dict(cls, data: dict) -> MediaInfo:
+        """Back from ``dataclasses.asdict`` (a fanned-out capture keeps its source's probe on its job)."""
+        video, audio = data.get("video"), data.get("audio")
+        return cls(**{**data, "video": VideoInfo(**video) if video else None,
+                      "audio": AudioInfo(**audio) if audio else None})
+
     def as_record(self) -> dict:
         video = asdict(self.video) if self.video else {}
         audio = asdict(self.audio) if self.audio else {}

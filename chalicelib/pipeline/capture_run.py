@@ -14,7 +14,7 @@ from chalicelib import netguard, platforms
 from chalicelib.errors import JobCancelledError, PermanentJobError, TransientJobError, UnsupportedUrlError
 from chalicelib.media import images, thumbnails, transcode
 from chalicelib.media import probe as media_probe
-from chalicelib.pipeline import rules
+from chalicelib.pipeline import fanout, rules
 from chalicelib.pipeline.run import Run
 from chalicelib.records import jobs, quotas, users, videos
 from chalicelib.records.models import Video
@@ -55,12 +55,16 @@ class CaptureRun(Run):
         items = platform.entries(info) if platform.from_link else [{**info, "kind": self.video.kind}]
         self._reserve(sum(rules.check_before_download(item, self.settings) for item in items))
         ids = [self.video.video_id] + [self.services.clock.new_id() for _ in items[1:]]
-        stored = [self._make_item(item, video_id, workdir / str(index), platform, downloader, options)
+        stored = [self._make_item(item, video_id, workdir / str(index), platform, downloader, options,
+                                  single=len(items) == 1)
                   for index, (item, video_id) in enumerate(zip(items, ids, strict=True))]
-        self._store(stored)
+        if not self.waiting:
+            self.store(stored)
 
-    def _make_item(self, item: dict, video_id: str, workdir: Path, platform, downloader, options: dict) -> _Item:
-        """Download one item, make its browser MP4 (or JPEG) and thumbnails, and upload them under its record's keys."""
+    def _make_item(self, item: dict, video_id: str, workdir: Path, platform, downloader, options: dict, *,
+                   single: bool) -> _Item | None:
+        """Download one item, make its browser MP4 (or JPEG) and thumbnails, and upload them under its record's keys;
+        None when its transcode was fanned out to segment jobs (the last of them stores it)."""
         workdir.mkdir()
         created = self.video.created_at
         max_bytes = min(self.settings.max_video_bytes, self._bytes_left() + self.reserved)
@@ -72,24 +76,36 @@ class CaptureRun(Run):
         self.progress("processing", percent=0)
         if item["kind"] == videos.IMAGE:
             output, thumbs, record = images.prepare(source, workdir)
-            file_key = layout.image_key(video_id, created)
-        else:
-            source_info = media_probe.probe(source)
-            rules.check_duration(source_info.duration, self.settings)
-            output = workdir / "output.mp4"
-            plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
-            with self.stats.timed(plan.kind):
-                final_info = transcode.run(plan, source, output,
-                                           on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
-            with self.stats.timed("thumbnails"):
-                thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
-            file_key, record = layout.video_key(video_id, created), final_info.as_record()
+            return self._uploaded(video_id, item["kind"], output, thumbs, record, platform.to_metadata(item),
+                                  layout.image_key(video_id, created))
+        source_info = media_probe.probe(source)
+        rules.check_duration(source_info.duration, self.settings)
+        plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
+        if rules.fans_out(plan, self.settings, single=single):
+            fanout.start(self, plan, source, workdir, kind=item["kind"], meta=platform.to_metadata(item))
+            self.waiting = True
+            return None
+        output = workdir / "output.mp4"
+        with self.stats.timed(plan.kind):
+            final_info = transcode.run(plan, source, output,
+                                       on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
+        return self.finish_video(video_id, item["kind"], output, final_info, platform.to_metadata(item), workdir)
+
+    def finish_video(self, video_id: str, kind: str, output: Path, final_info, meta: dict, workdir: Path) -> _Item:
+        """A verified browser MP4: its thumbnails, and both uploaded under the record's keys."""
+        with self.stats.timed("thumbnails"):
+            thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
+        return self._uploaded(video_id, kind, output, thumbs, final_info.as_record(), meta,
+                              layout.video_key(video_id, self.video.created_at))
+
+    def _uploaded(self, video_id: str, kind: str, output: Path, thumbs: dict, record: dict, meta: dict,
+                  file_key: str) -> _Item:
+        created = self.video.created_at
         self.progress("uploading")
         thumb_keys = {size: layout.thumbnail_key(video_id, created, size) for size in thumbs}
         sizes = {file_key: self.upload(output, file_key)}
         sizes.update({thumb_keys[size]: self.upload(path, thumb_keys[size]) for size, path in thumbs.items()})
-        return _Item(video_id, item["kind"], file_key, thumb_keys, sizes, record, platform.to_metadata(item),
-                     thumbs.get("medium"), output)
+        return _Item(video_id, kind, file_key, thumb_keys, sizes, record, meta, thumbs.get("medium"), output)
 
     def _follow_short_link(self, platform, downloader):
         """A short link (vm.tiktok.com, t.co, Instagram /share/) becomes the link it redirects to, with that link's
@@ -126,7 +142,7 @@ class CaptureRun(Run):
         if existing.status == videos.READY:
             self.best_effort(lambda: self.services.notifier.ready(self.job, existing))
 
-    def _store(self, items: list[_Item]) -> None:
+    def store(self, items: list[_Item]) -> None:
         """Mark the capture and the post's further items ready and count their bytes, all in the commit."""
         video, now = self.video, self.services.clock.now()
         sizes = {key: size for item in items for key, size in item.sizes.items()}

@@ -6,12 +6,16 @@ Pure so that they are tested with plain values (tests/unit/test_pipeline_rules.p
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
 from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError, ours
 from chalicelib.media.download import expected_size
 from chalicelib.records import videos
 from chalicelib.records.models import Video
+
+if TYPE_CHECKING:
+    from chalicelib.media.transcode import Plan
 
 
 def check_before_download(item: dict, settings: Settings) -> int:
@@ -28,6 +32,12 @@ def check_duration(duration: float | None, settings: Settings) -> None:
     if duration and duration > settings.max_duration_seconds:
         raise PermanentJobError(f"the video lasts {duration:.0f} s, over the limit of "
                                 f"{settings.max_duration_seconds} s", code="too_long")
+
+
+def fans_out(plan: Plan, settings: Settings, *, single: bool) -> bool:
+    """A transcode too long for one worker's time is split into segments: only the picture needs encoding, only
+    past ``fanout_above_seconds``, and only for a capture of one item (a post's items are transcoded in place)."""
+    return single and plan.video == "h264" and plan.source.duration > settings.fanout_above_seconds
 
 
 class AfterFailure(Enum):
