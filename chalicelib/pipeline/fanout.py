@@ -26,7 +26,7 @@ def start(run: Run, plan: transcode.Plan, source: Path, workdir: Path, *, kind: 
     with run.stats.timed("split"):
         parts = segments.split(plan, source, workdir, seconds=run.settings.segment_seconds)
         audio = transcode.encode_audio(plan, source, workdir / AUDIO)
-    run.progress("uploading segments", percent=0)
+    run.progress("uploading")
     for part in parts:
         run.upload(workdir / part.name, prefix + part.name)
     if audio:
