@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chalicelib.errors import JobCancelledError, NotFoundError, PrsnlError
 from chalicelib.media import probe as media_probe
@@ -24,6 +25,9 @@ from chalicelib.pipeline.run import Run
 from chalicelib.records import jobs, videos
 from chalicelib.records.models import Job
 from chalicelib.storage import layout
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
 
 
 class SegmentRun(Run):
@@ -45,12 +49,7 @@ class SegmentRun(Run):
 
     def fail(self, error: PrsnlError) -> None:
         super().fail(error)
-        try:
-            parent = jobs.get(self.job.params["parent"])
-        except NotFoundError:
-            return
-        if parent.attempts == self.job.params["attempt"]:
-            JoinRun(parent, self.services).give_up(error)
+        abandon(self.job, self.services, error)
 
     def _parent(self) -> Job:
         try:
@@ -93,6 +92,17 @@ class SegmentRun(Run):
                 join.remove_uploads()
                 jobs.wait_again(parent, now=self.services.clock.now())
                 raise
+
+
+def abandon(segment: Job, services: Services, error: PrsnlError) -> None:
+    """A segment that failed for good (in its worker, or given up by the reaper) fails its capture, if the capture
+    still waits for this fan-out."""
+    try:
+        parent = jobs.get(segment.params["parent"])
+    except NotFoundError:
+        return
+    if parent.attempts == segment.params["attempt"] and parent.status == jobs.WAITING:
+        JoinRun(parent, services).give_up(error)
 
 
 class JoinRun(CaptureRun):

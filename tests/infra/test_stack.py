@@ -86,7 +86,7 @@ def test_worker_is_a_container_image_sized_for_the_largest_video(synth):
     assert props["Timeout"] == WORKER_TIMEOUT
     assert props["EphemeralStorage"]["Size"] >= 2048
     assert props["EphemeralStorage"]["Size"] * 1024 * 1024 >= 3 * load_settings().max_video_bytes
-    assert props["ReservedConcurrentExecutions"] == load_settings().worker_concurrency
+    assert props["ReservedConcurrentExecutions"] == load_settings().worker_reserved_concurrency == 16
     assert props["TracingConfig"] == {"Mode": "Active"}
 
 

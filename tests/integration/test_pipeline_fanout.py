@@ -9,6 +9,7 @@ small pictures at 5 fps so that twenty minutes encode in seconds.
 from __future__ import annotations
 
 import subprocess
+from datetime import timedelta
 
 import pytest
 
@@ -17,6 +18,7 @@ from chalicelib.local import worker_loop
 from chalicelib.media import segments
 from chalicelib.media.probe import probe
 from chalicelib.media.tools import ffmpeg_exe
+from chalicelib.ops import maintenance
 from chalicelib.records import jobs, videos
 from chalicelib.records.models import Job
 from chalicelib.records.users import get_user
@@ -116,5 +118,29 @@ def test_segment_that_fails_for_good_fails_its_capture_and_leaves_nothing(client
     assert all(child.status in jobs.FINISHED for child in segment_jobs(body["job_id"]))
     assert temp_keys(body["job_id"]) == []
     assert not any(work_dir.iterdir())
+    owner = get_user(user.user_id)
+    assert (owner.bytes_reserved, owner.bytes_used, owner.bytes_available) == (0, 0, owner.quota_bytes)
+
+
+def test_segment_the_maintenance_gives_up_fails_its_capture_and_leaves_nothing(client, user, drain, short_webm,
+                                                                              settings_env, work_dir):
+    # GIVEN a 4-minute capture fanned out into 4 segments, one attempt each
+    settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60", PRSNL_MAX_ATTEMPTS="1")
+    body = api_calls.capture(client, user, short_webm).json_body
+    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
+    # WHEN a segment's worker dies on its last attempt (claimed, its lease over, never finished) and the
+    # maintenance runs
+    services = wiring.services()
+    dead = segment_jobs(body["job_id"])[0]
+    now = services.clock.now()
+    assert jobs.claim(dead, now=now - timedelta(minutes=10), lease_until=now - timedelta(minutes=1))
+    report = maintenance.run(services=services, apply=True)
+    drain()
+    # THEN the segment is given up, its capture fails with it, the other segments end, and nothing is left
+    assert report.stuck_jobs_failed.fixed == 1
+    job, video = jobs.get(body["job_id"]), videos.get(body["video_id"])
+    assert (job.status, job.error_code, video.status) == (jobs.FAILED, jobs.LEASE_EXPIRED, videos.FAILED)
+    assert all(child.status in jobs.FINISHED for child in segment_jobs(body["job_id"]))
+    assert temp_keys(body["job_id"]) == []
     owner = get_user(user.user_id)
     assert (owner.bytes_reserved, owner.bytes_used, owner.bytes_available) == (0, 0, owner.quota_bytes)
