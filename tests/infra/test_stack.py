@@ -119,6 +119,8 @@ def test_worker_consumes_the_jobs_queue_reporting_batch_item_failures(synth, tem
             "FunctionName": {"Ref": worker_id},
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "BatchSize": 1,
+            # no more invocations than the function may run: a throttle would count as a receive (DLQ)
+            "ScalingConfig": {"MaximumConcurrency": load_settings().worker_reserved_concurrency},
         },
     )
 
