@@ -21,7 +21,10 @@ PART_SUFFIX = ".mkv"  # Matroska takes any codec a source may have (VP9, AV1, HE
 DEFAULT_FPS = 25.0
 SYNC_FRAMES = 1  # audio and video may differ by at most this many frames at the start and at the end
 DURATION_FRAMES = 2  # the joined picture may differ from the parts' sum by at most this many frames
-CUT_WINDOW_SECONDS = 1.0  # decoded on each side of every cut, to prove the joined file plays across it
+# decoded from every cut on, to prove the joined file plays across it: each part starts with a keyframe, so the
+# seek lands on the cut itself and decodes no more than this (starting earlier decodes from the previous part's
+# last keyframe, seconds of picture per cut)
+CUT_WINDOW_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def check_joined(path: Path, *, parts: list[Part], audio: Extent | None, fps: fl
     if problems:
         raise PermanentJobError(f"joined segments out of sync: {'; '.join(problems)}", code="invalid_media")
     for part in parts[1:]:
-        _decode(path, start=max(0.0, part.start - CUT_WINDOW_SECONDS), seconds=2 * CUT_WINDOW_SECONDS)
+        _decode(path, start=part.start, seconds=CUT_WINDOW_SECONDS)
 
 
 def _decode(path: Path, *, start: float, seconds: float) -> None:

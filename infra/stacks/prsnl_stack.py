@@ -114,6 +114,7 @@ class PrsnlStack(Stack):
             },
             reserved_concurrency=settings.worker_reserved_concurrency,
             max_video_bytes=settings.max_video_bytes,
+            max_duration_seconds=settings.max_duration_seconds,
             log_retention=logs.RetentionDays.ONE_MONTH,
         )
         self._grant()

@@ -86,6 +86,8 @@ def test_worker_is_a_container_image_sized_for_the_largest_video(synth):
     assert props["Timeout"] == WORKER_TIMEOUT
     assert props["EphemeralStorage"]["Size"] >= 2048
     assert props["EphemeralStorage"]["Size"] * 1024 * 1024 >= 3 * load_settings().max_video_bytes
+    assert props["EphemeralStorage"]["Size"] == ephemeral_storage_mb(load_settings().max_video_bytes,
+                                                                     load_settings().max_duration_seconds)
     assert props["ReservedConcurrentExecutions"] == load_settings().worker_reserved_concurrency == 16
     assert props["TracingConfig"] == {"Mode": "Active"}
 
@@ -93,6 +95,8 @@ def test_worker_is_a_container_image_sized_for_the_largest_video(synth):
 def test_ephemeral_storage_grows_with_the_size_limit_within_lambda_bounds():
     assert ephemeral_storage_mb(500 * 1024 * 1024) == 2048
     assert ephemeral_storage_mb(1024 * 1024 * 1024) == 4096
+    # the join of a 4-hour fan-out: its parts and the joined file at the plan's floor bitrate, with a tenth more
+    assert ephemeral_storage_mb(500 * 1024 * 1024, 4 * 3600) == 2372
     assert ephemeral_storage_mb(10 * 1024**3) == 10240
 
 
