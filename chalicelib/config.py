@@ -99,6 +99,9 @@ class Settings:
     max_bitrate: int
     default_quota_bytes: int
     worker_concurrency: int
+    worker_reserved_concurrency: int
+    fanout_above_seconds: int
+    segment_seconds: int
     max_attempts: int
     retry_backoff_seconds: int
     job_lease_seconds: int
@@ -191,6 +194,11 @@ def load_settings() -> Settings:
         max_bitrate=_int("PRSNL_MAX_BITRATE", 8_000_000),
         default_quota_bytes=_int("PRSNL_DEFAULT_QUOTA_BYTES", 10 * GB),
         worker_concurrency=_int("PRSNL_WORKER_CONCURRENCY", 4),
+        # the deployed worker's reserved concurrency: segments of a long transcode run at once (bench/fanout.py)
+        worker_reserved_concurrency=_int("PRSNL_WORKER_RESERVED_CONCURRENCY", 16),
+        # a transcode longer than this is split into segments, one queue job each (one worker: ~4x realtime at 1080p)
+        fanout_above_seconds=_int("PRSNL_FANOUT_ABOVE_SECONDS", 300),
+        segment_seconds=_int("PRSNL_SEGMENT_SECONDS", 60),
         max_attempts=_int("PRSNL_MAX_ATTEMPTS", 3),
         retry_backoff_seconds=_int("PRSNL_RETRY_BACKOFF_SECONDS", 10),
         # a running job's lease, renewed every quarter of it: a dead worker's job is claimed again soon after

@@ -45,6 +45,13 @@ class MediaInfo:
     audio: AudioInfo | None
     cover: int | None = None  # the stream index of embedded cover art (an MP3's or M4A's attached picture)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> MediaInfo:
+        """Back from ``dataclasses.asdict`` (a fanned-out capture keeps its source's probe on its job)."""
+        video, audio = data.get("video"), data.get("audio")
+        return cls(**{**data, "video": VideoInfo(**video) if video else None,
+                      "audio": AudioInfo(**audio) if audio else None})
+
     def as_record(self) -> dict:
         video = asdict(self.video) if self.video else {}
         audio = asdict(self.audio) if self.audio else {}

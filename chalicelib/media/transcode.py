@@ -71,6 +71,24 @@ class Plan:
 
     @property
     def bufsize(self) -> int:
+        return self.encoding.bufsize
+
+    @property
+    def encoding(self) -> Encoding:
+        return Encoding(self.height, self.crf, self.maxrate)
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """What a segment's worker needs of the plan to encode its part of the picture (kept on its job's params)."""
+
+    height: int
+    crf: int
+    maxrate: int
+    threads: int = 0  # 0: ffmpeg's choice (every core); the benchmark runs one thread per local worker
+
+    @property
+    def bufsize(self) -> int:
         return BUFFER_SECONDS * self.maxrate
 
 
@@ -117,7 +135,7 @@ def run(p: Plan, src, dst, on_progress: Callable[[float], None] | None = None) -
         logger.info("the encode came out over its target: a second pass", extra={
             "bytes": out.size, "max_bytes": p.max_bytes, "maxrate": p.maxrate, "second_maxrate": second.maxrate})
         p, out = second, _encode(second, src, dst, on_progress)
-    return _verified(p, out)
+    return verified(p, out)
 
 
 def _encode(p: Plan, src, dst, on_progress: Callable[[float], None] | None) -> MediaInfo:
@@ -133,6 +151,27 @@ def _encode(p: Plan, src, dst, on_progress: Callable[[float], None] | None) -> M
     output = ffmpeg.output(*streams, os.fspath(dst), format="mp4", **options)
     run_ffmpeg(output, duration=p.source.duration, on_progress=on_progress)
     return probe(dst)
+
+
+def encode_video(encoding: Encoding, src, dst, *, duration: float,
+                 on_progress: Callable[[float], None] | None = None) -> None:
+    """The picture alone, as H.264 (a segment of a fanned-out transcode: the audio is muxed once, at the join)."""
+    import ffmpeg
+
+    video = _scaled(ffmpeg.input(os.fspath(src))["v:0"], encoding.height)
+    output = ffmpeg.output(video, os.fspath(dst), format="mp4", threads=encoding.threads, **_h264(encoding))
+    run_ffmpeg(output, duration=duration, on_progress=on_progress)
+
+
+def encode_audio(p: Plan, src, dst) -> bool:
+    """The sound alone, as the plan wants it (copied or AAC), in an M4A; False when the source has none."""
+    import ffmpeg
+
+    if not p.audio:
+        return False
+    audio = ffmpeg.input(os.fspath(src))[str(p.source.audio.index)]
+    run_ffmpeg(ffmpeg.output(audio, os.fspath(dst), format="ipod", **_audio_options(p)))
+    return True
 
 
 def _browser_h264(video: VideoInfo) -> bool:
@@ -172,7 +211,12 @@ def _scaled(video, height: int):
 def _video_options(p: Plan) -> dict:
     if p.video == "copy":
         return {"c:v": "copy"}
-    return {"c:v": "libx264", "preset": PRESET, "crf": p.crf, "maxrate": p.maxrate, "bufsize": p.bufsize}
+    return _h264(p.encoding)
+
+
+def _h264(encoding: Encoding) -> dict:
+    return {"c:v": "libx264", "preset": PRESET, "crf": encoding.crf, "maxrate": encoding.maxrate,
+            "bufsize": encoding.bufsize}
 
 
 def _audio_options(p: Plan) -> dict:
@@ -181,7 +225,8 @@ def _audio_options(p: Plan) -> dict:
     return {"c:a": "aac", "b:a": AUDIO_BITRATE, "ac": min(p.source.audio.channels, 2)}
 
 
-def _verified(p: Plan, out: MediaInfo) -> MediaInfo:
+def verified(p: Plan, out: MediaInfo) -> MediaInfo:
+    """What a stored file must be: MP4, H.264, AAC when there is sound, (nearly) the source's duration."""
     problems = _failing([
         ("mp4" in out.format_name, f"container {out.format_name}"),
         (out.video is not None and out.video.codec == "h264", "no H.264 video"),

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from chalicelib.errors import PermanentJobError
 from chalicelib.observability import logger
 from chalicelib.ops.leftovers import clear_leftovers
 from chalicelib.records import jobs, quotas, videos
@@ -174,6 +175,10 @@ class _Sweep:
         if video is not None and failed:
             videos.fail_for_job(video, job, now=self.now, code=code, message=message)
         clear_leftovers(job, video, self.services)
+        if failed and job.kind == jobs.SEGMENT:  # its capture can never be joined: it fails, and gives back
+            from chalicelib.pipeline import segment_run  # worker side (media), here only on this rare path
+
+            segment_run.abandon(job, self.services, PermanentJobError(f"a segment: {message}", code=code))
 
     def _send(self, job: Job) -> None:
         self.services.queue.send(jobs.JobMessage(job.job_id, job.video_id, job.owner_id, kind=job.kind))

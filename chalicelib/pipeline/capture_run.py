@@ -14,7 +14,7 @@ from chalicelib import netguard, platforms
 from chalicelib.errors import JobCancelledError, PermanentJobError, TransientJobError, UnsupportedUrlError
 from chalicelib.media import audio, download, images, thumbnails, transcode
 from chalicelib.media import probe as media_probe
-from chalicelib.pipeline import captions, rules
+from chalicelib.pipeline import captions, fanout, rules
 from chalicelib.pipeline.run import Run
 from chalicelib.platforms import options as platform_options
 from chalicelib.records import events, jobs, quotas, users, videos
@@ -61,15 +61,17 @@ class CaptureRun(Run):
         self._reserve(sum(rules.check_before_download(item, self.settings) for item in items))
         ids = [self.video.video_id] + [self.services.clock.new_id() for _ in items[1:]]
         stored = [self._make_item(item, video_id, workdir / str(index), platform, downloader,
-                                  audio_options if item["kind"] == videos.AUDIO else options)
+                                  audio_options if item["kind"] == videos.AUDIO else options, single=len(items) == 1)
                   for index, (item, video_id) in enumerate(zip(items, ids, strict=True))]
-        self._store(stored)
+        if not self.waiting:
+            self.store(stored)
 
-    def _make_item(self, item: dict, video_id: str, workdir: Path, platform, downloader, options: dict) -> _Item:
+    def _make_item(self, item: dict, video_id: str, workdir: Path, platform, downloader, options: dict, *,
+                   single: bool) -> _Item | None:
         """Download one item, make its browser MP4 (or JPEG, or M4A) and thumbnails, and upload them under its
-        record's keys."""
+        record's keys; None when its transcode was fanned out to segment jobs (the last of them stores it)."""
         workdir.mkdir()
-        created, kind = self.video.created_at, item["kind"]
+        created, kind, meta = self.video.created_at, item["kind"], platform.to_metadata(item)
         max_bytes = min(self.settings.max_video_bytes, self._bytes_left() + self.reserved)
         with self.stats.timed("download"):
             source = downloader.download(item, workdir, options=options, max_bytes=max_bytes,
@@ -77,33 +79,44 @@ class CaptureRun(Run):
                                          on_progress=self.progress, classify=platform.classify_error)
         self.stats.download_bytes += source.stat().st_size
         self.progress("processing", percent=0)
-        captioned = captions.Captioned()
         if kind == videos.IMAGE:
             output, thumbs, record = images.prepare(source, workdir)
-            file_key = layout.image_key(video_id, created)
-        else:
-            source_info = media_probe.probe(source)
-            rules.check_duration(source_info.duration, self.settings)
-            kind = rules.stored_kind(kind, source_info)
+            return self._uploaded(video_id, kind, output, thumbs, record, meta, layout.image_key(video_id, created))
+        source_info = media_probe.probe(source)
+        rules.check_duration(source_info.duration, self.settings)
+        kind = rules.stored_kind(kind, source_info)
         if kind == videos.AUDIO:
             output, thumbs, record = self._audio(source, source_info, workdir)
-            file_key = layout.audio_key(video_id, created)
-        elif kind == videos.VIDEO:
-            output = workdir / "output.mp4"
-            plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
-            with self.stats.timed(plan.kind):
-                final_info = transcode.run(plan, source, output,
-                                           on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
-            with self.stats.timed("thumbnails"):
-                thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
-            file_key, record = layout.video_key(video_id, created), final_info.as_record()
-            captioned = captions.store(self, item, source, workdir, video_id=video_id, options=options)
+            return self._uploaded(video_id, kind, output, thumbs, record, meta, layout.audio_key(video_id, created))
+        plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
+        if rules.fans_out(plan, self.settings, single=single):
+            fanout.start(self, plan, source, workdir, kind=kind, meta=meta)
+            self.waiting = True
+            return None
+        output = workdir / "output.mp4"
+        with self.stats.timed(plan.kind):
+            final_info = transcode.run(plan, source, output,
+                                       on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
+        captioned = captions.store(self, item, source, workdir, video_id=video_id, options=options)
+        return self.finish_video(video_id, kind, output, final_info, meta, workdir, captioned)
+
+    def finish_video(self, video_id: str, kind: str, output: Path, final_info, meta: dict, workdir: Path,
+                     captioned: captions.Captioned | None = None) -> _Item:
+        """A verified browser MP4: its thumbnails, and both uploaded under the record's keys (with its captions)."""
+        with self.stats.timed("thumbnails"):
+            thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
+        return self._uploaded(video_id, kind, output, thumbs, final_info.as_record(), meta,
+                              layout.video_key(video_id, self.video.created_at), captioned)
+
+    def _uploaded(self, video_id: str, kind: str, output: Path, thumbs: dict, record: dict, meta: dict,
+                  file_key: str, captioned: captions.Captioned | None = None) -> _Item:
+        created, captioned = self.video.created_at, captioned or captions.Captioned()
         self.progress("uploading")
         thumb_keys = {size: layout.thumbnail_key(video_id, created, size) for size in thumbs}
         sizes = {file_key: self.upload(output, file_key), **captioned.sizes}
         sizes.update({thumb_keys[size]: self.upload(path, thumb_keys[size]) for size, path in thumbs.items()})
-        return _Item(video_id, kind, file_key, thumb_keys, sizes, record, platform.to_metadata(item),
-                     thumbs.get("medium"), output, captioned)
+        return _Item(video_id, kind, file_key, thumb_keys, sizes, record, meta, thumbs.get("medium"), output,
+                     captioned)
 
     def _audio(self, source: Path, source_info: media_probe.MediaInfo, workdir: Path) -> tuple[Path, dict, dict]:
         """The M4A (AAC copied, or encoded), and thumbnails from the platform's artwork or the file's cover art."""
@@ -153,7 +166,7 @@ class CaptureRun(Run):
         if existing.status == videos.READY:
             self.best_effort(lambda: self.services.notifier.ready(self.job, existing))
 
-    def _store(self, items: list[_Item]) -> None:
+    def store(self, items: list[_Item]) -> None:
         """Mark the capture and the post's further items ready and count their bytes, all in the commit."""
         video, now = self.video, self.services.clock.now()
         sizes = {key: size for item in items for key, size in item.sizes.items()}

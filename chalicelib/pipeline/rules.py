@@ -6,6 +6,7 @@ Pure so that they are tested with plain values (tests/unit/test_pipeline_rules.p
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
 from chalicelib.errors import PermanentJobError, PrsnlError, TransientJobError, ours
@@ -13,6 +14,9 @@ from chalicelib.media.download import expected_size
 from chalicelib.media.probe import MediaInfo
 from chalicelib.records import videos
 from chalicelib.records.models import Video
+
+if TYPE_CHECKING:
+    from chalicelib.media.transcode import Plan
 
 
 def check_before_download(item: dict, settings: Settings) -> int:
@@ -37,6 +41,12 @@ def stored_kind(asked: str, info: MediaInfo) -> str:
     if asked == videos.AUDIO or (info.video is None and info.audio is not None):
         return videos.AUDIO
     return asked
+
+
+def fans_out(plan: Plan, settings: Settings, *, single: bool) -> bool:
+    """A transcode too long for one worker's time is split into segments: only the picture needs encoding, only
+    past ``fanout_above_seconds``, and only for a capture of one item (a post's items are transcoded in place)."""
+    return single and plan.video == "h264" and plan.source.duration > settings.fanout_above_seconds
 
 
 class AfterFailure(Enum):

@@ -39,6 +39,7 @@ class Run:
         self.reserved = 0
         self.video: Video | None = None
         self.stats = metrics.JobStats()
+        self.waiting = False  # the job was handed to segment jobs (``fanout``): it neither succeeded nor failed yet
 
     def run(self) -> None:
         try:
@@ -104,12 +105,15 @@ class Run:
 
     def cleanup_outputs(self) -> None:
         """Remove what this attempt uploaded and give back what it reserved, once."""
-        if self.uploaded:
-            self.services.storage.delete(self.uploaded)
-            self.uploaded = []
+        self.remove_uploads()
         if self.reserved:
             quotas.give_back_held(self.job, self.video, now=self.services.clock.now())
             self.reserved = 0
+
+    def remove_uploads(self) -> None:
+        if self.uploaded:
+            self.services.storage.delete(self.uploaded)
+            self.uploaded = []
 
 
 def _all_or_nothing(updates: tuple, *, errors: tuple, saves: tuple = ()) -> None:

@@ -1,7 +1,7 @@
 """The worker's use case: run one job end to end, or fail it with a reason and leave nothing behind.
 
-The job's kind picks its run (``capture_run``, ``rendition_run``) once. Permanent errors fail the job at
-once; transient ones are raised so that SQS redelivers the message with backoff, until the last attempt
+The job's kind picks its run (``capture_run``, ``rendition_run``, ``segment_run``) once. Permanent errors fail
+the job at once; transient ones are raised so that SQS redelivers the message with backoff, until the last attempt
 fails the job. A job that ends failed is a handled message, deleted like a success: the DLQ keeps only
 messages nothing could handle, so its alarm means something.
 
@@ -27,12 +27,13 @@ from chalicelib.pipeline.capture_run import CaptureRun
 from chalicelib.pipeline.lease import LeaseKeeper
 from chalicelib.pipeline.rendition_run import RenditionRun
 from chalicelib.pipeline.run import Run, TakenBackError
+from chalicelib.pipeline.segment_run import SegmentRun
 from chalicelib.records import jobs
 
 if TYPE_CHECKING:
     from chalicelib.wiring import Services
 
-RUNS: dict[str, type[Run]] = {jobs.CAPTURE: CaptureRun, jobs.RENDITION: RenditionRun}
+RUNS: dict[str, type[Run]] = {jobs.CAPTURE: CaptureRun, jobs.RENDITION: RenditionRun, jobs.SEGMENT: SegmentRun}
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def _run(work: Run, services: Services, *, reference: str) -> Outcome:
         work.fail(error)
         _finished(work, services, code=error.code, last_attempt=decision is rules.AfterFailure.FAIL_LAST)
         return Outcome(True, jobs.FAILED)
+    if work.waiting:  # handed to its segment jobs: the last of them finishes it
+        return Outcome(True, jobs.WAITING)
     _finished(work, services)
     return Outcome(True, jobs.SUCCEEDED)
 

@@ -15,8 +15,10 @@ from chalicelib.errors import JobCancelledError
 from chalicelib.records.models import Job, applied, fetch, to_json_dict
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+WAITING = "waiting"  # a fanned-out capture: no worker holds it; the segment that finishes last joins its parts
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 CAPTURE, RENDITION = "capture", "transcode"  # job kinds: a link or file to store, a smaller copy of a stored video
+SEGMENT = "segment"  # one part of a fanned-out capture's transcode
 LEASE_EXPIRED = "lease_expired"  # error code of a job the maintenance took back from a dead worker
 MESSAGE_LOST = "message_lost"  # error code of a job queued so long that its message must be lost
 JOB_TTL = timedelta(days=30)
@@ -66,7 +68,20 @@ def get_for_owner(job_id: str, owner_id: str) -> Job:
 
 
 def to_dict(job: Job) -> dict:
-    return to_json_dict(job, hide=("expires_at", "lease_until"))
+    """The job as the API shows it; a fanned-out capture's ``segments`` (how many, how many done) and, while they
+    run, its progress as the sum over them."""
+    data = to_json_dict(job, hide=("expires_at", "lease_until", "segments_done", "segment_percent"))
+    if job.segments:
+        data["segments_done"] = len(job.segments_done or ())
+        if job.status == WAITING:
+            data["progress"] = {"stage": "processing", "percent": segments_percent(job)}
+    return data
+
+
+def segments_percent(job: Job) -> float:
+    """How far a fanned-out transcode is: each segment counts for its share."""
+    percents = job.segment_percent.as_dict() if job.segment_percent else {}
+    return round(sum(min(100.0, float(value)) for value in percents.values()) / job.segments, 1)
 
 
 def claim(job: Job, *, now: datetime, lease_until: datetime) -> bool:
@@ -101,6 +116,61 @@ def hold_reservation(job: Job, nbytes: int) -> None:
 def reservation_cleared(job: Job, nbytes: int) -> tuple:
     """The job's reservation taken off, as a transaction item: it holds only while exactly these bytes are on it."""
     return Job(job.job_id), [Job.bytes_reserved.set(0)], Job.bytes_reserved == nbytes
+
+
+def create_all(records: list[Job]) -> None:
+    """Save the new jobs of a fan-out (one batch; each record is new, so nothing else writes it yet)."""
+    with Job.batch_write() as batch:
+        for record in records:
+            batch.save(record)
+
+
+def fan_out(job: Job, *, segments: int, join: dict, now: datetime) -> bool:
+    """The running capture hands its transcode to ``segments`` segment jobs and waits, with what its join needs
+    (``join``) in its params. No worker holds it then, so it has no lease. False when it is no longer this
+    attempt's (taken back after its lease ended)."""
+    return applied(lambda: job.update(
+        actions=[Job.status.set(WAITING), Job.updated_at.set(now), Job.lease_until.remove(),
+                 Job.params.set({**(job.params or {}), "fanout": join}), Job.segments.set(segments),
+                 Job.segments_done.remove(), Job.segment_percent.set({}),
+                 Job.progress.set({"stage": "processing", "percent": 0})],
+        condition=(Job.status == RUNNING) & (Job.attempts == job.attempts)))
+
+
+def _waiting(attempt: int):
+    """The capture still waits for the segments of its fan-out ``attempt``."""
+    return (Job.status == WAITING) & (Job.attempts == attempt) & Job.job_id.exists()
+
+
+def segment_finished(parent_id: str, index: int, *, attempt: int) -> int | None:
+    """Count a segment done on its capture (an atomic ADD to a set: a second delivery counts once); how many are
+    done now, or None when the capture no longer waits for this fan-out (failed, cancelled, deleted)."""
+    parent = Job(parent_id)
+    if not applied(lambda: parent.update(
+            actions=[Job.segments_done.add({index}), Job.segment_percent[str(index)].set(100)],
+            condition=_waiting(attempt))):
+        return None
+    return len(parent.segments_done or ())
+
+
+def report_segment(parent_id: str, index: int, percent: float, *, attempt: int) -> None:
+    """A running segment's percent, on its capture (best effort: a capture that stopped waiting ignores it)."""
+    applied(lambda: Job(parent_id).update(actions=[Job.segment_percent[str(index)].set(percent)],
+                                          condition=_waiting(attempt)))
+
+
+def claim_join(parent: Job, *, now: datetime, lease_until: datetime) -> bool:
+    """The segment that finished last takes its waiting capture to join the parts: one taker only (a conditional
+    write), under a lease like any running job. The attempt stays the fan-out's."""
+    return applied(lambda: parent.update(
+        actions=[Job.status.set(RUNNING), Job.lease_until.set(lease_until), Job.updated_at.set(now),
+                 Job.progress.set({"stage": "joining", "percent": 100})],
+        condition=_waiting(parent.attempts)))
+
+
+def wait_again(parent: Job, *, now: datetime) -> bool:
+    """A join that failed hands the capture back to its segments: the retry of the last one joins again."""
+    return applied(lambda: _finish(parent, WAITING, now=now, expect=RUNNING, progress={"stage": "processing"}))
 
 
 def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str) -> None:
@@ -185,7 +255,7 @@ def _transition(job: Job, status: str, *, now: datetime, expect: str | None = No
         actions += [Job.error_code.set(error_code), Job.error_message.set(message)]
     if progress:
         actions.append(Job.progress.set(progress))
-    condition = (Job.status == expect) if expect else Job.status.is_in(QUEUED, RUNNING)
+    condition = (Job.status == expect) if expect else Job.status.is_in(QUEUED, RUNNING, WAITING)
     if lease_over_at:
         condition &= Job.lease_until < lease_over_at
     if unchanged_since:

@@ -16,6 +16,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -195,6 +196,11 @@ class Job(Model):
     attempts = NumberAttribute(default=0)
     lease_until = UTCDateTimeAttribute(null=True)
     bytes_reserved = NumberAttribute(default=0)  # a rendition's quota reservation (a capture's is on its video)
+    # a fanned-out transcode: how many segments, which have finished (a set: ADD twice counts once), and the
+    # percent of each one running (its job's progress is their sum)
+    segments = NumberAttribute(null=True)
+    segments_done = NumberSetAttribute(null=True)
+    segment_percent = MapAttribute(null=True)
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()

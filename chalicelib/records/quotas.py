@@ -102,6 +102,8 @@ def give_back_reservation(video: Video, *, now: datetime, nbytes: int | None = N
 def give_back_held(job: Job, video: Video | None, *, now: datetime) -> bool:
     """What an attempt at ``job`` holds back to the owner, once: a capture's reservation is held on its video,
     a rendition's on the job (the worker's cleanup, a redelivery after a crash, the reaper and a delete share it)."""
+    if job.kind == jobs.SEGMENT:
+        return False  # a segment holds nothing: its capture's reservation stays on the video until the join
     if job.kind == jobs.RENDITION:
         nbytes = job.bytes_reserved or 0
         return bool(nbytes) and applied(lambda: transact(updates=(release_update(job.owner_id, reserved=nbytes),

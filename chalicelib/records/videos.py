@@ -338,6 +338,8 @@ def fail_for_job(video: Video, job: Job, *, now: datetime, code: str, message: s
     """The video of a job that failed for good (the worker's or the reaper's verdict): a capture's video fails (while
     the job is still its job: a retry gave it another), a rendition's stays ready with that rendition failed. False
     when the video was deleted or retried meanwhile."""
+    if job.kind == jobs.SEGMENT:
+        return False  # a segment's capture fails the video, after giving back the reservation the video holds
     if job.kind == jobs.RENDITION:
         entry = {"status": FAILED, "job_id": job.job_id, "error_code": code, "error_message": message}
         return _set_rendition(video, job.params["quality"], entry, now=now)

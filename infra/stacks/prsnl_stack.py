@@ -120,8 +120,9 @@ class PrsnlStack(Stack):
                 "PRSNL_PUBLIC_URL": settings.public_url or self.api.url,
                 "PRSNL_WATCH_SECRET_SECRET": self.secrets.watch_secret.secret_name,
             },
-            reserved_concurrency=settings.worker_concurrency,
+            reserved_concurrency=settings.worker_reserved_concurrency,
             max_video_bytes=settings.max_video_bytes,
+            max_duration_seconds=settings.max_duration_seconds,
             log_retention=logs.RetentionDays.ONE_MONTH,
         )
         self._grant()

@@ -86,13 +86,17 @@ def test_worker_is_a_container_image_sized_for_the_largest_video(synth):
     assert props["Timeout"] == WORKER_TIMEOUT
     assert props["EphemeralStorage"]["Size"] >= 2048
     assert props["EphemeralStorage"]["Size"] * 1024 * 1024 >= 3 * load_settings().max_video_bytes
-    assert props["ReservedConcurrentExecutions"] == load_settings().worker_concurrency
+    assert props["EphemeralStorage"]["Size"] == ephemeral_storage_mb(load_settings().max_video_bytes,
+                                                                     load_settings().max_duration_seconds)
+    assert props["ReservedConcurrentExecutions"] == load_settings().worker_reserved_concurrency == 16
     assert props["TracingConfig"] == {"Mode": "Active"}
 
 
 def test_ephemeral_storage_grows_with_the_size_limit_within_lambda_bounds():
     assert ephemeral_storage_mb(500 * 1024 * 1024) == 2048
     assert ephemeral_storage_mb(1024 * 1024 * 1024) == 4096
+    # the join of a 4-hour fan-out: its parts and the joined file at the plan's floor bitrate, with a tenth more
+    assert ephemeral_storage_mb(500 * 1024 * 1024, 4 * 3600) == 2372
     assert ephemeral_storage_mb(10 * 1024**3) == 10240
 
 
@@ -119,6 +123,8 @@ def test_worker_consumes_the_jobs_queue_reporting_batch_item_failures(synth, tem
             "FunctionName": {"Ref": worker_id},
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "BatchSize": 1,
+            # no more invocations than the function may run: a throttle would count as a receive (DLQ)
+            "ScalingConfig": {"MaximumConcurrency": load_settings().worker_reserved_concurrency},
         },
     )
 

@@ -22,3 +22,17 @@ def test_backoff_doubles_per_delivery_up_to_the_cap():
     assert [backoff_seconds(n, 10) for n in (1, 2, 3, 4)] == [10, 20, 40, 80]
     assert backoff_seconds(50, 10) == BACKOFF_MAX_SECONDS
     assert backoff_seconds(3, 0) == 0
+
+
+def test_a_fanned_out_jobs_progress_is_the_sum_over_its_segments_while_it_waits():
+    from chalicelib.records import jobs
+    from chalicelib.records.models import Job
+
+    # GIVEN a capture waiting on 4 segments: one done, one half-way, two not started
+    job = Job("j", video_id="v", owner_id="o", status=jobs.WAITING, segments=4, segments_done={0},
+              segment_percent={"0": 100, "1": 50}, progress={"stage": "processing", "percent": 0})
+    # THEN the API shows how many segments there are, how many are done, and 150 of 400 percent
+    shown = jobs.to_dict(job)
+    assert (shown["segments"], shown["segments_done"], shown["progress"]) == \
+        (4, 1, {"stage": "processing", "percent": 37.5})
+    assert "segment_percent" not in shown

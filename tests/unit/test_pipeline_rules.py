@@ -125,3 +125,19 @@ def test_no_failure_message_promises_a_retry_and_pushback_says_what_helps(code):
     assert "we will try again" not in message.lower()
     if code in rules.PUSHBACK:
         assert "What helps:" in message
+
+
+@pytest.mark.parametrize("video, audio, seconds, single, expected", [
+    ("h264", "aac", 301, True, True),  # a transcode past the threshold: fanned out
+    ("h264", "aac", 300, True, False),  # at the threshold: one worker
+    ("copy", "aac", 4 * 3600, True, False),  # a remux (only the sound encoded) takes seconds: never
+    ("h264", None, 3600, True, True),  # a silent video too
+    ("h264", "aac", 3600, False, False),  # an item of a post of several: transcoded in place
+])
+def test_a_transcode_fans_out_only_when_its_picture_is_encoded_past_the_threshold(video, audio, seconds, single,
+                                                                                  expected):
+    from chalicelib.media.probe import MediaInfo
+    from chalicelib.media.transcode import Plan
+
+    plan = Plan(MediaInfo("matroska,webm", seconds, 1, None, None, None), video=video, audio=audio, reason="test")
+    assert rules.fans_out(plan, limited(fanout_above_seconds=300), single=single) is expected

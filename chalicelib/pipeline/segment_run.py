@@ -1,0 +1,140 @@
+"""A segment of a fanned-out capture, and the join that the last segment to finish does.
+
+A segment job encodes its part of the picture and counts itself done on its capture with an atomic ADD to a set
+(a second delivery counts once). The one whose ADD completes the set takes the capture (``jobs.claim_join``: one
+taker) and joins in the same attempt: concat, the sound muxed once, the timeline and every cut checked,
+thumbnails, then the capture's own commit. A segment that fails is retried on its own (its message comes back,
+and a part already counted is not encoded again); one that fails for good fails its capture, which gives back
+the reservation and removes every temp object of the fan-out.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chalicelib.errors import JobCancelledError, NotFoundError, PrsnlError
+from chalicelib.media import probe as media_probe
+from chalicelib.media import segments, transcode
+from chalicelib.ops.leftovers import clear_leftovers
+from chalicelib.pipeline import fanout
+from chalicelib.pipeline.capture_run import CaptureRun
+from chalicelib.pipeline.lease import LeaseKeeper
+from chalicelib.pipeline.run import Run
+from chalicelib.records import jobs, videos
+from chalicelib.records.models import Job
+from chalicelib.storage import layout
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Services
+
+
+class SegmentRun(Run):
+    def execute(self, workdir: Path) -> None:
+        parent = self._parent()
+        part = segments.Part.from_params(self.job.params["part"])
+        if part.index not in (parent.segments_done or ()):
+            self._encode(part, parent, workdir)
+        done = jobs.segment_finished(parent.job_id, part.index, attempt=self.job.params["attempt"])
+        if done is None:
+            raise JobCancelledError("the capture no longer waits for its segments")
+        self.uploaded = []  # counted: the part is the capture's now
+        if done == parent.segments:
+            self._join(parent)
+        jobs.succeed(self.job, now=self.services.clock.now())
+
+    def recover(self) -> None:
+        """A segment holds no reservation, and its part's key is its own: a dead attempt leaves nothing to undo."""
+
+    def fail(self, error: PrsnlError) -> None:
+        super().fail(error)
+        abandon(self.job, self.services, error)
+
+    def _parent(self) -> Job:
+        try:
+            parent = jobs.get(self.job.params["parent"])
+        except NotFoundError:
+            raise JobCancelledError("the capture is gone") from None
+        if parent.status != jobs.WAITING or parent.attempts != self.job.params["attempt"]:
+            raise JobCancelledError(f"the capture is {parent.status}, no longer waiting for its segments")
+        return parent
+
+    def _encode(self, part: segments.Part, parent: Job, workdir: Path) -> None:
+        """The part's picture as H.264, uploaded; the capture hears of its progress at each throttled write."""
+        attempt, prefix = self.job.params["attempt"], layout.temp_prefix(parent.job_id)
+        self.progress = jobs.ProgressReporter(self.job, interval=self.settings.progress_interval_seconds,
+                                              on_change=lambda progress: jobs.report_segment(
+                                                  parent.job_id, part.index, progress.get("percent", 0),
+                                                  attempt=attempt))
+        self.progress("downloading")
+        source = self.services.storage.get_file(prefix + part.name, workdir / part.name)
+        output = workdir / part.encoded_name
+        with self.stats.timed("transcode"):
+            transcode.encode_video(transcode.Encoding(**self.job.params["encoding"]), source, output,
+                                   duration=part.duration,
+                                   on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
+        self.progress("uploading")
+        self.upload(output, prefix + part.encoded_name)
+
+    def _join(self, parent: Job) -> None:
+        """Take the capture and join it here; a join that fails hands it back to its segments (this one's retry
+        joins again; its failure for good fails the capture)."""
+        now = self.services.clock.now()
+        if not jobs.claim_join(parent, now=now, lease_until=now + timedelta(seconds=self.settings.job_lease_seconds)):
+            return  # another delivery of this segment is joining
+        parent.refresh()
+        join = JoinRun(parent, self.services)
+        with LeaseKeeper(parent, self.services, hold_message=lambda: None):
+            try:
+                join.run()
+            except Exception:
+                join.remove_uploads()
+                jobs.wait_again(parent, now=self.services.clock.now())
+                raise
+
+
+def abandon(segment: Job, services: Services, error: PrsnlError) -> None:
+    """A segment that failed for good (in its worker, or given up by the reaper) fails its capture, if the capture
+    still waits for this fan-out."""
+    try:
+        parent = jobs.get(segment.params["parent"])
+    except NotFoundError:
+        return
+    if parent.attempts == segment.params["attempt"] and parent.status == jobs.WAITING:
+        JoinRun(parent, services).give_up(error)
+
+
+class JoinRun(CaptureRun):
+    """The capture's last step after its fan-out: join, check, store and commit it like any capture."""
+
+    def recover(self) -> None:
+        """The attempt that joins is the fan-out's own: nothing of a dead one to give back (its parts are needed)."""
+
+    def execute(self, workdir: Path) -> None:
+        join, prefix, storage = self.job.params["fanout"], layout.temp_prefix(self.job.job_id), self.services.storage
+        self.reserved = self.video.bytes_reserved or 0
+        parts = [segments.Part.from_params(params) for params in join["parts"]]
+        self.progress("joining")
+        encoded = [(part, storage.get_file(prefix + part.encoded_name, workdir / part.encoded_name)) for part in parts]
+        audio = storage.get_file(prefix + fanout.AUDIO, workdir / fanout.AUDIO) if join["audio"] else None
+        source = media_probe.MediaInfo.from_dict(join["source"])
+        output = workdir / "output.mp4"
+        with self.stats.timed("join"):
+            segments.join(encoded, audio, output)
+            segments.check_joined(output, parts=parts, audio=segments.Extent(**join["audio"]) if audio else None,
+                                  fps=source.video.fps)
+            plan = transcode.Plan(source, video="h264", audio="aac" if audio else None, reason="joined segments")
+            final_info = transcode.verified(plan, media_probe.probe(output))
+        self.store([self.finish_video(self.video.video_id, join["kind"], output, final_info, join["meta"], workdir)])
+        self.best_effort(lambda: clear_leftovers(self.job, None, self.services))
+
+    def cleanup_outputs(self) -> None:
+        super().cleanup_outputs()
+        clear_leftovers(self.job, self.video, self.services)  # every part, encoded part and the sound
+
+    def give_up(self, error: PrsnlError) -> None:
+        """A segment failed for good: the capture fails, its reservation goes back, its temp objects go."""
+        self.video = videos.find(self.job.video_id)
+        self.reserved = (self.video.bytes_reserved or 0) if self.video else 0
+        self.fail(error)

@@ -1,0 +1,146 @@
+"""A long transcode fanned out into segment jobs: a 20-minute VP9 capture split, encoded part by part by the real
+worker handler (draining the moto queue), joined by the last segment and stored whole and in sync; a segment that
+fails for good fails its capture with nothing left behind.
+
+Real yt-dlp and ffmpeg against the loopback media server, S3/DynamoDB/SQS on in-process moto. The sources are
+small pictures at 5 fps so that twenty minutes encode in seconds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import aws, wiring
+from chalicelib.local import worker_loop
+from chalicelib.media import segments
+from chalicelib.media.probe import probe
+from chalicelib.media.tools import ffmpeg_exe
+from chalicelib.ops import maintenance
+from chalicelib.records import jobs, videos
+from chalicelib.records.models import Job
+from chalicelib.records.users import get_user
+from chalicelib.storage import layout
+from tests import api_calls
+from tests import media as test_media
+
+FPS = 5
+FRAME = 1 / FPS
+LONG_SECONDS = 1200
+
+
+@pytest.fixture(scope="module")
+def long_webm(media_dir, media_server):
+    """Twenty minutes of VP9 and Opus at 160x90, a keyframe every 10 s: a source that must be transcoded."""
+    path = media_dir / "long.webm"
+    if not path.exists():
+        test_media.make_webm(path, seconds=LONG_SECONDS, width=160, height=90, fps=FPS,
+                             extra=("-g", str(10 * FPS), "-b:a", "32k"))
+    return media_server.url("files", path.name)
+
+
+@pytest.fixture(scope="module")
+def short_webm(media_dir, media_server):
+    path = media_dir / "four-minutes.webm"
+    if not path.exists():
+        test_media.make_webm(path, seconds=240, width=160, height=90, fps=FPS, extra=("-g", str(10 * FPS)))
+    return media_server.url("files", path.name)
+
+
+@pytest.fixture(autouse=True)
+def fanout_settings(settings_env, work_dir):
+    settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true", PRSNL_FANOUT_ABOVE_SECONDS="600", PRSNL_SEGMENT_SECONDS="300")
+
+
+def temp_keys(job_id: str) -> list[str]:
+    return [obj["Key"] for obj in wiring.services().storage.list(layout.temp_prefix(job_id))]
+
+
+def segment_jobs(parent_id: str) -> list[Job]:
+    return [job for job in Job.scan() if job.kind == jobs.SEGMENT and job.params["parent"] == parent_id]
+
+
+def test_long_vp9_capture_is_fanned_out_joined_and_plays_back_whole_and_in_sync(client, user, drain, long_webm,
+                                                                                 work_dir, tmp_path):
+    # GIVEN a 20-minute VP9 link, over the fan-out threshold (10 minutes, 5-minute segments)
+    body = api_calls.capture(client, user, long_webm).json_body
+    # WHEN the real worker handler takes the capture, then every segment job it put on the queue
+    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
+    waiting = api_calls.get(client, user, f"/api/jobs/{body['job_id']}").json_body
+    handled = drain()
+    # THEN the capture waited on 4 segments, and the last of them joined and stored it
+    assert (waiting["status"], waiting["segments"], waiting["segments_done"]) == (jobs.WAITING, 4, 0)
+    assert handled == 4
+    video = videos.get(body["video_id"])
+    assert video.status == videos.READY, video.error_message
+    job = api_calls.get(client, user, f"/api/jobs/{body['job_id']}").json_body
+    assert (job["status"], job["segments"], job["segments_done"], job["progress"]["percent"]) == \
+        (jobs.SUCCEEDED, 4, 4, 100)
+    assert sorted(child.status for child in segment_jobs(body["job_id"])) == [jobs.SUCCEEDED] * 4
+    # AND the stored MP4 lasts the source's 20 minutes (within a frame or two), its sound and picture agree
+    path = tmp_path / "stored.mp4"
+    aws.client("s3").download_file(wiring.services().settings.bucket, video.file_key, str(path))
+    out = probe(path)
+    assert (out.video.codec, out.audio.codec, out.video.fps) == ("h264", "aac", FPS)
+    assert out.duration == pytest.approx(LONG_SECONDS, abs=2 * FRAME)
+    extents = segments.extents(path)
+    assert extents["video"].duration == pytest.approx(LONG_SECONDS, abs=2 * FRAME)
+    assert extents["audio"].start == pytest.approx(extents["video"].start, abs=FRAME)
+    assert extents["audio"].duration == pytest.approx(extents["video"].duration, abs=FRAME)
+    # AND every frame decodes without an error
+    decoded = subprocess.run([ffmpeg_exe(), "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                             capture_output=True, text=True)
+    assert (decoded.returncode, decoded.stderr) == (0, "")
+    # AND nothing is left: no temp object, no work dir, the reservation settled to the stored bytes
+    assert temp_keys(body["job_id"]) == []
+    assert not any(work_dir.iterdir())
+    owner = get_user(user.user_id)
+    assert (owner.bytes_reserved, owner.bytes_used) == (0, video.bytes_stored)
+
+
+def test_segment_that_fails_for_good_fails_its_capture_and_leaves_nothing(client, user, drain, short_webm,
+                                                                          settings_env, work_dir, tmp_path):
+    # GIVEN a 4-minute VP9 capture fanned out into 4 one-minute segments
+    settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60")
+    body = api_calls.capture(client, user, short_webm).json_body
+    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
+    assert jobs.get(body["job_id"]).status == jobs.WAITING
+    # WHEN one part is damaged before its segment runs (ffmpeg cannot read it: no retry helps)
+    garbage = tmp_path / "garbage.mkv"
+    garbage.write_bytes(b"\x00" * 4096)
+    wiring.services().storage.put_file(garbage, layout.temp_prefix(body["job_id"]) + segments.Part(2, 0, 0).name)
+    drain()
+    # THEN the capture failed with the segment's reason, every segment ended, and nothing is left over
+    job, video = jobs.get(body["job_id"]), videos.get(body["video_id"])
+    assert (job.status, job.error_code, video.status) == (jobs.FAILED, "invalid_media", videos.FAILED)
+    assert all(child.status in jobs.FINISHED for child in segment_jobs(body["job_id"]))
+    assert temp_keys(body["job_id"]) == []
+    assert not any(work_dir.iterdir())
+    owner = get_user(user.user_id)
+    assert (owner.bytes_reserved, owner.bytes_used, owner.bytes_available) == (0, 0, owner.quota_bytes)
+
+
+def test_segment_the_maintenance_gives_up_fails_its_capture_and_leaves_nothing(client, user, drain, short_webm,
+                                                                              settings_env, work_dir):
+    # GIVEN a 4-minute capture fanned out into 4 segments, one attempt each
+    settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60", PRSNL_MAX_ATTEMPTS="1")
+    body = api_calls.capture(client, user, short_webm).json_body
+    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
+    # WHEN a segment's worker dies on its last attempt (claimed, its lease over, never finished) and the
+    # maintenance runs
+    services = wiring.services()
+    dead = segment_jobs(body["job_id"])[0]
+    now = services.clock.now()
+    assert jobs.claim(dead, now=now - timedelta(minutes=10), lease_until=now - timedelta(minutes=1))
+    report = maintenance.run(services=services, apply=True)
+    drain()
+    # THEN the segment is given up, its capture fails with it, the other segments end, and nothing is left
+    assert report.stuck_jobs_failed.fixed == 1
+    job, video = jobs.get(body["job_id"]), videos.get(body["video_id"])
+    assert (job.status, job.error_code, video.status) == (jobs.FAILED, jobs.LEASE_EXPIRED, videos.FAILED)
+    assert all(child.status in jobs.FINISHED for child in segment_jobs(body["job_id"]))
+    assert temp_keys(body["job_id"]) == []
+    owner = get_user(user.user_id)
+    assert (owner.bytes_reserved, owner.bytes_used, owner.bytes_available) == (0, 0, owner.quota_bytes)
