@@ -81,6 +81,8 @@ class Settings:
     max_bitrate: int
     default_quota_bytes: int
     worker_concurrency: int
+    download_concurrency: int
+    cpu_concurrency: int
     max_attempts: int
     retry_backoff_seconds: int
     job_lease_seconds: int
@@ -161,7 +163,11 @@ def load_settings() -> Settings:
         max_height=_int("PRSNL_MAX_HEIGHT", 1080),
         max_bitrate=_int("PRSNL_MAX_BITRATE", 8_000_000),
         default_quota_bytes=_int("PRSNL_DEFAULT_QUOTA_BYTES", 10 * GB),
-        worker_concurrency=_int("PRSNL_WORKER_CONCURRENCY", 4),
+        worker_concurrency=_int("PRSNL_WORKER_CONCURRENCY", 10),
+        # a worker process's jobs in their I/O steps (metadata, download, upload) and in their CPU steps
+        # (transcode, remux, thumbnails) at once: downloads overlap, the encoders do not fight over the cores
+        download_concurrency=_int("PRSNL_DOWNLOAD_CONCURRENCY", 10),
+        cpu_concurrency=_int("PRSNL_CPU_CONCURRENCY", 0) or os.cpu_count() or 1,
         max_attempts=_int("PRSNL_MAX_ATTEMPTS", 3),
         retry_backoff_seconds=_int("PRSNL_RETRY_BACKOFF_SECONDS", 10),
         # a running job's lease, renewed every quarter of it: a dead worker's job is claimed again soon after

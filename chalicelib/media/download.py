@@ -7,7 +7,9 @@ Every connection runs inside ``netguard.guarded_connections``: redirects and emb
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
 from urllib.parse import urljoin
@@ -24,6 +26,8 @@ Classify = Callable[[BaseException], PrsnlError]
 # curl_cffi's is replaced by the pinned one of ``media.impersonation``.
 GUARDED_HANDLERS = frozenset({"Requests", "Urllib", "Websockets"})
 MAX_REDIRECTS = 5
+BLOCK_BYTES = 1024 * 1024  # yt-dlp's first read size (1 KiB by default, grown slowly): big reads from the start
+_kept = threading.local()  # the yt-dlp of the job this thread runs (``one_job``)
 
 
 class DownloadLimitExceeded(Exception):
@@ -31,9 +35,29 @@ class DownloadLimitExceeded(Exception):
 
 
 class YtDlpDownloader:
+    @contextmanager
+    def one_job(self) -> Iterator[YtDlpDownloader]:
+        """One yt-dlp for a job's probe and downloads (each one built costs 35-90 ms), closed when the job ends.
+        Kept per thread: the worker loop runs a job on one thread, several jobs at once."""
+        _kept.ydl = None
+        try:
+            yield self
+        finally:
+            ydl = _kept.__dict__.pop("ydl", None)
+            if ydl is not None:
+                ydl.close()
+
+    def _ydl(self, options: dict):
+        """The job's yt-dlp (built at its first call), or outside a job one for this call alone."""
+        if not hasattr(_kept, "ydl"):
+            return youtube_dl(_base(options))
+        if _kept.ydl is None:
+            _kept.ydl = youtube_dl(_base(options))
+        return nullcontext(_kept.ydl)
+
     def probe(self, url: str, *, options: dict, allow_loopback: bool, classify: Classify) -> dict:
         """Metadata and the chosen format, without downloading the media."""
-        with guarded_connections(allow_loopback=allow_loopback), youtube_dl(_base(options)) as ydl:
+        with guarded_connections(allow_loopback=allow_loopback), self._ydl(options) as ydl:
             info = _run(lambda: self._extract(ydl, url), classify)
             info = ydl.sanitize_info(info)
             if not _known_size(info):
@@ -81,13 +105,14 @@ class YtDlpDownloader:
                 on_progress("downloading", bytes=done, total=total, speed=status.get("speed"),
                             eta=status.get("eta"), percent=round(100 * done / total, 1) if total else None)
 
-        opts = _base(options) | {
-            "outtmpl": {"default": str(dest / "media.%(ext)s")},
-            "progress_hooks": [hook],
-            "paths": {"home": str(dest), "temp": str(dest)},
-        }
-        with guarded_connections(allow_loopback=allow_loopback), youtube_dl(opts) as ydl:
-            _run(lambda: ydl.process_ie_result(dict(info), download=True), classify, max_bytes=max_bytes)
+        with guarded_connections(allow_loopback=allow_loopback), self._ydl(options) as ydl:
+            ydl.params["outtmpl"]["default"] = str(dest / "media.%(ext)s")
+            ydl.params["paths"] = {"home": str(dest), "temp": str(dest)}
+            ydl.add_progress_hook(hook)
+            try:
+                _run(lambda: ydl.process_ie_result(dict(info), download=True), classify, max_bytes=max_bytes)
+            finally:
+                ydl._progress_hooks.remove(hook)  # yt-dlp has no public way to take a hook back
         files = sorted(p for p in dest.iterdir() if p.is_file() and p.name.startswith("media.")
                        and not p.name.endswith((".part", ".ytdl")))
         if not files:
@@ -185,7 +210,7 @@ def _base(options: dict) -> dict:
     from chalicelib.media.tools import ffmpeg_exe
 
     defaults = {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": False,
-                "socket_timeout": 20, "retries": 2, "fragment_retries": 3,
+                "socket_timeout": 20, "retries": 2, "fragment_retries": 3, "buffersize": BLOCK_BYTES,
                 "color": {"stderr": "never", "stdout": "never"}, "js_runtimes": js_runtimes()}
     guarded = {"ffmpeg_location": ffmpeg_exe(), "concurrent_fragment_downloads": 1, "hls_prefer_native": True,
                "external_downloader": {"default": "native"},

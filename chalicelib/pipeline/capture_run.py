@@ -40,8 +40,12 @@ class _Item:
 
 class CaptureRun(Run):
     def execute(self, workdir: Path) -> None:
-        platform = platforms.get_platform(self.video.platform)
         downloader = self.services.downloader_for(self.video, self.job)
+        with downloader.one_job():
+            self._capture(workdir, downloader)
+
+    def _capture(self, workdir: Path, downloader) -> None:
+        platform = platforms.get_platform(self.video.platform)
         self.progress("probing")
         if platform.from_link:
             platform = self._follow_short_link(platform, downloader)
@@ -50,8 +54,9 @@ class CaptureRun(Run):
             if not platform.fixed_hosts:
                 netguard.check_url(self.video.canonical_url, allow_loopback=self.settings.allow_loopback_urls)
         options = platform.ydl_options(self.settings)
-        info = downloader.probe(self.video.canonical_url, options=options,
-                                allow_loopback=self.settings.allow_loopback_urls, classify=platform.classify_error)
+        with self.services.slots.io:
+            info = downloader.probe(self.video.canonical_url, options=options,
+                                    allow_loopback=self.settings.allow_loopback_urls, classify=platform.classify_error)
         items = platform.entries(info) if platform.from_link else [{**info, "kind": self.video.kind}]
         self._reserve(sum(rules.check_before_download(item, self.settings) for item in items))
         ids = [self.video.video_id] + [self.services.clock.new_id() for _ in items[1:]]
@@ -64,26 +69,27 @@ class CaptureRun(Run):
         workdir.mkdir()
         created = self.video.created_at
         max_bytes = min(self.settings.max_video_bytes, self._bytes_left() + self.reserved)
-        with self.stats.timed("download"):
+        with self.services.slots.io, self.stats.timed("download"):
             source = downloader.download(item, workdir, options=options, max_bytes=max_bytes,
                                          allow_loopback=self.settings.allow_loopback_urls,
                                          on_progress=self.progress, classify=platform.classify_error)
         self.stats.download_bytes += source.stat().st_size
         self.progress("processing", percent=0)
-        if item["kind"] == videos.IMAGE:
-            output, thumbs, record = images.prepare(source, workdir)
-            file_key = layout.image_key(video_id, created)
-        else:
-            source_info = media_probe.probe(source)
-            rules.check_duration(source_info.duration, self.settings)
-            output = workdir / "output.mp4"
-            plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
-            with self.stats.timed(plan.kind):
-                final_info = transcode.run(plan, source, output,
-                                           on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
-            with self.stats.timed("thumbnails"):
-                thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
-            file_key, record = layout.video_key(video_id, created), final_info.as_record()
+        with self.services.slots.cpu:  # probe, remux or transcode, thumbnails: the cores' work
+            if item["kind"] == videos.IMAGE:
+                output, thumbs, record = images.prepare(source, workdir)
+                file_key = layout.image_key(video_id, created)
+            else:
+                source_info = media_probe.probe(source)
+                rules.check_duration(source_info.duration, self.settings)
+                output = workdir / "output.mp4"
+                plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
+                with self.stats.timed(plan.kind):
+                    final_info = transcode.run(plan, source, output, on_progress=lambda f: self.progress(
+                        "processing", percent=round(100 * f, 1)))
+                with self.stats.timed("thumbnails"):
+                    thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
+                file_key, record = layout.video_key(video_id, created), final_info.as_record()
         self.progress("uploading")
         thumb_keys = {size: layout.thumbnail_key(video_id, created, size) for size in thumbs}
         sizes = {file_key: self.upload(output, file_key)}
