@@ -140,9 +140,10 @@ def run_captures(urls: list[str], env: dict) -> dict:
     import requests
 
     requests.post(f"{env['AWS_ENDPOINT_URL']}/moto-api/reset", timeout=10)
-    out = subprocess.run([sys.executable, __file__, "--capture", *urls], env=env, check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    child = subprocess.run([sys.executable, __file__, "--capture", *urls], env=env, capture_output=True, text=True)
+    if child.returncode:
+        raise SystemExit(f"the captures failed:\n{child.stderr[-3000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def bench_rss(server, env: dict) -> list[tuple]:
