@@ -26,7 +26,7 @@ Classify = Callable[[BaseException], PrsnlError]
 # curl_cffi's is replaced by the pinned one of ``media.impersonation``.
 GUARDED_HANDLERS = frozenset({"Requests", "Urllib", "Websockets"})
 MAX_REDIRECTS = 5
-BLOCK_BYTES = 1024 * 1024  # yt-dlp's first read size (1 KiB by default, grown slowly): big reads from the start
+BLOCK_BYTES = 64 * 1024  # yt-dlp's first read (1 KiB by default; it grows, or shrinks on a slow source, from there)
 _kept = threading.local()  # the yt-dlp of the job this thread runs (``one_job``)
 
 
