@@ -1,18 +1,19 @@
 """boto3 clients, created on first use and cached per (service, region, endpoint).
 
 Clients are never made at import: the endpoint (moto server, in-process moto, AWS) is only
-known once the environment is set. ``reset()`` drops them (tests, endpoint changes).
+known once the environment is set. ``reset()`` drops them (tests, endpoint changes). boto3 itself
+(about 100 ms with s3transfer) is imported with the first client: the API's routes that only read
+records never pay for it.
 """
 
 from __future__ import annotations
 
 import os
 from functools import cache
+from typing import TYPE_CHECKING
 
-import boto3
-from botocore.config import Config
-
-_CONFIG = Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"})
+if TYPE_CHECKING:
+    import boto3
 
 
 def client(service: str):
@@ -23,12 +24,17 @@ def client(service: str):
 @cache
 def _session() -> boto3.session.Session:
     """One session per process: each new session parses the service models again."""
+    import boto3
+
     return boto3.session.Session()
 
 
 @cache
 def _client(service: str, region: str, endpoint: str | None):
-    return _session().client(service, region_name=region, config=_CONFIG)
+    from botocore.config import Config
+
+    config = Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"})
+    return _session().client(service, region_name=region, config=config)
 
 
 @cache

@@ -102,6 +102,8 @@ class Settings:
     worker_reserved_concurrency: int
     fanout_above_seconds: int
     segment_seconds: int
+    download_concurrency: int
+    cpu_concurrency: int
     max_attempts: int
     retry_backoff_seconds: int
     job_lease_seconds: int
@@ -193,12 +195,16 @@ def load_settings() -> Settings:
         max_height=_int("PRSNL_MAX_HEIGHT", 1080),
         max_bitrate=_int("PRSNL_MAX_BITRATE", 8_000_000),
         default_quota_bytes=_int("PRSNL_DEFAULT_QUOTA_BYTES", 10 * GB),
-        worker_concurrency=_int("PRSNL_WORKER_CONCURRENCY", 4),
+        worker_concurrency=_int("PRSNL_WORKER_CONCURRENCY", 10),
         # the deployed worker's reserved concurrency: segments of a long transcode run at once (bench/fanout.py)
         worker_reserved_concurrency=_int("PRSNL_WORKER_RESERVED_CONCURRENCY", 16),
         # a transcode longer than this is split into segments, one queue job each (one worker: ~4x realtime at 1080p)
         fanout_above_seconds=_int("PRSNL_FANOUT_ABOVE_SECONDS", 300),
         segment_seconds=_int("PRSNL_SEGMENT_SECONDS", 60),
+        # a worker process's jobs in their I/O steps (metadata, download, upload) and in their CPU steps
+        # (transcode, remux, thumbnails) at once: downloads overlap, the encoders do not fight over the cores
+        download_concurrency=_int("PRSNL_DOWNLOAD_CONCURRENCY", 10),
+        cpu_concurrency=_int("PRSNL_CPU_CONCURRENCY", 0) or os.cpu_count() or 1,
         max_attempts=_int("PRSNL_MAX_ATTEMPTS", 3),
         retry_backoff_seconds=_int("PRSNL_RETRY_BACKOFF_SECONDS", 10),
         # a running job's lease, renewed every quarter of it: a dead worker's job is claimed again soon after

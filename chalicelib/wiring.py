@@ -33,6 +33,12 @@ class Services:
         self.__dict__.update(overrides)
 
     @cached_property
+    def slots(self):
+        from chalicelib.pipeline.slots import StepSlots
+
+        return StepSlots.of(io=self.settings.download_concurrency, cpu=self.settings.cpu_concurrency)
+
+    @cached_property
     def downloader(self):
         from chalicelib.media.download import YtDlpDownloader
 

@@ -7,7 +7,9 @@ Every connection runs inside ``netguard.guarded_connections``: redirects and emb
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
 from urllib.parse import urljoin
@@ -25,6 +27,8 @@ Classify = Callable[[BaseException], PrsnlError]
 GUARDED_HANDLERS = frozenset({"Requests", "Urllib", "Websockets"})
 MAX_REDIRECTS = 5
 ARTWORK = "artwork"  # the item's thumbnail, when the options ask yt-dlp for it (``writethumbnail``)
+BLOCK_BYTES = 64 * 1024  # yt-dlp's first read (1 KiB by default; it grows, or shrinks on a slow source, from there)
+_kept = threading.local()  # the yt-dlp of the job this thread runs (``one_job``), and the options it was built with
 
 
 class DownloadLimitExceeded(Exception):
@@ -32,9 +36,33 @@ class DownloadLimitExceeded(Exception):
 
 
 class YtDlpDownloader:
+    @contextmanager
+    def one_job(self) -> Iterator[YtDlpDownloader]:
+        """One yt-dlp for a job's probe and downloads (each one built costs 35-90 ms), closed when the job ends.
+        Kept per thread: the worker loop runs a job on one thread, several jobs at once."""
+        _kept.ydl, _kept.options = None, None
+        try:
+            yield self
+        finally:
+            _kept.__dict__.pop("options", None)
+            ydl = _kept.__dict__.pop("ydl", None)
+            if ydl is not None:
+                ydl.close()
+
+    def _ydl(self, options: dict):
+        """The job's yt-dlp (built at its first call, again when a call asks for other options: an audio item's
+        artwork), or outside a job one for this call alone."""
+        if not hasattr(_kept, "ydl"):
+            return youtube_dl(_base(options))
+        if _kept.ydl is None or _kept.options != options:
+            if _kept.ydl is not None:
+                _kept.ydl.close()
+            _kept.ydl, _kept.options = youtube_dl(_base(options)), options
+        return nullcontext(_kept.ydl)
+
     def probe(self, url: str, *, options: dict, allow_loopback: bool, classify: Classify) -> dict:
         """Metadata and the chosen format, without downloading the media."""
-        with guarded_connections(allow_loopback=allow_loopback), youtube_dl(_base(options)) as ydl:
+        with guarded_connections(allow_loopback=allow_loopback), self._ydl(options) as ydl:
             info = _run(lambda: self._extract(ydl, url), classify)
             info = ydl.sanitize_info(info)
             if not _known_size(info):
@@ -82,13 +110,15 @@ class YtDlpDownloader:
                 on_progress("downloading", bytes=done, total=total, speed=status.get("speed"),
                             eta=status.get("eta"), percent=round(100 * done / total, 1) if total else None)
 
-        opts = _base(options) | {
-            "outtmpl": {"default": str(dest / "media.%(ext)s"), "thumbnail": str(dest / f"{ARTWORK}.%(ext)s")},
-            "progress_hooks": [hook],
-            "paths": {"home": str(dest), "temp": str(dest)},
-        }
-        with guarded_connections(allow_loopback=allow_loopback), youtube_dl(opts) as ydl:
-            _run(lambda: ydl.process_ie_result(dict(info), download=True), classify, max_bytes=max_bytes)
+        with guarded_connections(allow_loopback=allow_loopback), self._ydl(options) as ydl:
+            ydl.params["outtmpl"].update(default=str(dest / "media.%(ext)s"),
+                                         thumbnail=str(dest / f"{ARTWORK}.%(ext)s"))
+            ydl.params["paths"] = {"home": str(dest), "temp": str(dest)}
+            ydl.add_progress_hook(hook)
+            try:
+                _run(lambda: ydl.process_ie_result(dict(info), download=True), classify, max_bytes=max_bytes)
+            finally:
+                ydl._progress_hooks.remove(hook)  # yt-dlp has no public way to take a hook back
         files = sorted(p for p in dest.iterdir() if p.is_file() and p.name.startswith("media.")
                        and not p.name.endswith((".part", ".ytdl")))
         if not files:
@@ -191,7 +221,7 @@ def _base(options: dict) -> dict:
     from chalicelib.media.tools import ffmpeg_exe
 
     defaults = {"quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": False,
-                "socket_timeout": 20, "retries": 2, "fragment_retries": 3,
+                "socket_timeout": 20, "retries": 2, "fragment_retries": 3, "buffersize": BLOCK_BYTES,
                 "color": {"stderr": "never", "stdout": "never"}, "js_runtimes": js_runtimes()}
     guarded = {"ffmpeg_location": ffmpeg_exe(), "concurrent_fragment_downloads": 1, "hls_prefer_native": True,
                "external_downloader": {"default": "native"},

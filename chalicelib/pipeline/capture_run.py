@@ -42,8 +42,12 @@ class _Item:
 
 class CaptureRun(Run):
     def execute(self, workdir: Path) -> None:
-        platform = platforms.get_platform(self.video.platform)
         downloader = self.services.downloader_for(self.video, self.job)
+        with downloader.one_job():
+            self._capture(workdir, downloader)
+
+    def _capture(self, workdir: Path, downloader) -> None:
+        platform = platforms.get_platform(self.video.platform)
         self.progress("probing")
         if platform.from_link:
             platform = self._follow_short_link(platform, downloader)
@@ -54,8 +58,9 @@ class CaptureRun(Run):
         options = platform.ydl_options(self.settings)
         audio_options = platform_options.audio_only(options, self.settings.max_video_bytes)  # with the artwork
         audio_only = self.video.kind == videos.AUDIO
-        info = downloader.probe(self.video.canonical_url, options=audio_options if audio_only else options,
-                                allow_loopback=self.settings.allow_loopback_urls, classify=platform.classify_error)
+        with self.services.slots.io:
+            info = downloader.probe(self.video.canonical_url, options=audio_options if audio_only else options,
+                                    allow_loopback=self.settings.allow_loopback_urls, classify=platform.classify_error)
         items = (platform.entries(info, audio_only=audio_only) if platform.from_link
                  else [{**info, "kind": self.video.kind}])
         self._reserve(sum(rules.check_before_download(item, self.settings) for item in items))
@@ -73,20 +78,24 @@ class CaptureRun(Run):
         workdir.mkdir()
         created, kind, meta = self.video.created_at, item["kind"], platform.to_metadata(item)
         max_bytes = min(self.settings.max_video_bytes, self._bytes_left() + self.reserved)
-        with self.stats.timed("download"):
+        with self.services.slots.io, self.stats.timed("download"):
             source = downloader.download(item, workdir, options=options, max_bytes=max_bytes,
                                          allow_loopback=self.settings.allow_loopback_urls,
                                          on_progress=self.progress, classify=platform.classify_error)
         self.stats.download_bytes += source.stat().st_size
         self.progress("processing", percent=0)
+        cpu = self.services.slots.cpu  # probe, remux or transcode, thumbnails: the cores' work
         if kind == videos.IMAGE:
-            output, thumbs, record = images.prepare(source, workdir)
+            with cpu:
+                output, thumbs, record = images.prepare(source, workdir)
             return self._uploaded(video_id, kind, output, thumbs, record, meta, layout.image_key(video_id, created))
-        source_info = media_probe.probe(source)
+        with cpu:
+            source_info = media_probe.probe(source)
         rules.check_duration(source_info.duration, self.settings)
         kind = rules.stored_kind(kind, source_info)
         if kind == videos.AUDIO:
-            output, thumbs, record = self._audio(source, source_info, workdir)
+            with cpu:
+                output, thumbs, record = self._audio(source, source_info, workdir)
             return self._uploaded(video_id, kind, output, thumbs, record, meta, layout.audio_key(video_id, created))
         plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
         if rules.fans_out(plan, self.settings, single=single):
@@ -94,7 +103,7 @@ class CaptureRun(Run):
             self.waiting = True
             return None
         output = workdir / "output.mp4"
-        with self.stats.timed(plan.kind):
+        with cpu, self.stats.timed(plan.kind):
             final_info = transcode.run(plan, source, output,
                                        on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
         captioned = captions.store(self, item, source, workdir, video_id=video_id, options=options)
@@ -103,7 +112,7 @@ class CaptureRun(Run):
     def finish_video(self, video_id: str, kind: str, output: Path, final_info, meta: dict, workdir: Path,
                      captioned: captions.Captioned | None = None) -> _Item:
         """A verified browser MP4: its thumbnails, and both uploaded under the record's keys (with its captions)."""
-        with self.stats.timed("thumbnails"):
+        with self.services.slots.cpu, self.stats.timed("thumbnails"):
             thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
         return self._uploaded(video_id, kind, output, thumbs, final_info.as_record(), meta,
                               layout.video_key(video_id, self.video.created_at), captioned)

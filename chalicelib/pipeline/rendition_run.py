@@ -32,7 +32,7 @@ class RenditionRun(Run):
         jobs.hold_reservation(self.job, estimate)  # a rendition's reservation is held on its job
         self.reserved = estimate
         output = workdir / f"{quality}.mp4"
-        with self.stats.timed(plan.kind):
+        with self.services.slots.cpu, self.stats.timed(plan.kind):
             result = transcode.run(plan, source, output,
                                    on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
         self.progress("uploading")

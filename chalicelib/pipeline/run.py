@@ -66,7 +66,8 @@ class Run:
 
     def upload(self, path: Path, key: str) -> int:
         self.uploaded.append(key)
-        return self.services.storage.put_file(path, key)
+        with self.services.slots.io:
+            return self.services.storage.put_file(path, key)
 
     def commit(self, video_update: tuple, *, saves: tuple = (), actual: int, videos: int,
                usage: quotas.Usage) -> None:

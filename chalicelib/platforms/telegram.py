@@ -7,6 +7,8 @@ a traceback. The public Bot API serves files up to 20 MB; a self-hosted server l
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -53,6 +55,11 @@ class TelegramFileDownloader:
         self._file = file  # {"file_id", "size", "name"} as the bot put it in the job's params
         self._settings = settings
         self._url: str | None = None
+
+    @contextmanager
+    def one_job(self) -> Iterator[TelegramFileDownloader]:
+        """Nothing kept between a job's calls but the file's URL (on this object, made for the job)."""
+        yield self
 
     def probe(self, url: str, **_ignored) -> dict:
         from telegram.error import BadRequest, TelegramError

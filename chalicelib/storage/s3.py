@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from urllib.parse import quote
-
-from boto3.s3.transfer import TransferConfig
 
 from chalicelib import aws
 from chalicelib.storage.layout import CACHE_FOREVER, content_type
 
-_TRANSFER = TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024,
-                           max_concurrency=4)
+
+@cache
+def _transfer():
+    """Multipart above 16 MB; boto3's transfer manager is imported by the worker's moves only (not the API's)."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024,
+                          max_concurrency=4)
 
 
 class S3Storage:
@@ -26,14 +31,14 @@ class S3Storage:
     def put_file(self, path: Path, key: str) -> int:
         """Upload (multipart above 16 MB) with Content-Type and a long Cache-Control; returns the size."""
         self._s3.upload_file(
-            str(path), self.bucket, key, Config=_TRANSFER,
+            str(path), self.bucket, key, Config=_transfer(),
             ExtraArgs={"ContentType": content_type(key), "CacheControl": CACHE_FOREVER},
         )
         return path.stat().st_size
 
     def get_file(self, key: str, path: Path) -> Path:
         """Download an object to a local file (the worker's input for a rendition)."""
-        self._s3.download_file(self.bucket, key, str(path), Config=_TRANSFER)
+        self._s3.download_file(self.bucket, key, str(path), Config=_transfer())
         return path
 
     def read(self, key: str) -> bytes | None:

@@ -2,9 +2,10 @@
 
 Chalice packages the app at synth: its dependencies as one managed layer (``automatic_layer``, cached in
 ``.chalice/deployments/`` on the hash of requirements.txt alone, so editing chalicelib does not download them
-again) and the app code per function. Each function gets its own role (``autogen_policy: false``); the stack then
-grants every role only what its function does. Chalice names the API function ``APIHandler`` and its role
-``ApiHandlerRole``; any other function ``X`` (a schedule) has the role ``XRole``.
+again; slimmed by ``api_package``) and the app code per function. Each function gets its own role
+(``autogen_policy: false``); the stack then grants every role only what its function does. Chalice names the API
+function ``APIHandler`` and its role ``ApiHandlerRole``; any other function ``X`` (a schedule) has the role
+``XRole``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
-from chalice.cdk import Chalice
 
 from chalicelib.api import fallback
 from infra.constructs import nag
+from infra.constructs.api_package import SlimChalice
 
 API_FUNCTION = "APIHandler"
 API_TIMEOUT_SECONDS = 29  # API Gateway's integration limit
@@ -55,7 +56,7 @@ class ChaliceApi:
                  stage: str) -> None:
         policy_file = work_dir / "chalice-base-policy.json"
         policy_file.write_text(json.dumps(BASE_POLICY))
-        self.chalice = Chalice(
+        self.chalice = SlimChalice(
             stack,
             "Api",
             source_dir=str(source_dir),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -27,6 +28,15 @@ def test_environment_overrides_defaults(monkeypatch):
     monkeypatch.setenv("PRSNL_WORKER_CONCURRENCY", "7")
     settings = load_settings()
     assert (settings.max_video_bytes, settings.allow_loopback_urls, settings.worker_concurrency) == (1234, False, 7)
+
+
+def test_step_slots_default_to_ten_downloads_and_the_cores_when_unset(monkeypatch):
+    defaults = load_settings()
+    assert (defaults.worker_concurrency, defaults.download_concurrency, defaults.cpu_concurrency) == \
+        (10, 10, os.cpu_count())
+    monkeypatch.setenv("PRSNL_DOWNLOAD_CONCURRENCY", "3")
+    monkeypatch.setenv("PRSNL_CPU_CONCURRENCY", "1")
+    assert (load_settings().download_concurrency, load_settings().cpu_concurrency) == (3, 1)
 
 
 def test_every_setting_is_documented_in_readme():
