@@ -21,8 +21,9 @@ from pathlib import Path
 
 from chalice.cdk import Chalice
 
-# what the API and schedule functions reach: PynamoDB (dynamodb), storage (s3), the jobs queue (sqs), secrets
-SERVICES = frozenset({"dynamodb", "s3", "sqs", "secretsmanager"})
+# what the API and schedule functions reach: PynamoDB (dynamodb), storage (s3), the jobs queue (sqs), secrets,
+# the event bus (events: the schedule that delivers the outbox)
+SERVICES = frozenset({"dynamodb", "s3", "sqs", "secretsmanager", "events"})
 _MODEL = re.compile(r"(?:^|/)botocore/data/([^/]+)/")
 
 
