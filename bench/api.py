@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from chalicelib.local.stack import free_port  # noqa: E402
+
 CLIENTS = 20
 VIDEOS = 1000
 GOAL_MS = 50
@@ -39,12 +40,6 @@ ONE_CLIENT_GOAL_MS = 15
 ONE_RECORD = ("video", "metadata", "stream 302", "stream json", "thumbnail", "job")
 BUSY_JOBS = 10
 LOAD_GOAL_MS = 500
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_stack(state: Path) -> tuple[subprocess.Popen, dict]:

@@ -21,7 +21,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from chalicelib.local.stack import free_port  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -241,12 +242,6 @@ def main() -> None:
             moto.terminate()
             moto.wait()
         shutil.rmtree(work, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def print_table(rows: list[tuple]) -> None:

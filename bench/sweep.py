@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gc
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -135,9 +134,7 @@ def measure(n_objects: int, endpoint: str) -> Measure:
 
 def start_moto_process() -> tuple[subprocess.Popen, str]:
     """A moto server in its own process (its memory stays out of the figure); the caller points AWS_ENDPOINT_URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = stack.free_port()
     return stack.start_moto(port), f"http://127.0.0.1:{port}"
 
 

@@ -47,6 +47,13 @@ def port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now (for the tests' and benches' servers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def local_environment(aws_port: int, stage: str = "local") -> dict:
     """The variables every local process shares: moto's endpoint, dummy credentials, the watch-link key."""
     return {

@@ -5,7 +5,6 @@ back after a `kill -9` as a negative reservation)."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 
 import pytest
@@ -14,7 +13,7 @@ from chalicelib import aws
 from chalicelib.config import load_settings
 from chalicelib.local import persist
 from chalicelib.local.bootstrap import bootstrap
-from chalicelib.local.stack import local_environment, start_moto
+from chalicelib.local.stack import free_port, local_environment, start_moto
 from chalicelib.records.models import Job, User
 from tests.conftest import reset_caches
 
@@ -24,9 +23,7 @@ PASSES = 25
 @pytest.fixture
 def shared_moto(tmp_path, monkeypatch):
     """A moto server process whose writes share the save passes' lock, with the stack's tables."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     for name, value in local_environment(port).items():
         monkeypatch.setenv(name, value)
     reset_caches()

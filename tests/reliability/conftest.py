@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,20 +16,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from chalicelib.local.stack import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 4  # a dead worker's job is claimed again about 9 s (lease + 5 s) after its last renewal
 REPORT = ROOT / ".fault-report.jsonl"  # rows from every pytest-xdist worker, printed by the controller
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def fault_moto():
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.moto_server", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
