@@ -49,6 +49,7 @@ class JobEvents:
     def __init__(self, since: datetime):
         self.since = since
         self.seen: set[tuple] = set()
+        self.read: set[tuple] = set()  # (job, updated_at) already turned into lines: its video is not read again
 
     def new_lines(self, now: datetime) -> list[str]:
         changed = [job for status in REPORTED
@@ -56,6 +57,9 @@ class JobEvents:
         self.since = now
         lines = []
         for job in sorted(changed, key=lambda job: job.updated_at):
+            if (job.job_id, job.updated_at) in self.read:
+                continue
+            self.read.add((job.job_id, job.updated_at))
             for key, line in event_lines(job, videos.find(job.video_id)):
                 if key not in self.seen:
                     self.seen.add(key)
