@@ -1,4 +1,4 @@
-"""The JSON API as a test calls it through chalice's test client: a capture, a read, a capture made ready."""
+"""The JSON API as a test calls it through chalice's test client: a capture, a read, a rendition, a ready capture."""
 
 from __future__ import annotations
 
@@ -11,6 +11,12 @@ def capture(client, user, url: str, **extra):
 
 def get(client, user, path: str, **headers):
     return client.http.get(path, headers={**user.headers, **headers})
+
+
+def transcode(client, user, video_id: str, quality: str):
+    """A rendition asked for."""
+    return client.http.post(f"/api/videos/{video_id}/transcode", headers=user.headers,
+                            body=json.dumps({"quality": quality}))
 
 
 def captured_ready(client, user, drain, url: str, **extra) -> dict:

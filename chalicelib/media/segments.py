@@ -52,14 +52,17 @@ class Part:
 
 
 def split(p: Plan, src, workdir: Path, *, seconds: int) -> list[Part]:
-    """The source's picture in parts of about ``seconds`` (longer where keyframes are rare), in ``workdir``."""
+    """The source's picture in parts of about ``seconds`` (longer where keyframes are rare), in ``workdir``.
+
+    Timestamps are kept as they are: shifted to make an H.264 source's B-frame delay non-negative, the first part
+    started late and the list's times ran one delay long (240.4 s for a stored 240 s MP4 at 5 fps)."""
     import ffmpeg
 
     listing = workdir / "parts.csv"
     video = ffmpeg.input(os.fspath(src))[str(p.source.video.index)]
     run_ffmpeg(ffmpeg.output(video, os.fspath(workdir / f"part%05d{PART_SUFFIX}"), format="segment", c="copy",
                              segment_time=seconds, reset_timestamps=1, segment_list=os.fspath(listing),
-                             segment_list_type="csv"))
+                             segment_list_type="csv", avoid_negative_ts="disabled"))
     return parts_of(listing.read_text())
 
 

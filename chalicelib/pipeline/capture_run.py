@@ -99,7 +99,7 @@ class CaptureRun(Run):
             return self._uploaded(video_id, kind, output, thumbs, record, meta, layout.audio_key(video_id, created))
         plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
         if rules.fans_out(plan, self.settings, single=single):
-            fanout.start(self, plan, source, workdir, kind=kind, meta=meta)
+            fanout.start(self, plan, source, workdir, join={"kind": kind, "meta": meta})
             self.waiting = True
             return None
         output = workdir / "output.mp4"

@@ -1,9 +1,9 @@
-"""The start of a fan-out: a capture too long to transcode in one worker's time goes out as segment jobs.
+"""The start of a fan-out: a capture or a rendition too long to transcode in one worker's time goes out as segments.
 
-The capture's worker splits the picture at keyframes (stream copy), makes the sound once (``audio.m4a``), puts
-both under the job's temp prefix, saves one segment job per part, moves the capture to ``waiting`` with what its
-join needs, and sends the segments' messages. The reservation stays on the video: the join settles it, a failure
-gives it back (``segment_run``).
+The job's worker splits the picture at keyframes (stream copy), makes the sound once (``audio.m4a``), puts both
+under the job's temp prefix, saves one segment job per part, moves the job to ``waiting`` with what its join
+needs, and sends the segments' messages. The reservation stays where the job keeps it (a capture's on its video,
+a rendition's on the job): the join settles it, a failure gives it back (``segment_run``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from chalicelib.storage import layout
 AUDIO = "audio.m4a"
 
 
-def start(run: Run, plan: transcode.Plan, source: Path, workdir: Path, *, kind: str, meta: dict) -> None:
+def start(run: Run, plan: transcode.Plan, source: Path, workdir: Path, *, join: dict) -> None:
+    """``join``: what the job's own join needs besides the parts (a capture's kind and metadata)."""
     job, services = run.job, run.services
     prefix = layout.temp_prefix(job.job_id)
     with run.stats.timed("split"):
@@ -31,7 +32,7 @@ def start(run: Run, plan: transcode.Plan, source: Path, workdir: Path, *, kind: 
         run.upload(workdir / part.name, prefix + part.name)
     if audio:
         run.upload(workdir / AUDIO, prefix + AUDIO)
-    join = {"source": asdict(plan.source), "kind": kind, "meta": meta, "parts": [part.to_params() for part in parts],
+    join = {**join, "source": asdict(plan.source), "parts": [part.to_params() for part in parts],
             "audio": asdict(segments.extents(workdir / AUDIO)["audio"]) if audio else None}
     now = services.clock.now()
     children = [jobs.new_job(services.clock.new_id(), video_id=job.video_id, owner_id=job.owner_id, kind=jobs.SEGMENT,

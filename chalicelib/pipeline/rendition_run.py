@@ -1,4 +1,7 @@
-"""A rendition: the stored file fetched, scaled down, uploaded under its quality's key, committed like a capture."""
+"""A rendition: the stored file fetched, scaled down, uploaded under its quality's key, committed like a capture.
+
+A long one is transcoded in segments like a long capture (``fanout``); its join ends in the same ``finish``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from chalicelib import renditions
 from chalicelib.errors import BadRequestError, PermanentJobError
 from chalicelib.media import probe as media_probe
 from chalicelib.media import transcode
+from chalicelib.pipeline import fanout, rules
 from chalicelib.pipeline.run import Run
 from chalicelib.records import events, jobs, quotas, videos
 from chalicelib.storage import layout
@@ -31,10 +35,19 @@ class RenditionRun(Run):
         quotas.reserve(video.owner_id, estimate)
         jobs.hold_reservation(self.job, estimate)  # a rendition's reservation is held on its job
         self.reserved = estimate
+        if rules.fans_out(plan, self.settings, single=True):
+            fanout.start(self, plan, source, workdir, join={})
+            self.waiting = True
+            return
         output = workdir / f"{quality}.mp4"
         with self.services.slots.cpu, self.stats.timed(plan.kind):
             result = transcode.run(plan, source, output,
                                    on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
+        self.finish(output, result)
+
+    def finish(self, output: Path, result: media_probe.MediaInfo) -> None:
+        """The verified rendition uploaded under its quality's key and committed with the quota's settle."""
+        video, quality = self.video, self.job.params["quality"]
         self.progress("uploading")
         key = layout.video_key(video.video_id, video.created_at, quality)
         size = self.upload(output, key)

@@ -1,11 +1,11 @@
-"""A segment of a fanned-out capture, and the join that the last segment to finish does.
+"""A segment of a fanned-out job (a capture or a rendition), and the join that the last segment to finish does.
 
-A segment job encodes its part of the picture and counts itself done on its capture with an atomic ADD to a set
-(a second delivery counts once). The one whose ADD completes the set takes the capture (``jobs.claim_join``: one
-taker) and joins in the same attempt: concat, the sound muxed once, the timeline and every cut checked,
-thumbnails, then the capture's own commit. A segment that fails is retried on its own (its message comes back,
-and a part already counted is not encoded again); one that fails for good fails its capture, which gives back
-the reservation and removes every temp object of the fan-out.
+A segment job encodes its part of the picture and counts itself done on its parent with an atomic ADD to a set
+(a second delivery counts once). The one whose ADD completes the set takes the parent (``jobs.claim_join``: one
+taker) and joins in the same attempt: concat, the sound muxed once, the timeline and every cut checked, then the
+parent's own finish (a capture's thumbnails and commit, a rendition's commit). A segment that fails is retried on
+its own (its message comes back, and a part already counted is not encoded again); one that fails for good fails
+its parent, which gives back the reservation and removes every temp object of the fan-out.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from chalicelib.ops.leftovers import clear_leftovers
 from chalicelib.pipeline import fanout
 from chalicelib.pipeline.capture_run import CaptureRun
 from chalicelib.pipeline.lease import LeaseKeeper
+from chalicelib.pipeline.rendition_run import RenditionRun
 from chalicelib.pipeline.run import Run
-from chalicelib.records import jobs, videos
+from chalicelib.records import jobs, quotas, videos
 from chalicelib.records.models import Job
 from chalicelib.storage import layout
 
@@ -84,7 +85,7 @@ class SegmentRun(Run):
         if not jobs.claim_join(parent, now=now, lease_until=now + timedelta(seconds=self.settings.job_lease_seconds)):
             return  # another delivery of this segment is joining
         parent.refresh()
-        join = JoinRun(parent, self.services)
+        join = join_run(parent, self.services)
         with LeaseKeeper(parent, self.services, hold_message=lambda: None):
             try:
                 join.run()
@@ -102,18 +103,19 @@ def abandon(segment: Job, services: Services, error: PrsnlError) -> None:
     except NotFoundError:
         return
     if parent.attempts == segment.params["attempt"] and parent.status == jobs.WAITING:
-        JoinRun(parent, services).give_up(error)
+        join_run(parent, services).give_up(error)
 
 
-class JoinRun(CaptureRun):
-    """The capture's last step after its fan-out: join, check, store and commit it like any capture."""
+class _Join:
+    """What the join of any fanned-out job does before its kind's own finish: the parts joined, the sound muxed
+    once, the timeline and every cut checked; and, when it fails, every temp object of the fan-out removed."""
 
     def recover(self) -> None:
         """The attempt that joins is the fan-out's own: nothing of a dead one to give back (its parts are needed)."""
 
-    def execute(self, workdir: Path) -> None:
+    def joined(self, workdir: Path) -> tuple[Path, media_probe.MediaInfo]:
         join, prefix, storage = self.job.params["fanout"], layout.temp_prefix(self.job.job_id), self.services.storage
-        self.reserved = self.video.bytes_reserved or 0
+        self.reserved = quotas.held(self.job, self.video)
         parts = [segments.Part.from_params(params) for params in join["parts"]]
         self.progress("joining")
         encoded = [(part, storage.get_file(prefix + part.encoded_name, workdir / part.encoded_name)) for part in parts]
@@ -125,16 +127,36 @@ class JoinRun(CaptureRun):
             segments.check_joined(output, parts=parts, audio=segments.Extent(**join["audio"]) if audio else None,
                                   fps=source.video.fps)
             plan = transcode.Plan(source, video="h264", audio="aac" if audio else None, reason="joined segments")
-            final_info = transcode.verified(plan, media_probe.probe(output))
-        self.store([self.finish_video(self.video.video_id, join["kind"], output, final_info, join["meta"], workdir)])
-        self.best_effort(lambda: clear_leftovers(self.job, None, self.services))
+            return output, transcode.verified(plan, media_probe.probe(output))
 
     def cleanup_outputs(self) -> None:
         super().cleanup_outputs()
         clear_leftovers(self.job, self.video, self.services)  # every part, encoded part and the sound
 
     def give_up(self, error: PrsnlError) -> None:
-        """A segment failed for good: the capture fails, its reservation goes back, its temp objects go."""
+        """A segment failed for good: the job fails, its reservation goes back, its temp objects go."""
         self.video = videos.find(self.job.video_id)
-        self.reserved = (self.video.bytes_reserved or 0) if self.video else 0
+        self.reserved = quotas.held(self.job, self.video)
         self.fail(error)
+
+
+class CaptureJoin(_Join, CaptureRun):
+    """A capture's last step after its fan-out: stored and committed like any capture."""
+
+    def execute(self, workdir: Path) -> None:
+        join = self.job.params["fanout"]
+        output, final_info = self.joined(workdir)
+        self.store([self.finish_video(self.video.video_id, join["kind"], output, final_info, join["meta"], workdir)])
+        self.best_effort(lambda: clear_leftovers(self.job, None, self.services))
+
+
+class RenditionJoin(_Join, RenditionRun):
+    """A rendition's last step after its fan-out: uploaded and committed like any rendition."""
+
+    def execute(self, workdir: Path) -> None:
+        self.finish(*self.joined(workdir))
+        self.best_effort(lambda: clear_leftovers(self.job, None, self.services))
+
+
+def join_run(parent: Job, services: Services) -> _Join:
+    return (RenditionJoin if parent.kind == jobs.RENDITION else CaptureJoin)(parent, services)

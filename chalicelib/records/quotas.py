@@ -99,6 +99,13 @@ def give_back_reservation(video: Video, *, now: datetime, nbytes: int | None = N
                                              videos.reservation_cleared(video, nbytes, now=now))))
 
 
+def held(job: Job, video: Video | None) -> int:
+    """The bytes an attempt at ``job`` holds: a capture's on its video, a rendition's on the job."""
+    if job.kind == jobs.RENDITION:
+        return job.bytes_reserved or 0
+    return (video.bytes_reserved or 0) if video is not None else 0
+
+
 def give_back_held(job: Job, video: Video | None, *, now: datetime) -> bool:
     """What an attempt at ``job`` holds back to the owner, once: a capture's reservation is held on its video,
     a rendition's on the job (the worker's cleanup, a redelivery after a crash, the reaper and a delete share it)."""

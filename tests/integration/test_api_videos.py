@@ -3,7 +3,6 @@ listing, reading, metadata, stream/thumbnail redirects, renditions, delete and t
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import urlsplit
 
@@ -11,7 +10,7 @@ import pytest
 
 from chalicelib import aws, wiring
 from chalicelib.records.models import Job, User, Video
-from tests.api_calls import capture, get
+from tests.api_calls import capture, get, transcode
 
 
 @pytest.fixture(autouse=True)
@@ -118,11 +117,6 @@ def test_thumbnail_redirects_per_size(client, user, ready_video):
     response = get(client, user, f"/api/videos/{ready_video['video_id']}/thumbnail?size=huge")
     assert response.status_code == 400
     assert response.json_body["error"]["code"] == "invalid_size"
-
-
-def transcode(client, user, video_id: str, quality):
-    return client.http.post(f"/api/videos/{video_id}/transcode", headers=user.headers,
-                            body=json.dumps({"quality": quality}))
 
 
 def test_transcode_makes_one_rendition_when_asked_twice(client, user, ready_video, drain, tmp_path):

@@ -144,3 +144,56 @@ def test_segment_the_maintenance_gives_up_fails_its_capture_and_leaves_nothing(c
     assert temp_keys(body["job_id"]) == []
     owner = get_user(user.user_id)
     assert (owner.bytes_reserved, owner.bytes_used, owner.bytes_available) == (0, 0, owner.quota_bytes)
+
+
+@pytest.fixture(scope="module")
+def tall_webm(media_dir, media_server):
+    """Four minutes of VP9 at 480p: a capture stored whole, then long enough to fan out its 360p rendition."""
+    path = media_dir / "four-minutes-480p.webm"
+    if not path.exists():
+        test_media.make_webm(path, seconds=240, width=854, height=480, fps=FPS,
+                             extra=("-g", str(10 * FPS), "-b:a", "32k"))
+    return media_server.url("files", path.name)
+
+
+def test_long_rendition_is_fanned_out_joined_and_stored_in_sync(client, user, drain, tall_webm, settings_env,
+                                                                work_dir, tmp_path):
+    # GIVEN a 4-minute 480p video stored in one transcode (under the threshold at capture)
+    body = api_calls.capture(client, user, tall_webm).json_body
+    drain()
+    stored = videos.get(body["video_id"])
+    assert stored.status == videos.READY, stored.error_message
+    # WHEN its 360p rendition is asked with a 1-minute threshold and 1-minute segments, and the worker runs it
+    settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60")
+    asked = api_calls.transcode(client, user, body["video_id"], "360p")
+    assert asked.status_code == 202, asked.json_body
+    rendition_job = asked.json_body["job_id"]
+    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
+    waiting = api_calls.get(client, user, f"/api/jobs/{rendition_job}").json_body
+    handled = drain()
+    # THEN the rendition waited on its segments, and the last of them joined and committed it
+    assert (waiting["status"], waiting["kind"], waiting["segments_done"]) == (jobs.WAITING, "transcode", 0)
+    assert waiting["segments"] >= 4 and handled == waiting["segments"]
+    job = api_calls.get(client, user, f"/api/jobs/{rendition_job}").json_body
+    assert (job["status"], job["segments"], job["segments_done"]) == (jobs.SUCCEEDED, waiting["segments"],
+                                                                      waiting["segments"])
+    entry = api_calls.get(client, user, f"/api/videos/{body['video_id']}/metadata").json_body["renditions"]["360p"]
+    assert entry["status"] == "ready" and (entry["width"], entry["height"]) == (640, 360)
+    # AND the stored rendition lasts the whole four minutes, in sync, and decodes without an error
+    path, original = tmp_path / "360p.mp4", tmp_path / "original.mp4"
+    aws.client("s3").download_file(wiring.services().settings.bucket, entry["key"], str(path))
+    aws.client("s3").download_file(wiring.services().settings.bucket, stored.file_key, str(original))
+    out = probe(path)
+    assert (out.video.codec, out.audio.codec, out.video.height) == ("h264", "aac", 360)
+    assert out.duration == pytest.approx(probe(original).duration, abs=2 * FRAME)
+    extents = segments.extents(path)
+    assert extents["audio"].duration == pytest.approx(extents["video"].duration, abs=FRAME)
+    decoded = subprocess.run([ffmpeg_exe(), "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                             capture_output=True, text=True)
+    assert (decoded.returncode, decoded.stderr) == (0, "")
+    # AND nothing is left, and the quota counts the stored bytes of the capture and its rendition, nothing held
+    assert temp_keys(rendition_job) == []
+    assert not any(work_dir.iterdir())
+    owner, video = get_user(user.user_id), videos.get(body["video_id"])
+    assert (owner.bytes_reserved, owner.bytes_used) == (0, video.bytes_stored)
+    assert jobs.get(rendition_job).bytes_reserved == 0
