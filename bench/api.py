@@ -67,7 +67,7 @@ def seed(stack: dict, count: int) -> list[tuple[str, str]]:
     from chalicelib.storage import layout
 
     services = wiring.services()
-    start, ids = datetime(2026, 1, 1, tzinfo=UTC), []
+    start, ids, groups = datetime(2026, 1, 1, tzinfo=UTC), [], {}
     with Video.batch_write() as video_batch, Job.batch_write() as job_batch:
         for n in range(count):
             created = start + timedelta(hours=7 * n)
@@ -87,8 +87,13 @@ def seed(stack: dict, count: int) -> list[tuple[str, str]]:
             job = jobs.new_job(job_id, video_id=video_id, owner_id=LOCAL_USER, kind="capture", now=created)
             job.status = jobs.SUCCEEDED
             job_batch.save(job)
-            quotas.settle(LOCAL_USER, reserved=0, actual=sum(sizes.values()), usage=quotas.Usage.of(video, sizes))
+            usage = quotas.Usage.of(video, sizes)
+            groups.setdefault((usage.platform, usage.month), []).append(usage)
             ids.append((video_id, job_id))
+    for (platform, month), usages in groups.items():  # one settle per platform and month, not one per video
+        objects = {key: size for usage in usages for key, size in usage.objects.items()}
+        quotas.settle(LOCAL_USER, reserved=0, actual=sum(objects.values()), videos=len(usages),
+                      usage=quotas.Usage(platform, month, objects))
     return ids
 
 

@@ -6,8 +6,9 @@ body) keyed by the request (method, URL path and query, body); the replay pass a
 recording in a ``before-send`` handler, ahead of moto's (whose mock is stopped), so botocore still serialises
 every request and parses every answer, and PynamoDB, Chalice and our code run as in Lambda. Each call's CPU time
 is split in two: inside the AWS SDK (botocore's ``_make_api_call``: serialise, sign, send the replayed answer,
-parse; and a presigned link's signing) and the rest, ours (Chalice's routing, Powertools, PynamoDB's models, our handlers). Goal: ours <= 2 ms per
-one-record route (median). Run: ``.venv/bin/python bench/api_inprocess.py [--requests N]``.
+parse; and a presigned link's signing) and the rest, ours (Chalice's routing, Powertools, PynamoDB's models, our
+handlers). Goal: ours <= 2 ms per one-record route (median).
+Run: ``.venv/bin/python bench/api_inprocess.py [--requests N]``.
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ def main() -> int:
     recording.replaying = True
     sdk = SdkClock()
     sdk.install()
-    print(f"{len(recording.answers)} AWS answers recorded; {args.requests} calls per route, replayed; CPU ms per call\n")
+    print(f"{len(recording.answers)} AWS answers recorded; {args.requests} calls per route, replayed; "
+          "CPU ms per call\n")
     print(f"{'route':<12}{'total':>8}{'AWS SDK':>9}{'ours':>7}{'ours p95':>10}  goal (ours, median)")
     with Client(app, stage_name="local") as client:
         for name, path in routes(video_id, job_id):

@@ -6,9 +6,9 @@ empty moto at start.
   s3/<bucket>/objects/<key>     the current version of each object
   s3/<bucket>/index.json        key -> ETag, size and Content-Type of each saved object
 
-A pass scans the tables first (with moto's writes paused: the tables as of one moment, see moto_server.py),
-then copies the new and changed objects, then renames the tables' and the indexes' new files into place: a
-record saved always finds the objects it pointed to when it was read. Every
+A pass scans the tables first (with moto's writes paused: the tables as of one moment, see moto_server.py;
+only those written since the last pass), then copies the new and changed objects, then renames the tables' and
+the indexes' new files into place: a record saved always finds the objects it pointed to when it was read. Every
 file is written under a temporary name and renamed, so a crash leaves the last complete pass. Not kept: SQS
 messages (the start sends queued jobs again), old object versions and delete markers, CloudWatch metrics.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from chalicelib import aws
 from chalicelib.config import Settings
-from chalicelib.local.moto_server import writes_paused
+from chalicelib.local.moto_server import Writes, writes_paused
 from chalicelib.observability import logger
 from chalicelib.ops.backup import put_items
 from chalicelib.records.models import ALL_MODELS
@@ -46,14 +46,19 @@ class Pass:
     bytes_written: int = 0
     seconds: float = 0.0
     pending: list = field(default_factory=list)  # (temporary file, final file) renamed when the pass commits
+    writes: Writes | None = None  # the tables' write counts this pass saw: the next one scans what changed since
 
 
-def save(data: Path, settings: Settings) -> Pass:
-    """One pass: the tables as they are now, then the objects, then the new files renamed into place."""
+def save(data: Path, settings: Settings, *, since: Writes | None = None) -> Pass:
+    """One pass: the tables as they are now (those written since ``since``, or every one), then the objects,
+    then the new files renamed into place."""
     started, done = time.monotonic(), Pass()
-    with writes_paused(data / WRITES_LOCK):
+    with writes_paused(data / WRITES_LOCK) as writes:
         for model in ALL_MODELS:
-            _stage_table(data / "tables" / f"{model.__name__}.jsonl", model.Meta.table_name, done)
+            path = data / "tables" / f"{model.__name__}.jsonl"
+            if writes.changed(model.Meta.table_name, since) or not path.exists():
+                _stage_table(path, model.Meta.table_name, done)
+    done.writes = writes
     removed = {bucket: _stage_bucket(data / "s3" / bucket, bucket, done) for bucket in _buckets(settings)}
     for temporary, final in done.pending:
         os.replace(temporary, final)
@@ -153,8 +158,9 @@ def _digest(data: bytes) -> str:
 
 def keep_saving(data: Path, settings: Settings, *, interval: float, stop: threading.Event) -> None:
     """The write-through: a pass every ``interval`` seconds until ``stop`` (the stack saves once more after)."""
+    since = None
     while not stop.wait(interval):
         try:
-            save(data, settings)
+            since = save(data, settings, since=since).writes
         except Exception:  # moto busy or going away: the next pass catches up
             logger.exception("saving the local stack's state failed; trying again")

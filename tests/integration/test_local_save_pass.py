@@ -65,3 +65,20 @@ def test_every_pass_saves_both_halves_of_each_transaction(shared_moto, tmp_path)
         writer.join(timeout=60)
     assert all(user == job for user, job in seen), seen
     assert len({user for user, _ in seen}) > 1, "the writes went on between the passes"
+
+
+def test_a_pass_scans_again_only_the_tables_written_since_the_last(shared_moto, tmp_path):
+    client = aws.client("dynamodb")
+    client.put_item(TableName=User.Meta.table_name, Item={"user_id": {"S": "u"}, "n": {"N": "1"}})
+    client.put_item(TableName=Job.Meta.table_name, Item={"job_id": {"S": "j"}, "n": {"N": "1"}})
+    first = persist.save(tmp_path, shared_moto)
+    assert first.items == 2
+    # WHEN nothing is written: THEN the next pass reads no table
+    assert persist.save(tmp_path, shared_moto, since=first.writes).items == 0
+    # WHEN one table is written in a transaction: THEN only that one is read again
+    client.transact_write_items(TransactItems=[
+        {"Put": {"TableName": User.Meta.table_name, "Item": {"user_id": {"S": "u"}, "n": {"N": "2"}}}}])
+    again = persist.save(tmp_path, shared_moto, since=first.writes)
+    assert again.items == 1 and saved_counter(tmp_path, User) == "2" and saved_counter(tmp_path, Job) == "1"
+    # AND a pass that does not know what the last one saw reads every table
+    assert persist.save(tmp_path, shared_moto).items == 2
