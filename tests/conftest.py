@@ -82,7 +82,7 @@ def atomic_dynamodb():
     process: in-process moto and the moto server fixture alike), as the local stack's moto server has it."""
     from chalicelib.local.moto_server import make_writes_atomic
 
-    undo = make_writes_atomic()
+    _lock, undo = make_writes_atomic()
     yield
     undo()
 

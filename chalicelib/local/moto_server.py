@@ -1,34 +1,32 @@
-"""``python -m chalicelib.local.moto_server PORT [WRITES_LOCK]``: moto's server on loopback, with DynamoDB's
-atomicity, ending with the stack that started it.
+"""``python -m chalicelib.local.moto_server PORT``: moto's server on loopback, with DynamoDB's atomicity and a
+consistent snapshot of the tables for the save passes, ending with the stack that started it.
 
 DynamoDB applies each write and each transaction atomically (its conditions, then its changes); moto checks
 and changes without a lock, so two concurrent conditional writes can both pass there. One lock around moto's
-item writes gives the local stack (and the tests) the guarantee the capture and quota code relies on. With
-``WRITES_LOCK`` (a file) the lock is also shared with other processes: the stack's save pass holds it while
-it reads the tables, so what it saves is the tables as of one moment (a reservation is never saved on the
-job without being saved on the user). The file also holds how many writes each table has had (``Writes``), so a
-pass scans again only the tables written since the last: at 1,000 videos a scan of every table each second
-paused the writes for most of that second.
+item writes gives the local stack (and the tests) the guarantee the capture and quota code relies on. The stack's
+save pass asks this server for the tables (``SNAPSHOT_PATH``): their items are copied under the same lock, so
+what it saves is the tables as of one moment (a reservation is never saved on the job without being saved on the
+user), and only the tables written since the pass before (``Writes``). Scanning every table over HTTP with the
+writes paused took most of each second at 1,000 videos: deletes and captures waited on it.
 """
 
 from __future__ import annotations
 
 import copy
-import fcntl
 import json
 import os
+import signal
 import sys
 import threading
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
 from chalicelib.local.processes import die_with_parent
 
 WRITES = ("update_item", "put_item", "delete_item")  # each names its table first; a transaction names them inside
+SNAPSHOT_PATH = "/_prsnl/dynamodb/snapshot"  # POST {"region", "tables", "since"} -> {"writes", "tables"}
 
 
 @dataclass(frozen=True)
@@ -45,43 +43,31 @@ class Writes:
 
 
 class _WritesLock:
-    """Re-entrant (a transaction applies its items through the single-item writes); the outermost holder
-    also takes the shared file lock, when there is one, and leaves in it the tables' write counts."""
+    """Re-entrant (a transaction applies its items through the single-item writes); counts each table's writes."""
 
-    def __init__(self, shared: Path | None):
+    def __init__(self):
         self._threads = threading.RLock()
-        self._depth = 0
-        self._fd = os.open(_lock_path(shared), os.O_RDWR | os.O_CREAT) if shared else None
-        self._server, self._tables, self._wrote = uuid.uuid4().hex, Counter(), False
+        self.server, self.tables = uuid.uuid4().hex, Counter()
 
     def wrote(self, tables) -> None:
-        self._tables.update(tables)
-        self._wrote = True
+        self.tables.update(tables)
+
+    def writes(self) -> Writes:
+        return Writes(self.server, dict(self.tables))
 
     def __enter__(self) -> None:
         self._threads.acquire()
-        self._depth += 1
-        if self._depth == 1 and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
 
     def __exit__(self, *failure) -> None:
-        self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
-            if self._wrote:
-                counts = json.dumps({"server": self._server, "tables": self._tables}).encode()
-                os.pwrite(self._fd, counts, 0)
-                os.ftruncate(self._fd, len(counts))
-                self._wrote = False
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
 
 
-def make_writes_atomic(shared: Path | None = None) -> Callable[[], None]:
-    """Serialise moto's DynamoDB item writes in this process (and with ``writes_paused(shared)`` elsewhere), with
-    transactions that keep only their own items to roll back; returns the undo."""
+def make_writes_atomic() -> tuple[_WritesLock, Callable[[], None]]:
+    """Serialise moto's DynamoDB item writes in this process, with transactions that keep only their own items to
+    roll back; returns the lock (for snapshots) and the undo."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    lock = _WritesLock(shared)
+    lock = _WritesLock()
     originals = {name: getattr(DynamoDBBackend, name) for name in (*WRITES, "transact_write_items")}
 
     def locked(original, tables):
@@ -97,7 +83,7 @@ def make_writes_atomic(shared: Path | None = None) -> Callable[[], None]:
     DynamoDBBackend.transact_write_items = locked(
         _rolled_back_by_item(originals["transact_write_items"]),
         lambda transact_items: [next(iter(item.values())).get("TableName") for item in transact_items])
-    return lambda: [setattr(DynamoDBBackend, name, original) for name, original in originals.items()]
+    return lock, lambda: [setattr(DynamoDBBackend, name, original) for name, original in originals.items()]
 
 
 def _rolled_back_by_item(transact_write_items):
@@ -133,31 +119,47 @@ def _rolled_back_by_item(transact_write_items):
     return transact
 
 
-@contextmanager
-def writes_paused(shared: Path) -> Iterator[Writes]:
-    """No DynamoDB write of a moto server sharing ``shared`` applies until this block ends (reads go on); yields
-    the tables' write counts as of now (none known: an empty ``Writes``, which differs from any)."""
-    with _lock_path(shared).open("r") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)
-        try:
-            counts = json.loads(file.read() or "{}")
-        except ValueError:
-            counts = {}
-        yield Writes(counts.get("server", ""), counts.get("tables", {}))
+def snapshot(lock: _WritesLock, *, region: str, tables: list[str], since: Writes | None) -> dict:
+    """The items of each of ``tables`` written since ``since`` (DynamoDB JSON, copied with the writes held) and the
+    write counts they are as of; a table that does not exist is left out."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+    with lock:
+        writes = lock.writes()
+        items = {name: [item.to_json()["Attributes"] for item in backend.tables[name].all_items()]
+                 for name in tables if name in backend.tables and writes.changed(name, since)}
+    return {"writes": asdict(writes), "tables": items}
 
 
-def _lock_path(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
-    return path
+def with_snapshots(app, lock: _WritesLock):
+    """moto's WSGI app, with ``SNAPSHOT_PATH`` answered here."""
+
+    def serve(environ, start_response):
+        if environ.get("PATH_INFO") != SNAPSHOT_PATH or environ.get("REQUEST_METHOD") != "POST":
+            return app(environ, start_response)
+        asked = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
+        since = Writes(**asked["since"]) if asked.get("since") else None
+        body = json.dumps(snapshot(lock, region=asked["region"], tables=asked["tables"], since=since)).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return serve
 
 
 def main(argv: list[str]) -> int:
+    """moto's own server (``moto.server.main``), its app wrapped."""
     die_with_parent()
-    from moto.server import main as moto_main
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
 
-    make_writes_atomic(Path(argv[1]) if len(argv) > 1 else None)
-    moto_main(["-H", "127.0.0.1", "-p", argv[0]])
+    os.environ.setdefault("MOTO_PORT", argv[0])
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, lambda *_: sys.exit(0))
+    lock, _undo = make_writes_atomic()
+    app = with_snapshots(DomainDispatcherApplication(create_backend_app), lock)
+    run_simple("127.0.0.1", int(argv[0]), app, threaded=True, request_handler=MotoRequestHandler)
     return 0
 
 

@@ -6,8 +6,8 @@ empty moto at start.
   s3/<bucket>/objects/<key>     the current version of each object
   s3/<bucket>/index.json        key -> ETag, size and Content-Type of each saved object
 
-A pass scans the tables first (with moto's writes paused: the tables as of one moment, see moto_server.py;
-only those written since the last pass), then copies the new and changed objects, then renames the tables' and
+A pass takes the tables first (those written since the last pass, from the moto server as of one moment: see
+moto_server.py), then copies the new and changed objects, then renames the tables' and
 the indexes' new files into place: a record saved always finds the objects it pointed to when it was read. Every
 file is written under a temporary name and renamed, so a crash leaves the last complete pass. Not kept: SQS
 messages (the start sends queued jobs again), old object versions and delete markers, CloudWatch metrics.
@@ -21,19 +21,20 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import requests
 
 from chalicelib import aws
 from chalicelib.config import Settings
-from chalicelib.local.moto_server import Writes, writes_paused
+from chalicelib.local.moto_server import SNAPSHOT_PATH, Writes
 from chalicelib.observability import logger
 from chalicelib.ops.backup import put_items
 from chalicelib.records.models import ALL_MODELS
 from chalicelib.storage.s3 import S3Storage
 
 INDEX = "index.json"
-WRITES_LOCK = "writes.lock"  # shared with the stack's moto server
 
 
 @dataclass
@@ -53,12 +54,12 @@ def save(data: Path, settings: Settings, *, since: Writes | None = None) -> Pass
     """One pass: the tables as they are now (those written since ``since``, or every one), then the objects,
     then the new files renamed into place."""
     started, done = time.monotonic(), Pass()
-    with writes_paused(data / WRITES_LOCK) as writes:
-        for model in ALL_MODELS:
-            path = data / "tables" / f"{model.__name__}.jsonl"
-            if writes.changed(model.Meta.table_name, since) or not path.exists():
-                _stage_table(path, model.Meta.table_name, done)
-    done.writes = writes
+    paths = {model.Meta.table_name: data / "tables" / f"{model.__name__}.jsonl" for model in ALL_MODELS}
+    if not all(path.exists() for path in paths.values()):
+        since = None
+    done.writes, tables = _snapshot(settings, list(paths), since)
+    for table, items in tables.items():
+        _stage_table(paths[table], items, done)
     removed = {bucket: _stage_bucket(data / "s3" / bucket, bucket, done) for bucket in _buckets(settings)}
     for temporary, final in done.pending:
         os.replace(temporary, final)
@@ -98,13 +99,19 @@ def _buckets(settings: Settings) -> tuple[str, str]:
     return settings.bucket, settings.backup_bucket
 
 
-def _stage_table(path: Path, table: str, done: Pass) -> None:
-    """The table's items (a strongly consistent scan) into a temporary file, when they changed."""
-    lines = []
-    for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        lines += [json.dumps(item, sort_keys=True, separators=(",", ":")) + "\n" for item in page["Items"]]
-    done.items += len(lines)
-    text = "".join(sorted(lines))
+def _snapshot(settings: Settings, tables: list[str], since: Writes | None) -> tuple[Writes, dict[str, list]]:
+    """The tables written since ``since`` as of one moment, from the stack's moto server (``moto_server``)."""
+    answer = requests.post(os.environ["AWS_ENDPOINT_URL"] + SNAPSHOT_PATH, timeout=120, json={
+        "region": settings.region, "tables": tables, "since": asdict(since) if since else None})
+    answer.raise_for_status()
+    body = answer.json()
+    return Writes(**body["writes"]), body["tables"]
+
+
+def _stage_table(path: Path, items: list[dict], done: Pass) -> None:
+    """The table's items into a temporary file, when they changed."""
+    done.items += len(items)
+    text = "".join(sorted(json.dumps(item, sort_keys=True, separators=(",", ":")) + "\n" for item in items))
     if path.exists() and _digest(path.read_bytes()) == _digest(text.encode()):
         return
     done.pending.append((_write_temporary(path, text.encode()), path))

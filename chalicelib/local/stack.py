@@ -140,15 +140,13 @@ def taken_port(settings) -> str | None:
 
 
 def start_moto(port: int, *, env: dict | None = None, timeout: float = 300, children: dict | None = None,
-               writes_lock: Path | None = None, log: Path | None = None, say=print):
+               log: Path | None = None, say=print):
     """A moto server child on ``port`` (it dies with this process), once it answers; for the stack, the benches
     and the fault tests. ``children`` gets it before the wait, so a caller can stop it when the wait fails;
-    ``writes_lock`` is the file its writes share with the save passes; its output goes to ``log`` (default
-    ``.local/logs/moto_server.log``)."""
+    its output goes to ``log`` (default ``.local/logs/moto_server.log``)."""
     from chalicelib.local import processes
 
-    lock = [str(writes_lock)] if writes_lock else []
-    process = processes.spawn("chalicelib.local.moto_server", str(port), *lock, env=env or dict(os.environ),
+    process = processes.spawn("chalicelib.local.moto_server", str(port), env=env or dict(os.environ),
                               log=log or state_dir() / "logs" / "moto_server.log", cwd=ROOT)
     if children is not None:
         children[MOTO] = process
@@ -181,8 +179,7 @@ class Stack:
         data = data_dir(self.settings.stage)
         self.children[MOTO] = start_moto(self.settings.aws_port, env=self.env,
                                          timeout=self.settings.start_timeout_seconds, children=self.children,
-                                         writes_lock=data / persist.WRITES_LOCK, log=self._log("moto_server"),
-                                         say=self.say)
+                                         log=self._log("moto_server"), say=self.say)
         queues = bootstrap(self.settings)
         restored = persist.load(data, self.settings) if persist.saved_anything(data) else None
         services = wiring.services()

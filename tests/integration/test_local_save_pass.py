@@ -22,12 +22,12 @@ PASSES = 25
 
 @pytest.fixture
 def shared_moto(tmp_path, monkeypatch):
-    """A moto server process whose writes share the save passes' lock, with the stack's tables."""
+    """The stack's moto server process, with the stack's tables."""
     port = free_port()
     for name, value in local_environment(port).items():
         monkeypatch.setenv(name, value)
     reset_caches()
-    process = start_moto(port, writes_lock=tmp_path / persist.WRITES_LOCK)
+    process = start_moto(port)
     settings = load_settings()
     bootstrap(settings)
     yield settings
