@@ -170,7 +170,17 @@ def run_captures(urls: list[str], env: dict) -> dict:
     child = subprocess.run([sys.executable, __file__, "--capture", *urls], env=env, capture_output=True, text=True)
     if child.returncode:
         raise SystemExit(f"the captures failed:\n{child.stderr[-3000:]}")
-    return json.loads(child.stdout.strip().splitlines()[-1])
+    lines = child.stdout.strip().splitlines()
+    finished = [json.loads(line) for line in lines if '"capture finished"' in line]
+    return {**json.loads(lines[-1]), "steps": [entry["seconds"] for entry in finished]}
+
+
+def steps(result: dict) -> str:
+    """The captures' median seconds per timed step (a step's wait for its slot included)."""
+    import statistics
+
+    names = sorted({name for seconds in result["steps"] for name in seconds})
+    return ", ".join(f"{name} {statistics.median(s.get(name, 0) for s in result['steps']):.2f}" for name in names)
 
 
 def bench_compress(server, env: dict, big_size: int) -> list[tuple]:
@@ -194,7 +204,8 @@ def bench_parallel(server, env: dict, names: list[str]) -> list[tuple]:
         assert one["statuses"] == ["succeeded"] and ten["statuses"] == ["succeeded"] * 10, (one, ten)
         rows += [(f"1 capture (20 MB 1080p, remux), {label}", f"{one['wall']:.2f} s", "", ""),
                  (f"10 captures of distinct files at once, {label}", f"{ten['wall']:.2f} s", "",
-                  f"{ten['wall'] / one['wall']:.2f}x one capture's wall time{goal}")]
+                  f"{ten['wall'] / one['wall']:.2f}x one capture's wall time{goal}"),
+                 ("  median s per step: one; ten", "", "", f"{steps(one)}; {steps(ten)}")]
     return rows
 
 
