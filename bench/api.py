@@ -125,15 +125,16 @@ def measure(stack: dict, name: str, method: str, paths: list[str], body=None, *,
 
 
 def stack_cpu(stack: dict) -> dict[str, float]:
-    """CPU seconds (user + system) so far of the stack's processes, by role (its children share its group)."""
+    """CPU seconds (user + system) so far of the stack's processes, by role (the stack and its children, each of
+    which has a session of its own)."""
     tick, cpu = os.sysconf("SC_CLK_TCK"), {}
-    for entry in Path("/proc").iterdir():
+    for entry in (entry for entry in Path("/proc").iterdir() if entry.name.isdigit()):
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, IndexError, ValueError):
             continue
-        if int(fields[2]) != stack["pgid"]:
+        if stack["pgid"] not in (int(entry.name), int(fields[1])):  # the stack, or one of its children
             continue
         role = next((r for r in ("moto_server", "api_server", "worker_loop") if r in cmdline), "stack")
         cpu[role] = cpu.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
