@@ -133,6 +133,17 @@ def snapshot(lock: _WritesLock, *, region: str, tables: list[str], since: Writes
     return {"writes": asdict(writes), "tables": items}
 
 
+def fetch_snapshot(*, region: str, tables: list[str], since: Writes | None) -> tuple[Writes, dict[str, list]]:
+    """``snapshot`` asked of the moto server at ``AWS_ENDPOINT_URL`` (no tables: only the write counts)."""
+    import requests
+
+    answer = requests.post(os.environ["AWS_ENDPOINT_URL"] + SNAPSHOT_PATH, timeout=120, json={
+        "region": region, "tables": tables, "since": asdict(since) if since else None})
+    answer.raise_for_status()
+    body = answer.json()
+    return Writes(**body["writes"]), body["tables"]
+
+
 def with_snapshots(app, lock: _WritesLock):
     """moto's WSGI app, with ``SNAPSHOT_PATH`` answered here."""
 

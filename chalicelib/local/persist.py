@@ -21,14 +21,12 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import requests
 
 from chalicelib import aws
 from chalicelib.config import Settings
-from chalicelib.local.moto_server import SNAPSHOT_PATH, Writes
+from chalicelib.local.moto_server import Writes, fetch_snapshot
 from chalicelib.observability import logger
 from chalicelib.ops.backup import put_items
 from chalicelib.records.models import ALL_MODELS
@@ -57,7 +55,7 @@ def save(data: Path, settings: Settings, *, since: Writes | None = None) -> Pass
     paths = {model.Meta.table_name: data / "tables" / f"{model.__name__}.jsonl" for model in ALL_MODELS}
     if not all(path.exists() for path in paths.values()):
         since = None
-    done.writes, tables = _snapshot(settings, list(paths), since)
+    done.writes, tables = fetch_snapshot(region=settings.region, tables=list(paths), since=since)
     for table, items in tables.items():
         _stage_table(paths[table], items, done)
     removed = {bucket: _stage_bucket(data / "s3" / bucket, bucket, done) for bucket in _buckets(settings)}
@@ -97,15 +95,6 @@ def saved_anything(data: Path) -> bool:
 
 def _buckets(settings: Settings) -> tuple[str, str]:
     return settings.bucket, settings.backup_bucket
-
-
-def _snapshot(settings: Settings, tables: list[str], since: Writes | None) -> tuple[Writes, dict[str, list]]:
-    """The tables written since ``since`` as of one moment, from the stack's moto server (``moto_server``)."""
-    answer = requests.post(os.environ["AWS_ENDPOINT_URL"] + SNAPSHOT_PATH, timeout=120, json={
-        "region": settings.region, "tables": tables, "since": asdict(since) if since else None})
-    answer.raise_for_status()
-    body = answer.json()
-    return Writes(**body["writes"]), body["tables"]
 
 
 def _stage_table(path: Path, items: list[dict], done: Pass) -> None:

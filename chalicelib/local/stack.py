@@ -171,6 +171,7 @@ class Stack:
         from chalicelib import wiring
         from chalicelib.local import console, persist
         from chalicelib.local.bootstrap import bootstrap
+        from chalicelib.local.moto_server import fetch_snapshot
         from chalicelib.local.samples import MediaServer, make_samples
         from chalicelib.ops import maintenance
 
@@ -189,8 +190,9 @@ class Stack:
         self._thread(persist.keep_saving, data, self.settings, interval=self.settings.local_save_seconds,
                      stop=self.stop_event)
         self._thread(maintenance_timer, self.settings.maintenance_interval_seconds, self.stop_event)
-        self._thread(console.report_job_events, console.JobEvents(since=_now()), self.say, clock=_now,
-                     interval=1.0, stop=self.stop_event)
+        events = console.JobEvents(since=_now(), writes=lambda: fetch_snapshot(region=self.settings.region,
+                                                                               tables=[], since=None)[0])
+        self._thread(console.report_job_events, events, self.say, clock=_now, interval=1.0, stop=self.stop_event)
         samples = make_samples(state_dir() / "samples")
         media = MediaServer(state_dir() / "samples", port=self.settings.samples_port).start()
         self._child(WORKER, "chalicelib.local.worker_loop")

@@ -1,19 +1,23 @@
-"""A save pass of `make run` writes the tables as of one moment, while writes go on: a transaction that
-changes two tables is saved in both or in neither (a reservation saved on the job but not on the user came
-back after a `kill -9` as a negative reservation)."""
+"""What `make run` reads of its moto server: a save pass writes the tables as of one moment, while writes go on
+(a transaction that changes two tables is saved in both or in neither: a reservation saved on the job but not on
+the user came back after a `kill -9` as a negative reservation), and it and the console read only what was
+written since their last look."""
 
 from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib import aws
 from chalicelib.config import load_settings
-from chalicelib.local import persist
+from chalicelib.local import console, persist
 from chalicelib.local.bootstrap import bootstrap
+from chalicelib.local.moto_server import fetch_snapshot
 from chalicelib.local.stack import free_port, local_environment, start_moto
+from chalicelib.records import jobs
 from chalicelib.records.models import Job, User
 from tests.conftest import reset_caches
 
@@ -82,3 +86,24 @@ def test_a_pass_scans_again_only_the_tables_written_since_the_last(shared_moto, 
     assert again.items == 1 and saved_counter(tmp_path, User) == "2" and saved_counter(tmp_path, Job) == "1"
     # AND a pass that does not know what the last one saw reads every table
     assert persist.save(tmp_path, shared_moto).items == 2
+
+
+def test_the_consoles_look_queries_the_jobs_only_after_they_were_written(shared_moto):
+    # GIVEN the console's job events, told the moto server's write counts as the stack tells them
+    client = Job._get_connection().connection.client
+    queries = []
+    client.meta.events.register("before-call.dynamodb.Query", lambda **kwargs: queries.append(kwargs))
+    events = console.JobEvents(since=datetime.now(UTC) - timedelta(minutes=1), writes=lambda: fetch_snapshot(
+        region=shared_moto.region, tables=[], since=None)[0])
+    now = datetime.now(UTC)
+    jobs.new_job("j1", video_id="v1", owner_id="u", kind=jobs.CAPTURE, now=now).save()
+    # WHEN it looks twice with nothing written between
+    first = events.new_lines(now)
+    asked = len(queries)
+    second = events.new_lines(now)
+    # THEN the first look read the new job and the second read nothing
+    assert len(first) == 1 and "queued" in first[0] and asked == len(console.REPORTED)
+    assert second == [] and len(queries) == asked
+    # AND a job written since is read at the next look
+    jobs.get("j1").update(actions=[Job.status.set(jobs.FAILED), Job.updated_at.set(datetime.now(UTC))])
+    assert any("failed" in line for line in events.new_lines(datetime.now(UTC)))
