@@ -11,6 +11,7 @@ the platforms with (JavaScript runtime, impersonation targets). Warnings (a yt-d
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -136,10 +137,14 @@ def beat(services: Services) -> None:
     """The worker's heartbeat: it ran now, with these tools. Best effort: a failure here would fail the whole
     batch before any job is claimed, using up deliveries until the message reaches the DLQ with its job queued."""
     try:
-        OpsRecord(*HEARTBEAT, at=services.clock.now(),
-                  data={"versions": _tool_versions(), "platform_access": _platform_access()}).save()
+        with _FIRST_BEAT:  # batches that start together wait for the first one's tools, not each find them
+            data = {"versions": _tool_versions(), "platform_access": _platform_access()}
+        OpsRecord(*HEARTBEAT, at=services.clock.now(), data=data).save()
     except Exception:
         logger.exception("worker heartbeat not written")
+
+
+_FIRST_BEAT = threading.Lock()
 
 
 @functools.cache
