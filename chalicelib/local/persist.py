@@ -7,9 +7,9 @@ empty moto at start.
   s3/<bucket>/index.json        key -> ETag, size and Content-Type of each saved object
 
 A pass takes the tables first (those written since the last pass, from the moto server as of one moment: see
-moto_server.py), then copies the new and changed objects, then renames the tables' and
-the indexes' new files into place: a record saved always finds the objects it pointed to when it was read. Every
-file is written under a temporary name and renamed, so a crash leaves the last complete pass. Not kept: SQS
+moto_server.py), then copies the new and changed objects, then renames the tables' and the indexes' new files
+into place: a record saved always finds the objects it pointed to when it was read. Every file is written under
+a temporary name and renamed, so a crash leaves the last complete pass. Not kept: SQS
 messages (the start sends queued jobs again), old object versions and delete markers, CloudWatch metrics.
 """
 

@@ -113,6 +113,14 @@ class _Join:
     def recover(self) -> None:
         """The attempt that joins is the fan-out's own: nothing of a dead one to give back (its parts are needed)."""
 
+    def execute(self, workdir: Path) -> None:
+        self.finish_joined(workdir, *self.joined(workdir))
+        self.best_effort(lambda: clear_leftovers(self.job, None, self.services))
+
+    def finish_joined(self, workdir: Path, output: Path, final_info: media_probe.MediaInfo) -> None:
+        """The kind's own end: what any capture or rendition does with its verified file."""
+        raise NotImplementedError
+
     def joined(self, workdir: Path) -> tuple[Path, media_probe.MediaInfo]:
         join, prefix, storage = self.job.params["fanout"], layout.temp_prefix(self.job.job_id), self.services.storage
         self.reserved = quotas.held(self.job, self.video)
@@ -143,19 +151,16 @@ class _Join:
 class CaptureJoin(_Join, CaptureRun):
     """A capture's last step after its fan-out: stored and committed like any capture."""
 
-    def execute(self, workdir: Path) -> None:
+    def finish_joined(self, workdir: Path, output: Path, final_info: media_probe.MediaInfo) -> None:
         join = self.job.params["fanout"]
-        output, final_info = self.joined(workdir)
         self.store([self.finish_video(self.video.video_id, join["kind"], output, final_info, join["meta"], workdir)])
-        self.best_effort(lambda: clear_leftovers(self.job, None, self.services))
 
 
 class RenditionJoin(_Join, RenditionRun):
     """A rendition's last step after its fan-out: uploaded and committed like any rendition."""
 
-    def execute(self, workdir: Path) -> None:
-        self.finish(*self.joined(workdir))
-        self.best_effort(lambda: clear_leftovers(self.job, None, self.services))
+    def finish_joined(self, workdir: Path, output: Path, final_info: media_probe.MediaInfo) -> None:
+        self.finish(output, final_info)
 
 
 def join_run(parent: Job, services: Services) -> _Join:

@@ -112,7 +112,7 @@ def give_back_held(job: Job, video: Video | None, *, now: datetime) -> bool:
     if job.kind == jobs.SEGMENT:
         return False  # a segment holds nothing: its capture's reservation stays on the video until the join
     if job.kind == jobs.RENDITION:
-        nbytes = job.bytes_reserved or 0
+        nbytes = held(job, video)
         return bool(nbytes) and applied(lambda: transact(updates=(release_update(job.owner_id, reserved=nbytes),
                                                                  jobs.reservation_cleared(job, nbytes))))
     return video is not None and give_back_reservation(video, now=now)
