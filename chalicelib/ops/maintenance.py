@@ -99,7 +99,9 @@ def run(*, services: Services, apply: bool) -> Report:
 
 def take_back_running(*, services: Services) -> Report:
     """When no worker can be running (the local worker starts, or the stack after a stop or crash): every running
-    job is taken back at once, its lease notwithstanding, and queued again while it has attempts left."""
+    job is taken back at once, its lease notwithstanding, and queued again while it has attempts left. Then each
+    user's counters are set to what the records hold: with no worker, no bytes are moving, so a reservation that a
+    crash (or a save of the tables) caught between its two writes is given back here."""
     sweep = _Sweep(services, apply=True)
     for job in Job.by_status.query(jobs.RUNNING):
         retry = job.attempts < services.settings.max_attempts
@@ -107,6 +109,7 @@ def take_back_running(*, services: Services) -> Report:
         finding.add(f"job {job.job_id} (video {job.video_id}, attempt {job.attempts})")
         if sweep._reap(job, retry, lease_known_dead=True):
             finding.fixed += 1
+    sweep.reconcile_counters(idle=True)
     return sweep.report
 
 
@@ -118,6 +121,14 @@ def resend_queued(*, services: Services) -> Report:
         sweep._send(job)
         sweep.report.lost_jobs_resent.fixed += 1
     return sweep.report
+
+
+def _held_by_waiting_jobs() -> dict[str, int]:
+    """The bytes each owner's waiting jobs hold (a fanned-out rendition's reservation is on its job)."""
+    held: dict[str, int] = {}
+    for job in Job.by_status.query(jobs.WAITING):
+        held[job.owner_id] = held.get(job.owner_id, 0) + (job.bytes_reserved or 0)
+    return held
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
@@ -274,13 +285,17 @@ class _Sweep:
 
     # each user's counters against their records
 
-    def reconcile_counters(self) -> None:
+    def reconcile_counters(self, *, idle: bool = False) -> None:
+        """``idle``: no worker runs, so a user with work in flight is checked too (a waiting rendition's bytes are
+        held on its job)."""
+        held_by_jobs = _held_by_waiting_jobs() if idle else {}
         for user in User.scan(page_size=PAGE):
-            actual = _recount(user.user_id)
+            actual = _recount(user.user_id, idle=idle)
             if actual is None:
                 self.report.users_skipped_busy += 1
                 continue
             used, reserved, count = actual
+            reserved += held_by_jobs.get(user.user_id, 0)
             expected = {"bytes_used": used, "bytes_reserved": reserved, "video_count": count,
                         "bytes_available": user.quota_bytes - used - reserved}
             counters = {name: getattr(user, name) or 0 for name in expected}
@@ -292,11 +307,12 @@ class _Sweep:
                 self.report.quota_drift.fixed += 1
 
 
-def _recount(owner_id: str) -> tuple[int, int, int] | None:
-    """(bytes used, bytes reserved, videos) from the owner's records; None while a capture is in flight."""
+def _recount(owner_id: str, *, idle: bool) -> tuple[int, int, int] | None:
+    """(bytes used, bytes reserved on videos, videos) from the owner's records; None while a capture is in flight
+    (unless ``idle``)."""
     used = reserved = count = 0
     for video in Video.by_owner.query(owner_id, page_size=PAGE, attributes_to_get=_COUNT_ATTRIBUTES):
-        if videos.in_flight(video):
+        if videos.in_flight(video) and not idle:
             return None
         reserved += video.bytes_reserved or 0
         if video.status in videos.COUNTED:

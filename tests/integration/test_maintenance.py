@@ -226,6 +226,32 @@ def test_drift_between_counters_and_records_is_reported_and_corrected(mocked_aws
     assert sweep(apply=False, hours_later=0).quota_drift.found == 0
 
 
+def test_a_reservation_a_crash_left_on_the_user_alone_is_given_back_when_the_worker_starts(mocked_aws, work_dir):
+    # GIVEN a capture killed between its reservation's two writes (its lease not over yet): 7000 bytes held on the
+    # user, none on its video
+    user = seed_user("erin").user_id
+    stuck_job(user, reserved=0, lease_minutes=30)
+    quotas.reserve(user, 7000)
+    # AND a fanned-out rendition waiting on its segments, its 3000 bytes held on its job
+    ready = video_record(user)
+    waiting = jobs.new_job(str(uuid.uuid4()), video_id=ready.video_id, owner_id=user, kind=jobs.RENDITION,
+                           now=datetime.now(UTC), params={"quality": "360p"})
+    waiting.status, waiting.bytes_reserved = jobs.WAITING, 3000
+    waiting.save()
+    videos.claim_rendition(ready, "360p", {"status": videos.QUEUED, "job_id": waiting.job_id}, now=CREATED)
+    quotas.reserve(user, 3000)
+    # WHEN an hourly maintenance runs, THEN it leaves the busy user's counters alone
+    assert sweep(apply=True, hours_later=0).users_skipped_busy == 1
+    assert User.get(user).bytes_reserved == 10_000
+    # WHEN the worker starts (no worker can be running)
+    report = maintenance.take_back_running(services=wiring.services())
+    # THEN the capture is queued again and the user holds only the rendition's bytes
+    assert report.stuck_jobs_requeued.fixed == 1 and report.quota_drift.fixed == 1
+    account = User.get(user)
+    assert account.bytes_reserved == 3000 and account.bytes_used == 400
+    assert account.bytes_available == account.quota_bytes - 400 - 3000
+
+
 def test_cli_prints_a_dry_run_report_by_default(world, capsys):
     wiring.override(clock=FakeClock(later=timedelta(hours=2)))
     assert cli(["maintenance"]) == 0
