@@ -28,6 +28,9 @@ from chalicelib.local.processes import die_with_parent
 
 WRITES = ("update_item", "put_item", "delete_item")  # each names its table first; a transaction names them inside
 SNAPSHOT_PATH = "/_prsnl/dynamodb/snapshot"  # POST {"region", "tables", "since"} -> {"writes", "tables"}
+SERVER_THREADS = 64  # requests at once: each SQS long poll holds one for up to 20 s
+ITEM_READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})  # answers that are the items' own JSON
+S3_PUT_MAX_BYTES = 5 * 1024**3  # S3's own limit for one PUT (waitress refuses bodies past 1 GB by default)
 
 
 @dataclass(frozen=True)
@@ -161,26 +164,44 @@ def with_snapshots(app, lock: _WritesLock):
 
 
 def quicken_requests() -> None:
-    """Three costs of every request that tell nothing: werkzeug's access-log line (16% of a GetItem's CPU), moto
-    listing its own package directory to find the service (8%) and listing a handler class's methods (5%); the
-    directory and the classes do not change while it runs."""
+    """What moto does on every request that could be done once: list its own package directory to find the
+    service (8% of a GetItem's CPU) and a handler class's methods (5%); and the shape walk of item reads."""
     import functools
-    import logging
 
     from moto import backends
     from moto.core import responses
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     responses.method_names_from_class = functools.cache(responses.method_names_from_class)
+    _items_as_json()
+
+
+def _items_as_json() -> None:
+    """Item reads answered with ``json.dumps``: moto 5 walks botocore's shape of every attribute value to build
+    the same JSON (most of a GetItem of a video record). Anything ``json`` cannot write (binary attributes) goes
+    the shape's way still."""
+    from moto.dynamodb.responses import DynamoResult
+
+    shaped = DynamoResult.execute_result
+
+    def execute_result(self, context):
+        if context.operation_model.name in ITEM_READS:
+            try:
+                return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result)
+            except TypeError:
+                pass
+        return shaped(self, context)
+
+    DynamoResult.execute_result = execute_result
 
 
 def main(argv: list[str]) -> int:
-    """moto's own server (``moto.server.main``), its app wrapped."""
+    """moto's app as ``moto.server`` builds it, wrapped, served by waitress: werkzeug's development server (moto's
+    own) answers every request with ``Connection: close``, so each AWS call paid a new connection and thread."""
     die_with_parent()
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import run_simple
+    import waitress
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     os.environ.setdefault("MOTO_PORT", argv[0])
     for stop in (signal.SIGINT, signal.SIGTERM):
@@ -188,7 +209,8 @@ def main(argv: list[str]) -> int:
     lock, _undo = make_writes_atomic()
     quicken_requests()
     app = with_snapshots(DomainDispatcherApplication(create_backend_app), lock)
-    run_simple("127.0.0.1", int(argv[0]), app, threaded=True, request_handler=MotoRequestHandler)
+    waitress.create_server(app, host="127.0.0.1", port=int(argv[0]), threads=SERVER_THREADS, connection_limit=1000,
+                           max_request_body_size=S3_PUT_MAX_BYTES, asyncore_use_poll=True).run()
     return 0
 
 

@@ -1,7 +1,7 @@
 """What `make run` reads of its moto server: a save pass writes the tables as of one moment, while writes go on
 (a transaction that changes two tables is saved in both or in neither: a reservation saved on the job but not on
-the user came back after a `kill -9` as a negative reservation), and it and the console read only what was
-written since their last look."""
+the user came back after a `kill -9` as a negative reservation), it and the console read only what was
+written since their last look, and its quick item reads give back every attribute type as written."""
 
 from __future__ import annotations
 
@@ -107,3 +107,30 @@ def test_the_consoles_look_queries_the_jobs_only_after_they_were_written(shared_
     # AND a job written since is read at the next look
     jobs.get("j1").update(actions=[Job.status.set(jobs.FAILED), Job.updated_at.set(datetime.now(UTC))])
     assert any("failed" in line for line in events.new_lines(datetime.now(UTC)))
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["as-json", "with-binary"])
+def test_every_attribute_type_reads_back_as_it_was_written(shared_moto, binary):
+    # GIVEN an item with each DynamoDB type (a binary one makes the server answer through the shape walk)
+    item = {"user_id": {"S": "u"}, "n": {"N": "-1.5"}, "flag": {"BOOL": True}, "none": {"NULL": True},
+            "map": {"M": {"deep": {"L": [{"S": "é ✓"}, {"N": "2"}, {"M": {}}]}}}, "list": {"L": []},
+            "names": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]}}
+    if binary:
+        item |= {"blob": {"B": b"\x00\xff"}, "blobs": {"BS": [b"\x01", b"\x02"]}}
+    client, table = aws.client("dynamodb"), User.Meta.table_name
+    client.put_item(TableName=table, Item=item)
+    # WHEN it is read by each kind of item read
+    got = client.get_item(TableName=table, Key={"user_id": {"S": "u"}})["Item"]
+    queried = client.query(TableName=table, KeyConditionExpression="user_id = :u",
+                           ExpressionAttributeValues={":u": {"S": "u"}})["Items"]
+    scanned = client.scan(TableName=table)["Items"]
+    batched = client.batch_get_item(RequestItems={table: {"Keys": [{"user_id": {"S": "u"}}]}})["Responses"][table]
+    # THEN each gives back the item as written (sets in any order)
+    for read in (got, *queried, *scanned, *batched):
+        assert normalized(read) == normalized(item)
+    assert len(queried) == len(scanned) == len(batched) == 1
+
+
+def normalized(item: dict) -> dict:
+    return {name: {kind: sorted(value) if kind in ("SS", "NS", "BS") else value for kind, value in typed.items()}
+            for name, typed in item.items()}
