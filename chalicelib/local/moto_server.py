@@ -198,7 +198,9 @@ def _items_as_json() -> None:
 
 def main(argv: list[str]) -> int:
     """moto's app as ``moto.server`` builds it, wrapped, served by waitress: werkzeug's development server (moto's
-    own) answers every request with ``Connection: close``, so each AWS call paid a new connection and thread."""
+    own) answers every request with ``Connection: close``, so each AWS call paid a new connection and thread.
+    moto's request handler for that server, which kept S3 metadata headers with underscores, goes with it: the
+    stack writes no user metadata."""
     die_with_parent()
     import waitress
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
