@@ -4,11 +4,11 @@ consistent snapshot of the tables for the save passes, ending with the stack tha
 DynamoDB applies each write and each transaction atomically (its conditions, then its changes); moto checks
 and changes without a lock, so two concurrent conditional writes can both pass there. One lock around moto's
 item writes gives the local stack (and the tests) the guarantee the capture and quota code relies on. The stack's
-save pass asks this server for the tables (``SNAPSHOT_PATH``): their items are copied under the same lock, so
-what it saves is the tables as of one moment (never half a transaction; a reservation's two plain writes may fall
-either side, as a crash may, and the worker's start sets the counters right), and only the tables written since
-the pass before (``Writes``). Scanning every table over HTTP with the
-writes paused took most of each second at 1,000 videos: deletes and captures waited on it.
+save pass and the console ask this server what was written (``SNAPSHOT_PATH``): the items written since their last
+look, copied under the same lock, so what they read is the tables as of one moment (never half a transaction; a
+reservation's two plain writes may fall either side, as a crash may, and the worker's start sets the counters
+right). Copying whole tables took most of each second at 1,000 videos, and the console's three index queries a
+second (moto reads and sorts the whole table for each) half of moto's time under a burst of captures.
 """
 
 from __future__ import annotations
@@ -29,32 +29,47 @@ from chalicelib.local.processes import die_with_parent
 WRITES = ("update_item", "put_item", "delete_item")  # each names its table first; a transaction names them inside
 SNAPSHOT_PATH = "/_prsnl/dynamodb/snapshot"  # POST {"region", "tables", "since"} -> {"writes", "tables"}
 SERVER_THREADS = 64  # requests at once: each SQS long poll holds one for up to 20 s
-ITEM_READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})  # answers that are the items' own JSON
+ITEM_ANSWERS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan",  # answers that are the items' own JSON
+                          "PutItem", "UpdateItem", "DeleteItem"})
 S3_PUT_MAX_BYTES = 5 * 1024**3  # S3's own limit for one PUT (waitress refuses bodies past 1 GB by default)
 
 
 @dataclass(frozen=True)
 class Writes:
-    """How many writes each table has had on one moto server (``server``: counts start again with a new one)."""
+    """How many writes each table has had in one lineage of a moto server's tables (``server``: a new one when they
+    are reset or one is deleted, and counts start again)."""
 
     server: str = ""
     tables: dict[str, int] = field(default_factory=dict)
 
     def changed(self, table: str, since: Writes | None) -> bool:
         """Written since ``since`` (always, when this server's counts are not known)."""
-        return (since is None or not self.server or since.server != self.server
-                or since.tables.get(table) != self.tables.get(table))
+        return not self.continues(since) or since.tables.get(table) != self.tables.get(table)
+
+    def continues(self, since: Writes | None) -> bool:
+        """``since`` is an earlier moment of the same tables: what was written between can be told item by item."""
+        return since is not None and bool(self.server) and since.server == self.server
 
 
 class _WritesLock:
-    """Re-entrant (a transaction applies its items through the single-item writes); counts each table's writes."""
+    """Re-entrant (a transaction applies its items through the single-item writes); counts each table's writes and
+    remembers, per item, the count of its table at its last write."""
 
     def __init__(self):
         self._threads = threading.RLock()
-        self.server, self.tables = uuid.uuid4().hex, Counter()
+        self.forget()
 
-    def wrote(self, tables) -> None:
-        self.tables.update(tables)
+    def forget(self) -> None:
+        """The tables were reset or one deleted: a new lineage, whose readers start with a whole copy."""
+        self.server, self.tables, self.keys = uuid.uuid4().hex, Counter(), defaultdict(dict)
+
+    def wrote(self, table: str, key: str) -> None:
+        self.tables[table] += 1
+        self.keys[table][key] = self.tables[table]
+
+    def written_since(self, table: str, since: Writes) -> list[str]:
+        count = since.tables.get(table, 0)
+        return [key for key, last in self.keys[table].items() if last > count]
 
     def writes(self) -> Writes:
         return Writes(self.server, dict(self.tables))
@@ -66,34 +81,53 @@ class _WritesLock:
         self._threads.release()
 
 
+def item_key(table, attrs: dict) -> str:
+    """An item's key attributes (DynamoDB JSON) as one string: the same for the item, its key and every write."""
+    names = (table.hash_key_attr, table.range_key_attr)
+    return json.dumps({name: attrs[name] for name in names if name is not None}, sort_keys=True)
+
+
 def make_writes_atomic() -> tuple[_WritesLock, Callable[[], None]]:
     """Serialise moto's DynamoDB item writes in this process, with transactions that keep only their own items to
     roll back; returns the lock (for snapshots) and the undo."""
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = _WritesLock()
-    originals = {name: getattr(DynamoDBBackend, name) for name in (*WRITES, "transact_write_items")}
+    originals = {name: getattr(DynamoDBBackend, name) for name in (*WRITES, "transact_write_items", "delete_table")}
 
-    def locked(original, tables):
-        def write(self, *args, **kwargs):
+    def locked(original):
+        def write(self, table_name, attrs_or_key, *args, **kwargs):
             with lock:
-                lock.wrote(tables(*args, **kwargs))
-                return original(self, *args, **kwargs)
+                table = self.tables.get(table_name)
+                if table is not None and table.hash_key_attr in attrs_or_key:
+                    lock.wrote(table_name, item_key(table, attrs_or_key))
+                return original(self, table_name, attrs_or_key, *args, **kwargs)
 
         return write
 
+    def delete_table(self, name):
+        with lock:
+            lock.forget()
+            return originals["delete_table"](self, name)
+
     for name in WRITES:
-        setattr(DynamoDBBackend, name, locked(originals[name], lambda table_name, *_args, **_kwargs: [table_name]))
-    DynamoDBBackend.transact_write_items = locked(
-        _rolled_back_by_item(originals["transact_write_items"]),
-        lambda transact_items: [next(iter(item.values())).get("TableName") for item in transact_items])
+        setattr(DynamoDBBackend, name, locked(originals[name]))
+    transact = _rolled_back_by_item(originals["transact_write_items"])
+
+    def transact_write_items(self, transact_items):
+        with lock:
+            return transact(self, transact_items)
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoDBBackend.delete_table = delete_table
     return lock, lambda: [setattr(DynamoDBBackend, name, original) for name, original in originals.items()]
 
 
 def _rolled_back_by_item(transact_write_items):
     """moto keeps a deep copy of every table a transaction touches, to put back if it fails: 129 ms for the videos
     table at 1,000 videos, with every other write waiting on the lock. Under the lock nothing else changes a table,
-    so the copy needs only the items the transaction names (deep) and the rest of the table as it is (shallow)."""
+    so the copy needs only the items the transaction names (deep) and the rest of the table as it is (the dict
+    copied, its values shared)."""
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 
@@ -108,10 +142,10 @@ def _rolled_back_by_item(transact_write_items):
 
         def snapshot(table, memo):
             copied = copy.copy(table)
-            names = touched.get(table.name, set())
-            copied.items = defaultdict(dict, {
-                hash_key: copy.deepcopy(value, memo) if hash_key in names else value
-                for hash_key, value in table.items.items()})
+            copied.items = table.items.copy()  # a dict's copy keeps the keys' hashes: none is hashed again
+            for hash_key in touched.get(table.name, ()):
+                if hash_key in copied.items:
+                    copied.items[hash_key] = copy.deepcopy(copied.items[hash_key], memo)
             return copied
 
         Table.__deepcopy__ = snapshot  # the one deep copy of a table moto makes is this one, under the lock
@@ -124,34 +158,78 @@ def _rolled_back_by_item(transact_write_items):
 
 
 def snapshot(lock: _WritesLock, *, region: str, tables: list[str], since: Writes | None) -> dict:
-    """The items of each of ``tables`` written since ``since`` (DynamoDB JSON, copied with the writes held) and the
-    write counts they are as of; a table that does not exist is left out."""
+    """What each of ``tables`` had written since ``since``, copied with the writes held: the items written since
+    (``null`` for one deleted) by key, or every item (``whole``) when ``since`` is of other tables; and the write
+    counts it is as of. Each item is one line of JSON with sorted keys, as the save pass writes it."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
     with lock:
         writes = lock.writes()
-        items = {name: [item.to_json()["Attributes"] for item in backend.tables[name].all_items()]
-                 for name in tables if name in backend.tables and writes.changed(name, since)}
-    return {"writes": asdict(writes), "tables": items}
+        whole = not writes.continues(since)
+        changes = {name: _changes(backend, lock, name, None if whole else since)
+                   for name in tables if name in backend.tables and writes.changed(name, since)}
+    return {"writes": asdict(writes), "whole": whole, "tables": changes}
 
 
-def fetch_snapshot(*, region: str, tables: list[str], since: Writes | None) -> tuple[Writes, dict[str, list]]:
-    """``snapshot`` asked of the moto server at ``AWS_ENDPOINT_URL`` (no tables: only the write counts)."""
-    import requests
+def _changes(backend, lock: _WritesLock, name: str, since: Writes | None) -> dict[str, str | None]:
+    table = backend.tables[name]
+    if since is None:
+        return {item_key(table, attrs): _line(attrs) for attrs in (item.to_json()["Attributes"]
+                                                                   for item in table.all_items())}
+    changes = {}
+    for key in lock.written_since(name, since):
+        item = backend.get_item(name, json.loads(key))
+        changes[key] = None if item is None else _line(item.to_json()["Attributes"])
+    return changes
 
-    answer = requests.post(os.environ["AWS_ENDPOINT_URL"] + SNAPSHOT_PATH, timeout=120, json={
-        "region": region, "tables": tables, "since": asdict(since) if since else None})
-    answer.raise_for_status()
-    body = answer.json()
-    return Writes(**body["writes"]), body["tables"]
+
+def _line(attrs: dict) -> str:
+    return json.dumps(attrs, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass
+class TablesCopy:
+    """Some tables of the moto server at ``AWS_ENDPOINT_URL`` as of the last ``refresh``, each item one JSON line
+    by key: each refresh asks only for the items written since the one before."""
+
+    region: str
+    tables: list[str]
+    writes: Writes | None = None
+    items: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def refresh(self) -> dict[str, list[dict]]:
+        """Bring the copy up to date; returns the items written since, by table (every item after a whole copy)."""
+        import requests
+
+        answer = requests.post(os.environ["AWS_ENDPOINT_URL"] + SNAPSHOT_PATH, timeout=120, json={
+            "region": self.region, "tables": self.tables, "since": asdict(self.writes) if self.writes else None})
+        answer.raise_for_status()
+        body = answer.json()
+        self.writes = Writes(**body["writes"])
+        if body["whole"]:
+            self.items = {}
+        written = {}
+        for name, changes in body["tables"].items():
+            mine = self.items.setdefault(name, {})
+            for key, line in changes.items():
+                if line is None:
+                    mine.pop(key, None)
+                else:
+                    mine[key] = line
+            written[name] = [json.loads(line) for line in changes.values() if line is not None]
+        return written
 
 
 def with_snapshots(app, lock: _WritesLock):
-    """moto's WSGI app, with ``SNAPSHOT_PATH`` answered here."""
+    """moto's WSGI app, with ``SNAPSHOT_PATH`` answered here (and moto's reset starting a new lineage)."""
 
     def serve(environ, start_response):
+        if environ.get("PATH_INFO") == "/moto-api/reset":
+            with lock:
+                lock.forget()
+                return app(environ, start_response)
         if environ.get("PATH_INFO") != SNAPSHOT_PATH or environ.get("REQUEST_METHOD") != "POST":
             return app(environ, start_response)
         asked = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
@@ -165,7 +243,8 @@ def with_snapshots(app, lock: _WritesLock):
 
 def quicken_requests() -> None:
     """What moto does on every request that could be done once: list its own package directory to find the
-    service (8% of a GetItem's CPU) and a handler class's methods (5%); and the shape walk of item reads."""
+    service (8% of a GetItem's CPU) and a handler class's methods (5%); the shape walk of item reads; and SQS's
+    clock and retention check."""
     import functools
 
     from moto import backends
@@ -175,18 +254,19 @@ def quicken_requests() -> None:
     backends.list_of_moto_modules = lambda: modules
     responses.method_names_from_class = functools.cache(responses.method_names_from_class)
     _items_as_json()
+    _sqs_clock()
 
 
 def _items_as_json() -> None:
-    """Item reads answered with ``json.dumps``: moto 5 walks botocore's shape of every attribute value to build
-    the same JSON (most of a GetItem of a video record). Anything ``json`` cannot write (binary attributes) goes
+    """Item reads and writes answered with ``json.dumps``: moto 5 walks botocore's shape of every attribute value
+    to build the same JSON (most of a GetItem of a video record). Anything ``json`` cannot write (binary attributes) goes
     the shape's way still."""
     from moto.dynamodb.responses import DynamoResult
 
     shaped = DynamoResult.execute_result
 
     def execute_result(self, context):
-        if context.operation_model.name in ITEM_READS:
+        if context.operation_model.name in ITEM_ANSWERS:
             try:
                 return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result)
             except TypeError:
@@ -194,6 +274,24 @@ def _items_as_json() -> None:
         return shaped(self, context)
 
     DynamoResult.execute_result = execute_result
+
+
+def _sqs_clock() -> None:
+    """moto's SQS asks the time of each message it looks at (visible? delayed? retained?) through a naive UTC
+    datetime and a subtraction, and it looks at every message of the queue for each send, receive and count:
+    with the worker behind, a few hundred, 12% of moto's time under a burst of captures. The same number, from
+    the clock. And it checks each message it hands out against the queue's retention period by computing every
+    attribute of the queue (the counts among them): the period is one field."""
+    import time
+
+    from moto.sqs import models
+
+    def is_message_valid_based_on_retention_period(self, queue_name, message) -> bool:
+        retention = self.get_queue(queue_name).message_retention_period
+        return int(retention) + message.sent_timestamp / 1000 > time.time()
+
+    models.unix_time, models.unix_time_millis = time.time, lambda: time.time() * 1000
+    models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
 def main(argv: list[str]) -> int:

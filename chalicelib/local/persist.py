@@ -6,7 +6,7 @@ empty moto at start.
   s3/<bucket>/objects/<key>     the current version of each object
   s3/<bucket>/index.json        key -> ETag, size and Content-Type of each saved object
 
-A pass takes the tables first (those written since the last pass, from the moto server as of one moment: see
+A pass takes the tables first (the items written since the last pass, from the moto server as of one moment: see
 moto_server.py), then copies the new and changed objects, then renames the tables' and the indexes' new files
 into place: a record saved always finds the objects it pointed to when it was read. Every file is written under
 a temporary name and renamed, so a crash leaves the last complete pass. Not kept: SQS
@@ -21,12 +21,13 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chalicelib import aws
 from chalicelib.config import Settings
-from chalicelib.local.moto_server import Writes, fetch_snapshot
+from chalicelib.local.moto_server import TablesCopy
 from chalicelib.observability import logger
 from chalicelib.ops.backup import put_items
 from chalicelib.records.models import ALL_MODELS
@@ -39,25 +40,26 @@ INDEX = "index.json"
 class Pass:
     """What one save or load did."""
 
-    items: int = 0
+    items: int = 0  # read from the tables (written since the pass before), or loaded into them
     objects_written: int = 0
     objects_removed: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
     pending: list = field(default_factory=list)  # (temporary file, final file) renamed when the pass commits
-    writes: Writes | None = None  # the tables' write counts this pass saw: the next one scans what changed since
+    tables: TablesCopy | None = None  # the tables as this pass read them: the next asks only for what was written since
 
 
-def save(data: Path, settings: Settings, *, since: Writes | None = None) -> Pass:
-    """One pass: the tables as they are now (those written since ``since``, or every one), then the objects,
-    then the new files renamed into place."""
+def save(data: Path, settings: Settings, *, tables: TablesCopy | None = None) -> Pass:
+    """One pass: the tables as they are now (brought up to date from ``tables``, the last pass's, or read whole),
+    then the objects, then the new files renamed into place."""
     started, done = time.monotonic(), Pass()
     paths = {model.Meta.table_name: data / "tables" / f"{model.__name__}.jsonl" for model in ALL_MODELS}
+    done.tables = tables or TablesCopy(settings.region, list(paths))
     if not all(path.exists() for path in paths.values()):
-        since = None
-    done.writes, tables = fetch_snapshot(region=settings.region, tables=list(paths), since=since)
-    for table, items in tables.items():
-        _stage_table(paths[table], items, done)
+        done.tables.writes = None  # a table's file is missing: every table is read whole again
+    for table, written in done.tables.refresh().items():
+        done.items += len(written)
+        _stage_table(paths[table], done.tables.items[table].values(), done)
     removed = {bucket: _stage_bucket(data / "s3" / bucket, bucket, done) for bucket in _buckets(settings)}
     for temporary, final in done.pending:
         os.replace(temporary, final)
@@ -97,10 +99,9 @@ def _buckets(settings: Settings) -> tuple[str, str]:
     return settings.bucket, settings.backup_bucket
 
 
-def _stage_table(path: Path, items: list[dict], done: Pass) -> None:
-    """The table's items into a temporary file, when they changed."""
-    done.items += len(items)
-    text = "".join(sorted(json.dumps(item, sort_keys=True, separators=(",", ":")) + "\n" for item in items))
+def _stage_table(path: Path, lines: Iterable[str], done: Pass) -> None:
+    """The table's items (a line of JSON each) into a temporary file, when they changed."""
+    text = "".join(sorted(line + "\n" for line in lines))
     if path.exists() and _digest(path.read_bytes()) == _digest(text.encode()):
         return
     done.pending.append((_write_temporary(path, text.encode()), path))
@@ -152,11 +153,13 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def keep_saving(data: Path, settings: Settings, *, interval: float, stop: threading.Event) -> None:
-    """The write-through: a pass every ``interval`` seconds until ``stop`` (the stack saves once more after)."""
-    since = None
+def keep_saving(data: Path, settings: Settings, *, interval: float, stop: threading.Event,
+                tables: TablesCopy | None = None) -> None:
+    """The write-through: a pass every ``interval`` seconds until ``stop`` (the stack saves once more after), each
+    from the tables as the one before read them (``tables``: the first one's)."""
     while not stop.wait(interval):
         try:
-            since = save(data, settings, since=since).writes
-        except Exception:  # moto busy or going away: the next pass catches up
+            tables = save(data, settings, tables=tables).tables
+        except Exception:  # moto busy or going away: the next pass reads every table again
+            tables = None
             logger.exception("saving the local stack's state failed; trying again")

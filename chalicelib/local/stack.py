@@ -171,9 +171,10 @@ class Stack:
         from chalicelib import wiring
         from chalicelib.local import console, persist
         from chalicelib.local.bootstrap import bootstrap
-        from chalicelib.local.moto_server import fetch_snapshot
+        from chalicelib.local.moto_server import TablesCopy
         from chalicelib.local.samples import MediaServer, make_samples
         from chalicelib.ops import maintenance
+        from chalicelib.records.models import Job
 
         started = time.monotonic()
         os.environ.update(self.env)
@@ -186,13 +187,12 @@ class Stack:
         services = wiring.services()
         resent = maintenance.resend_queued(services=services).lost_jobs_resent.fixed
         api_key = seed_user(services, previous_key())
-        persist.save(data, self.settings)
+        saved = persist.save(data, self.settings)
         self._thread(persist.keep_saving, data, self.settings, interval=self.settings.local_save_seconds,
-                     stop=self.stop_event)
+                     stop=self.stop_event, tables=saved.tables)
         self._thread(maintenance_timer, self.settings.maintenance_interval_seconds, self.stop_event)
-        events = console.JobEvents(since=_now(), writes=lambda: fetch_snapshot(region=self.settings.region,
-                                                                               tables=[], since=None)[0])
-        self._thread(console.report_job_events, events, self.say, clock=_now, interval=1.0, stop=self.stop_event)
+        events = console.JobEvents(since=_now(), jobs_table=TablesCopy(self.settings.region, [Job.Meta.table_name]))
+        self._thread(console.report_job_events, events, self.say, interval=1.0, stop=self.stop_event)
         samples = make_samples(state_dir() / "samples")
         media = MediaServer(state_dir() / "samples", port=self.settings.samples_port).start()
         self._child(WORKER, "chalicelib.local.worker_loop")

@@ -51,9 +51,9 @@ def to_lambda_event(messages: list[dict], queue_arn: str, region: str) -> dict:
     } for m in messages]}
 
 
-def run_batch(queue: SqsJobQueue, messages: list[dict]) -> dict:
+def run_batch(queue: SqsJobQueue, arn: str, messages: list[dict]) -> dict:
     """Hand one batch to the worker handler and delete what succeeded."""
-    event = to_lambda_event(messages, queue_arn(queue), aws.client("sqs").meta.region_name)
+    event = to_lambda_event(messages, arn, aws.client("sqs").meta.region_name)
     try:
         result = worker.handler(event, LocalLambdaContext())
     except Exception:  # Powertools raises when every record failed: Lambda would retry them all
@@ -73,19 +73,19 @@ def queue_arn(queue: SqsJobQueue) -> str:
 
 def drain(queue: SqsJobQueue, *, max_batches: int = 100) -> int:
     """Process what is visible now, one message per batch, until the queue has nothing visible (tests, CLI)."""
-    handled = 0
+    handled, arn = 0, queue_arn(queue)
     for _ in range(max_batches):
         messages = queue.receive(max_messages=1, wait_seconds=0)
         if not messages:
             break
-        run_batch(queue, messages)
+        run_batch(queue, arn, messages)
         handled += 1
     return handled
 
 
 def serve(queue: SqsJobQueue, *, concurrency: int, stop: threading.Event, poll_seconds: int = 2) -> None:
     """Long-poll until ``stop`` is set, running up to ``concurrency`` single-message batches at once."""
-    slots = threading.Semaphore(concurrency)
+    slots, arn = threading.Semaphore(concurrency), queue_arn(queue)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="worker") as pool:
         while not stop.is_set():
             slots.acquire()
@@ -99,7 +99,7 @@ def serve(queue: SqsJobQueue, *, concurrency: int, stop: threading.Event, poll_s
             if not messages:
                 slots.release()
                 continue
-            future = pool.submit(run_batch, queue, messages)
+            future = pool.submit(run_batch, queue, arn, messages)
             future.add_done_callback(lambda _f: slots.release())
 
 
