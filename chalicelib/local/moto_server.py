@@ -259,8 +259,8 @@ def quicken_requests() -> None:
 
 def _items_as_json() -> None:
     """Item reads and writes answered with ``json.dumps``: moto 5 walks botocore's shape of every attribute value
-    to build the same JSON (most of a GetItem of a video record). Anything ``json`` cannot write (binary attributes) goes
-    the shape's way still."""
+    to build the same JSON (most of a GetItem of a video record). Anything ``json`` cannot write (binary
+    attributes) goes the shape's way still."""
     from moto.dynamodb.responses import DynamoResult
 
     shaped = DynamoResult.execute_result
