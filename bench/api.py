@@ -165,13 +165,26 @@ def plan(ids: list[tuple[str, str]], stack: dict, n: int, phase: int) -> list[tu
 
 
 def busy_worker(stack: dict, jobs: int) -> None:
-    """``jobs`` captures of the samples at 40 kB/s: the worker holds them for the rest of the run."""
+    """``jobs`` captures of the samples at 40 kB/s, returning once each is downloading: the worker holds them for
+    the rest of the run."""
     headers = {"Authorization": f"Bearer {stack['api_key']}"}
+    started = []
     for n in range(jobs):
         sample = stack["samples"][n % len(stack["samples"])].replace("/files/", "/slow/")
         answer = requests.post(stack["api_url"] + "/api/capture", headers=headers, timeout=60,
                                json={"url": f"{sample}?bps=40000&busy={n}"})
         answer.raise_for_status()
+        started.append(answer.json()["job_id"])
+    deadline = time.monotonic() + 120
+    while not all(_downloading(stack, headers, job_id) for job_id in started):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the {jobs} slow captures did not all start downloading")
+        time.sleep(0.5)
+
+
+def _downloading(stack: dict, headers: dict, job_id: str) -> bool:
+    job = requests.get(f"{stack['api_url']}/api/jobs/{job_id}", headers=headers, timeout=60).json()
+    return job["status"] == "running" and job["progress"].get("stage") == "downloading"
 
 
 def print_rows(one: list[dict], many: list[dict]) -> None:
@@ -221,7 +234,6 @@ def main() -> int:
             print_rows(rows[1], rows[CLIENTS])
             print("\n" + bound(rows[CLIENTS]))
             busy_worker(stack, BUSY_JOBS)
-            time.sleep(2)  # the worker has taken them
             failing = stack["samples"][0].split("/files/")[0] + "/fail"
             load = measure(stack, "capture", "POST", ["/api/capture"] * args.requests,
                            lambda i: {"url": f"{failing}/load-{i}.mp4"}, clients=CLIENTS)
