@@ -120,13 +120,13 @@ def capture_child(urls: list[str]) -> None:
     stop = threading.Event()
     peaks = {"children": 0, "tree": 0}
     threading.Thread(target=sample_rss, args=(peaks, stop), daemon=True).start()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     loop = threading.Thread(target=worker_loop.serve, args=(services.queue,),
                             kwargs={"concurrency": settings.worker_concurrency, "stop": stop, "poll_seconds": 1})
     loop.start()
     while any(jobs.get(q.job.job_id).status not in jobs.FINISHED for q in queued):
         time.sleep(0.2)
-    wall = time.perf_counter() - start
+    wall, used = time.perf_counter() - start, [after - before for after, before in zip(cpu_seconds(), cpu, strict=True)]
     stop.set()
     loop.join()
     print(json.dumps({
@@ -134,7 +134,19 @@ def capture_child(urls: list[str]) -> None:
         "stored": [videos.get(q.video.video_id).filesize for q in queued],
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "tools_rss_mb": peaks["children"] / MB, "tree_rss_mb": peaks["tree"] / MB,
+        "cpu": {"worker": used[0], "ffmpeg": used[1]},
     }))
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its children that ended (ffmpeg, ffprobe)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sample_rss(peaks: dict, stop: threading.Event) -> None:
@@ -163,16 +175,22 @@ def capture_urls(server, names: list[str], count: int, *, bps: int | None) -> li
     return [f"{server.url('slow', name)}?bps={bps}" for name in names[:count]]
 
 
-def run_captures(urls: list[str], env: dict) -> dict:
+def run_captures(urls: list[str], env: dict, moto: int | None = None) -> dict:
+    """The captures in a worker child; with ``moto`` (its pid), the CPU seconds of the moto server and of the media
+    server (this process) beside the worker's own while they ran."""
     import requests
 
     requests.post(f"{env['AWS_ENDPOINT_URL']}/moto-api/reset", timeout=10)
+    before = (process_cpu_seconds(moto) if moto else 0.0, cpu_seconds()[0])
     child = subprocess.run([sys.executable, __file__, "--capture", *urls], env=env, capture_output=True, text=True)
     if child.returncode:
         raise SystemExit(f"the captures failed:\n{child.stderr[-3000:]}")
     lines = child.stdout.strip().splitlines()
     finished = [json.loads(line) for line in lines if '"capture finished"' in line]
-    return {**json.loads(lines[-1]), "steps": [entry["seconds"] for entry in finished]}
+    result = {**json.loads(lines[-1]), "steps": [entry["seconds"] for entry in finished]}
+    if moto:  # the child's start (imports, tables) is in these two, a fraction of a second
+        result["cpu"] |= {"moto": process_cpu_seconds(moto) - before[0], "media server": cpu_seconds()[0] - before[1]}
+    return result
 
 
 def steps(result: dict) -> str:
@@ -196,16 +214,20 @@ def bench_compress(server, env: dict, big_size: int) -> list[tuple]:
              " goal worker <= 300 MB")]
 
 
-def bench_parallel(server, env: dict, names: list[str]) -> list[tuple]:
-    rows = []
+def bench_parallel(server, env: dict, names: list[str], moto: int) -> list[tuple]:
+    rows, cores = [], os.cpu_count() or 1
     for label, bps, goal in (("loopback", None, ""), ("throttled to 10 MB/s", 10 * MB, " (goal <= 1.5)")):
-        one = run_captures(capture_urls(server, names, 1, bps=bps), env)
-        ten = run_captures(capture_urls(server, names, 10, bps=bps), env)
+        one = run_captures(capture_urls(server, names, 1, bps=bps), env, moto)
+        ten = run_captures(capture_urls(server, names, 10, bps=bps), env, moto)
         assert one["statuses"] == ["succeeded"] and ten["statuses"] == ["succeeded"] * 10, (one, ten)
+        cpu = sum(ten["cpu"].values())
         rows += [(f"1 capture (20 MB 1080p, remux), {label}", f"{one['wall']:.2f} s", "", ""),
                  (f"10 captures of distinct files at once, {label}", f"{ten['wall']:.2f} s", "",
                   f"{ten['wall'] / one['wall']:.2f}x one capture's wall time{goal}"),
-                 ("  median s per step: one; ten", "", "", f"{steps(one)}; {steps(ten)}")]
+                 ("  median s per step: one; ten", "", "", f"{steps(one)}; {steps(ten)}"),
+                 ("  CPU s of the ten: " + ", ".join(f"{k} {v:.1f}" for k, v in ten["cpu"].items()),
+                  f"{cpu / cores:.2f} s", f"on {cores} cores",
+                  f"the CPU alone bounds the ten at {cpu / cores / one['wall']:.2f}x one capture's wall time")]
     return rows
 
 
@@ -245,7 +267,7 @@ def main() -> None:
         if big is not None:
             rows += bench_compress(server, env, big.stat().st_size)
         if "parallel" in rows_wanted:
-            rows += bench_parallel(server, env, names)
+            rows += bench_parallel(server, env, names, moto.pid)
         server.stop()
         print_table(rows)
     finally:
