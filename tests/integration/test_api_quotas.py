@@ -48,8 +48,9 @@ def stored_size(client, drain, url: str) -> int:
 def run_concurrently(messages: list[dict]) -> None:
     """Every message in its own batch, all at once: as many Lambda instances as captures."""
     queue = wiring.services().queue
+    arn = worker_loop.queue_arn(queue)
     with ThreadPoolExecutor(max_workers=len(messages)) as pool:
-        list(pool.map(lambda message: worker_loop.run_batch(queue, [message]), messages))
+        list(pool.map(lambda message: worker_loop.run_batch(queue, arn, [message]), messages))
 
 
 def receive_all(expected: int) -> list[dict]:

@@ -281,9 +281,9 @@ def test_log_keys_of_one_job_never_show_on_another_jobs_lines(user, media_server
     services = wiring.services()
     results = [capture_service.capture(media_server.url("files", f"clip.mp4?n={n}"), owner_id=user.user_id,
                                        services=services) for n in range(4)]
-    messages = services.queue.receive(max_messages=10, wait_seconds=0)
+    messages, arn = services.queue.receive(max_messages=10, wait_seconds=0), worker_loop.queue_arn(services.queue)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda message: worker_loop.run_batch(services.queue, [message]), messages))
+        list(pool.map(lambda message: worker_loop.run_batch(services.queue, arn, [message]), messages))
     # THEN every line that names a job names that job's own video
     video_of = {result.job.job_id: result.video.video_id for result in results}
     lines = [r for r in app_logs.records() if r.get("job_id") in video_of and "video_id" in r]

@@ -188,8 +188,9 @@ def test_two_short_links_to_one_video_run_at_once_make_one_video(user, drain, wo
     queue_ = wiring.services().queue
     messages = queue_.receive(max_messages=10, wait_seconds=0)
     assert len(messages) == 2
+    arn = worker_loop.queue_arn(queue_)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda message: worker_loop.run_batch(queue_, [message]), messages))
+        list(pool.map(lambda message: worker_loop.run_batch(queue_, arn, [message]), messages))
     # THEN one video holds the link, both jobs ended on it, and one copy is stored and charged
     kept = videos.find_by_source("alice", "tiktok:7106798200794926362")
     assert kept is not None and kept.status == videos.READY

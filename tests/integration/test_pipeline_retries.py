@@ -157,7 +157,7 @@ def test_message_delivered_twice_is_processed_once(user, drain, media_server, la
     deliveries = sqs_queue.receive(max_messages=10, wait_seconds=0)
     arn = worker_loop.queue_arn(sqs_queue)
     # WHEN two deliveries run at the same time, and the third after them
-    threads = [threading.Thread(target=worker_loop.run_batch, args=(sqs_queue, [d])) for d in deliveries[:2]]
+    threads = [threading.Thread(target=worker_loop.run_batch, args=(sqs_queue, arn, [d])) for d in deliveries[:2]]
     for thread in threads:
         thread.start()
     for thread in threads:
