@@ -128,15 +128,16 @@ def capture_child(urls: list[str]) -> None:
     loop.start()
     # one read of all the jobs a look, and the wall time from their own finishing times: ten jobs polled one by
     # one five times a second were 50 calls a second to moto, a CPU load of the bench's own beside the captures
-    while not all(job.status in jobs.FINISHED for job in finished_or_not(ids)):
-        time.sleep(0.5)
     finished = finished_or_not(ids)
+    while not all(job.status in jobs.FINISHED for job in finished):
+        time.sleep(0.5)
+        finished = finished_or_not(ids)
     used = [after - before for after, before in zip(cpu_seconds(), cpu, strict=True)]
     wall = (max(job.updated_at for job in finished) - started).total_seconds()
     stop.set()
     loop.join()
     print(json.dumps({
-        "wall": wall, "statuses": sorted(jobs.get(q.job.job_id).status for q in queued),
+        "wall": wall, "statuses": sorted(job.status for job in finished),
         "stored": [videos.get(q.video.video_id).filesize for q in queued],
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "tools_rss_mb": peaks["children"] / MB, "tree_rss_mb": peaks["tree"] / MB,

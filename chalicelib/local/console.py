@@ -4,6 +4,7 @@ puts them back on the console."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -54,7 +55,7 @@ class JobEvents:
 
     def new_lines(self) -> list[str]:
         written = self.jobs_table.refresh().get(Job.Meta.table_name, [])
-        changed = [job for job in map(Job.from_raw_data, written)
+        changed = [job for job in (Job.from_raw_data(json.loads(line)) for line in written)
                    if job.status in REPORTED and job.updated_at >= self.since]
         lines = []
         for job in sorted(changed, key=lambda job: job.updated_at):
