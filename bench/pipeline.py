@@ -234,13 +234,16 @@ def bench_parallel(server, env: dict, names: list[str], moto: int) -> list[tuple
         ten = run_captures(capture_urls(server, names, 10, bps=bps), env, moto)
         assert one["statuses"] == ["succeeded"] and ten["statuses"] == ["succeeded"] * 10, (one, ten)
         cpu = sum(ten["cpu"].values())
+        each = {name: (ten["cpu"][name] - one["cpu"][name]) / 9 for name in ten["cpu"]}  # a capture past the first
         rows += [(f"1 capture (20 MB 1080p, remux), {label}", f"{one['wall']:.2f} s", "", ""),
                  (f"10 captures of distinct files at once, {label}", f"{ten['wall']:.2f} s", "",
                   f"{ten['wall'] / one['wall']:.2f}x one capture's wall time{goal}"),
                  ("  median s per step: one; ten", "", "", f"{steps(one)}; {steps(ten)}"),
                  ("  CPU s of the ten: " + ", ".join(f"{k} {v:.1f}" for k, v in ten["cpu"].items()),
                   f"{cpu / cores:.2f} s", f"on {cores} cores",
-                  f"the CPU alone bounds the ten at {cpu / cores / one['wall']:.2f}x one capture's wall time")]
+                  f"the CPU alone bounds the ten at {cpu / cores / one['wall']:.2f}x one capture's wall time"),
+                 ("  CPU s of each capture past the first: " + ", ".join(f"{k} {v:.2f}" for k, v in each.items()),
+                  f"{sum(each.values()):.2f} s", "", "")]
     return rows
 
 

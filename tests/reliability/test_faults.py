@@ -21,6 +21,7 @@ from tests.reliability.chaos import ChaosServer
 from tests.reliability.conftest import LEASE_SECONDS, outcome, report, wait_until
 
 RANDOM_CAPTURES = int(os.environ.get("PRSNL_FAULT_CAPTURES", "24"))  # make test-reliability: 100
+UPLOAD_BYTES = 160 * 1024 * 1024
 RECOVERY_DEADLINE = 180  # seconds: the documented recovery (lease + a quarter, ~9 s here) with room for a loaded CI
 
 
@@ -40,8 +41,8 @@ def uploading(video_id: str) -> bool:
 
 @pytest.fixture(scope="module")
 def fault_media(media_dir):
-    """A 2 MB H.264 file (sent slowly, for downloads), a 20 s VP9 WebM (a transcode of some seconds) and a 48 MB
-    H.264 file (a multipart upload of some seconds)."""
+    """A 2 MB H.264 file (sent slowly, for downloads), a 20 s VP9 WebM (a transcode of some seconds) and a 160 MB
+    H.264 file (a multipart upload of ten parts, long enough to be seen under way)."""
     files = {"download": media_dir / "fault-download.mp4", "transcode": media_dir / "fault-transcode.webm",
              "upload": media_dir / "fault-upload.mp4"}
     if not files["download"].exists():
@@ -51,10 +52,7 @@ def fault_media(media_dir):
                           "sine=frequency=440:duration=20", "-c:v", "libvpx-vp9", "-deadline", "realtime",
                           "-cpu-used", "8", "-c:a", "libopus", "-shortest", str(files["transcode"]))
     if not files["upload"].exists():
-        test_media.ffmpeg("-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=8", "-f", "lavfi", "-i",
-                          "sine=frequency=440:duration=8", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "48M",
-                          "-maxrate", "48M", "-bufsize", "96M", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-                          str(files["upload"]))
+        test_media.make_large(files["upload"], UPLOAD_BYTES, seconds=8, width=1280, height=720)
     return files
 
 
