@@ -30,6 +30,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import proc  # noqa: E402
 from chalicelib.local.stack import free_port  # noqa: E402
 
 CLIENTS = 20
@@ -127,17 +128,17 @@ def measure(stack: dict, name: str, method: str, paths: list[str], body=None, *,
 def stack_cpu(stack: dict) -> dict[str, float]:
     """CPU seconds (user + system) so far of the stack's processes, by role (the stack and its children, each of
     which has a session of its own)."""
-    tick, cpu = os.sysconf("SC_CLK_TCK"), {}
-    for entry in (entry for entry in Path("/proc").iterdir() if entry.name.isdigit()):
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError, ValueError):
+    cpu = {}
+    for pid in proc.pids():
+        fields = proc.stat_fields(pid)
+        if not fields or stack["pgid"] not in (int(pid), int(fields[1])):  # the stack, or one of its children
             continue
-        if stack["pgid"] not in (int(entry.name), int(fields[1])):  # the stack, or one of its children
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
             continue
         role = next((r for r in ("moto_server", "api_server", "worker_loop") if r in cmdline), "stack")
-        cpu[role] = cpu.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        cpu[role] = cpu.get(role, 0.0) + proc.cpu_seconds(fields)
     return cpu
 
 

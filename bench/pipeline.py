@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import proc  # noqa: E402
 from chalicelib.local.stack import free_port  # noqa: E402
 
 MB = 1024 * 1024
@@ -110,9 +111,11 @@ def capture_child(urls: list[str]) -> None:
     from chalicelib.config import get_settings
     from chalicelib.local import worker_loop
     from chalicelib.local.bootstrap import bootstrap
+    from chalicelib.local.console import WholeLines
     from chalicelib.local.stack import LOCAL_USER, seed_user
     from chalicelib.records import jobs, videos
 
+    sys.stdout = WholeLines(sys.stdout)  # as the worker process: the lines read back are whole
     settings = get_settings()
     bootstrap(settings)
     services = wiring.services()
@@ -157,24 +160,15 @@ def cpu_seconds() -> tuple[float, float]:
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def sample_rss(peaks: dict, stop: threading.Event) -> None:
     """The highest RSS of this process's children (ffmpeg) together, and of it with them, sampled every 0.1 s
     from /proc (getrusage's figure for children counts the worker's own pages they were forked with)."""
-    me, page = os.getpid(), os.sysconf("SC_PAGE_SIZE")
+    me = os.getpid()
     while not stop.wait(0.1):
         rss = {"self": 0, "children": 0}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()  # state, ppid, ... rss (in pages) at 21
-            except OSError:  # the process ended meanwhile
-                continue
-            if stat.parent.name == str(me) or int(fields[1]) == me:
-                rss["self" if stat.parent.name == str(me) else "children"] += int(fields[21]) * page
+        for pid in proc.pids():
+            if (fields := proc.stat_fields(pid)) and (pid == str(me) or int(fields[1]) == me):
+                rss["self" if pid == str(me) else "children"] += proc.rss_bytes(fields)
         peaks["children"] = max(peaks["children"], rss["children"])
         peaks["tree"] = max(peaks["tree"], rss["self"] + rss["children"])
 
@@ -194,7 +188,7 @@ def run_captures(urls: list[str], env: dict, moto: int | None = None) -> dict:
     import requests
 
     requests.post(f"{env['AWS_ENDPOINT_URL']}/moto-api/reset", timeout=10)
-    before = (process_cpu_seconds(moto) if moto else 0.0, cpu_seconds()[0])
+    before = (proc.cpu_seconds_of(moto) if moto else 0.0, cpu_seconds()[0])
     child = subprocess.run([sys.executable, __file__, "--capture", *urls], env=env, capture_output=True, text=True)
     if child.returncode:
         raise SystemExit(f"the captures failed:\n{child.stderr[-3000:]}")
@@ -202,7 +196,7 @@ def run_captures(urls: list[str], env: dict, moto: int | None = None) -> dict:
     finished = [json.loads(line) for line in lines if '"capture finished"' in line]
     result = {**json.loads(lines[-1]), "steps": [entry["seconds"] for entry in finished]}
     if moto:  # the child's start (imports, tables) is in these two, a fraction of a second
-        result["cpu"] |= {"moto": process_cpu_seconds(moto) - before[0], "media server": cpu_seconds()[0] - before[1]}
+        result["cpu"] |= {"moto": proc.cpu_seconds_of(moto) - before[0], "media server": cpu_seconds()[0] - before[1]}
     return result
 
 

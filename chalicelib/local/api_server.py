@@ -48,7 +48,10 @@ def create_server(host: str, port: int) -> local.LocalDevServer:
 
 
 def main(argv: list[str]) -> int:
+    from chalicelib.local.console import WholeLines
+
     die_with_parent()
+    sys.stdout = WholeLines(sys.stdout)  # requests on several threads print their metrics
     host, port = argv
     os.environ["AWS_CHALICE_CLI_MODE"] = "true"  # as `chalice local` sets it
     server = create_server(host, int(port))

@@ -91,5 +91,30 @@ def logs_to_file(path: Path) -> TextIO:
     return console
 
 
+class WholeLines:
+    """A process's stdout for threads that print: ``print`` writes a line and its newline in two calls, so the lines
+    of two jobs at once could join into one that is no JSON (Powertools prints each EMF metrics document). Each
+    thread's text goes out a whole line at a time; what a thread leaves unfinished goes out at its next flush."""
+
+    def __init__(self, stream: TextIO):
+        self._stream, self._pending = stream, threading.local()
+
+    def write(self, text: str) -> int:
+        whole, newline, rest = (getattr(self._pending, "text", "") + text).rpartition("\n")
+        self._pending.text = rest
+        if newline:
+            self._stream.write(whole + newline)
+        return len(text)
+
+    def flush(self) -> None:
+        if rest := getattr(self._pending, "text", ""):
+            self._pending.text = ""
+            self._stream.write(rest)
+        self._stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)  # fileno, encoding, isatty...
+
+
 def printer(console: TextIO) -> Callable[[str], None]:
     return lambda text: print(text, file=console, flush=True)

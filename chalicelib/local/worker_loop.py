@@ -107,10 +107,11 @@ def main() -> int:
     """The worker process: the running stack's queue until SIGTERM or Ctrl-C."""
     from chalicelib import wiring
     from chalicelib.events import delivery
-    from chalicelib.local import processes, stack
+    from chalicelib.local import console, processes, stack
     from chalicelib.ops import maintenance
 
     processes.die_with_parent()
+    sys.stdout = console.WholeLines(sys.stdout)  # several jobs at once print their metrics
     if os.environ.get(processes.PARENT_PID):  # started by the stack, in its own session: take ffmpeg along
         processes.end_own_group_on_sigterm()
     if not stack.use_running_stack():
