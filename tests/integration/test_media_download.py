@@ -68,3 +68,34 @@ def test_calls_outside_a_job_each_build_and_close_their_own_yt_dlp_when_a_job_en
     _probe_and_download(downloader, media_server.url("files", "clip.mp4"), tmp_path / "alone")
     # THEN each had its own yt-dlp, closed when it returned
     assert (built["built"], built["closed"]) == (2, 2)
+
+
+def test_our_yt_dlp_has_yt_dlp_s_default_extractors_in_its_order_then_our_platforms():
+    # GIVEN the options of a job, and yt-dlp's own build with our platforms' extractors added as ours adds them
+    from chalicelib import platforms
+    from chalicelib.media.download import _base, youtube_dl
+
+    params = _base(get_platform("direct").ydl_options(get_settings()))
+    with yt_dlp.YoutubeDL(params) as plain:
+        for extractor in platforms.extractors():
+            plain.add_info_extractor(extractor())
+        expected = list(plain._ies)
+
+    # WHEN ours is built (yt-dlp calls our add_default_info_extractors from its constructor)
+    with youtube_dl(params) as ours:
+        extractors = list(ours._ies)
+
+    # THEN the same extractors in the same order: a link reaches the extractor it did with yt-dlp's own listing
+    assert extractors == expected
+    assert len(extractors) > 1000 and extractors[-1] == "Generic"
+
+
+def test_a_list_of_allowed_extractors_is_still_yt_dlp_s_to_read():
+    from chalicelib import platforms
+    from chalicelib.media.download import youtube_dl
+
+    ours = {extractor.ie_key() for extractor in platforms.extractors()}
+    with youtube_dl({"quiet": True, "allowed_extractors": ["youtube", "generic"]}) as ydl:
+        names = [name for name in ydl._ies if name not in ours]
+
+    assert names == ["Youtube", "Generic"]
