@@ -36,8 +36,9 @@ DYNAMODB_TARGET = "DynamoDB_20120810."  # the X-Amz-Target of every DynamoDB cal
 GC_THRESHOLDS = (50_000, 20, 100)  # a young collection every 50,000 allocations, not 700
 S3_PUT_MAX_BYTES = 5 * 1024**3  # S3's own limit for one PUT (waitress refuses bodies past 1 GB by default)
 # waitress reads 8 KiB a call and writes a body past 512 KiB to a temp file, 8 KiB at a time: a 20 MB upload was
-# 2,560 turns of its loop and a file's worth of writes (moto's CPU for it 126 -> 64 ms with these)
-RECV_BYTES = 256 * 1024
+# 2,560 turns of its loop and a file's worth of writes (moto's CPU for it about 120 -> 70 ms with these). Reads
+# past 128 KiB cost every small request an allocation of their size from the OS (3 -> 23 us a read at 256 KiB).
+RECV_BYTES = 64 * 1024
 BODY_IN_MEMORY_BYTES = 32 * 1024**2  # an upload of up to two 16 MB parts, or one part
 
 
