@@ -28,8 +28,8 @@ def make_thumbnails(src, info: MediaInfo, out_dir) -> dict[str, Path]:
 
     video = require_video(info)
     paths = {name: Path(out_dir) / f"{name}.jpg" for name in THUMBNAIL_WIDTHS}
-    # Not an accurate seek: it would drop the keyframe before the seek point, the only one of a short clip. That
-    # keyframe's timestamp is then before the start, where ffmpeg drops the frame it reaches, hence setpts.
+    # A fast seek, to the keyframe before the seek point: an accurate one drops it, and it is a short clip's only
+    # one. Its timestamp is then before the seek point, where ffmpeg would drop the frame: setpts starts at it.
     source = ffmpeg.input(os.fspath(src), ss=round(info.duration * SEEK_SHARE, 3), noaccurate_seek=None,
                           skip_frame="nokey")
     keyframes = source[str(video.index)].filter("setpts", "PTS-STARTPTS")
