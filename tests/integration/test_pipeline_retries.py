@@ -54,13 +54,13 @@ def test_progress_readable_through_the_api_while_a_slow_server_sends(client, use
         time.sleep(0.05)
     runner.join()
     elapsed = time.monotonic() - started
-    # THEN download progress carried every figure, moved forward, and was written about once a second at most
+    # THEN download progress carried every figure, moved forward, and was written about once a second at most (the
+    # short stages after it can end between two looks: test_telegram_webhook sees each stage written, in order)
     downloading = [p for p in seen if p["stage"] == "downloading"]
     assert len(downloading) >= 2
     assert set(downloading[-1]) >= {"stage", "percent", "bytes", "total", "speed", "eta"}
     assert [p["bytes"] for p in downloading] == sorted(p["bytes"] for p in downloading)
     assert len(downloading) <= elapsed + 1
-    assert {"probing", "processing", "uploading"} <= {p["stage"] for p in seen}
     # AND the slow capture ended ready
     assert jobs.get(result.job.job_id).status == jobs.SUCCEEDED
 

@@ -56,7 +56,9 @@ def test_link_message_ends_with_the_final_edit_holding_the_link(client, telegram
     [final] = telegram.texts(TELEGRAM_USER)[:1]
     assert final.startswith("✅ Saved") and link in final
     edits = [e["text"] for e in telegram.calls_of("editMessageText")]
-    assert any(text.startswith(("⬇️ Downloading", "⚙️ Processing")) for text in edits), edits
+    stages = ("🔎 Checking", "⬇️ Downloading", "⚙️ Processing", "⬆️ Uploading")
+    told = [stage for text in edits for stage in stages if text.startswith(stage)]
+    assert list(dict.fromkeys(told)) == list(stages), edits  # each stage told, in order (every write is an edit)
     assert edits[-1] == final
     # AND its watch link plays without any key
     [watch_url] = re.findall(r"▶️ (\S+)", final)
