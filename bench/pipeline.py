@@ -135,7 +135,7 @@ def capture_child(urls: list[str]) -> None:
     while not all(job.status in jobs.FINISHED for job in finished):
         time.sleep(0.5)
         finished = finished_or_not(ids)
-    used = [after - before for after, before in zip(cpu_seconds(), cpu, strict=True)]
+    used = spent(cpu, cpu_seconds())
     wall = (max(job.updated_at for job in finished) - started).total_seconds()
     stop.set()
     loop.join()
@@ -144,7 +144,8 @@ def capture_child(urls: list[str]) -> None:
         "stored": [videos.get(q.video.video_id).filesize for q in queued],
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "tools_rss_mb": peaks["children"] / MB, "tree_rss_mb": peaks["tree"] / MB,
-        "cpu": {"worker": used[0], "ffmpeg": used[1]},
+        "cpu": {name: sum(pair) for name, pair in used.items()},
+        "kernel": {name: system for name, (_, system) in used.items()},
     }))
 
 
@@ -154,10 +155,15 @@ def finished_or_not(ids: list[str]) -> list:
     return list(Job.batch_get(ids))
 
 
-def cpu_seconds() -> tuple[float, float]:
-    """CPU seconds (user + system) of this process and of its children that ended (ffmpeg, ffprobe)."""
+def cpu_seconds() -> dict[str, tuple[float, float]]:
+    """User and system CPU seconds of this process (the worker) and of its children that ended (ffmpeg)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+    return {"worker": (own.ru_utime, own.ru_stime), "ffmpeg": (children.ru_utime, children.ru_stime)}
+
+
+def spent(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> dict:
+    """The user and system CPU seconds each process used between two readings."""
+    return {name: tuple(a - b for a, b in zip(after[name], before[name], strict=True)) for name in before}
 
 
 def sample_rss(peaks: dict, stop: threading.Event) -> None:
@@ -188,15 +194,18 @@ def run_captures(urls: list[str], env: dict, moto: int | None = None) -> dict:
     import requests
 
     requests.post(f"{env['AWS_ENDPOINT_URL']}/moto-api/reset", timeout=10)
-    before = (proc.cpu_seconds_of(moto) if moto else 0.0, cpu_seconds()[0])
+    readings = (lambda: {"moto": proc.user_and_system_of(moto), "media server": cpu_seconds()["worker"]}) if moto \
+        else dict
+    before = readings()
     child = subprocess.run([sys.executable, __file__, "--capture", *urls], env=env, capture_output=True, text=True)
     if child.returncode:
         raise SystemExit(f"the captures failed:\n{child.stderr[-3000:]}")
     lines = child.stdout.strip().splitlines()
     finished = [json.loads(line) for line in lines if '"capture finished"' in line]
     result = {**json.loads(lines[-1]), "steps": [entry["seconds"] for entry in finished]}
-    if moto:  # the child's start (imports, tables) is in these two, a fraction of a second
-        result["cpu"] |= {"moto": proc.cpu_seconds_of(moto) - before[0], "media server": cpu_seconds()[0] - before[1]}
+    # the child's start (imports, tables) is in moto's and the media server's, a fraction of a second
+    for name, (user, system) in spent(before, readings()).items():
+        result["cpu"][name], result["kernel"][name] = user + system, system
     return result
 
 
@@ -228,7 +237,8 @@ def bench_parallel(server, env: dict, names: list[str], moto: int) -> list[tuple
         ten = run_captures(capture_urls(server, names, 10, bps=bps), env, moto)
         assert one["statuses"] == ["succeeded"] and ten["statuses"] == ["succeeded"] * 10, (one, ten)
         cpu = sum(ten["cpu"].values())
-        each = {name: (ten["cpu"][name] - one["cpu"][name]) / 9 for name in ten["cpu"]}  # a capture past the first
+        each, kernel = ({name: (ten[kind][name] - one[kind][name]) / 9 for name in ten[kind]}  # past the first
+                        for kind in ("cpu", "kernel"))
         rows += [(f"1 capture (20 MB 1080p, remux), {label}", f"{one['wall']:.2f} s", "", ""),
                  (f"10 captures of distinct files at once, {label}", f"{ten['wall']:.2f} s", "",
                   f"{ten['wall'] / one['wall']:.2f}x one capture's wall time{goal}"),
@@ -237,7 +247,9 @@ def bench_parallel(server, env: dict, names: list[str], moto: int) -> list[tuple
                   f"{cpu / cores:.2f} s", f"on {cores} cores",
                   f"the CPU alone bounds the ten at {cpu / cores / one['wall']:.2f}x one capture's wall time"),
                  ("  CPU s of each capture past the first: " + ", ".join(f"{k} {v:.2f}" for k, v in each.items()),
-                  f"{sum(each.values()):.2f} s", "", "")]
+                  f"{sum(each.values()):.2f} s", "", ""),
+                 ("  of which in the kernel (page faults, copies to files and sockets): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in kernel.items()), f"{sum(kernel.values()):.2f} s", "", "")]
     return rows
 
 

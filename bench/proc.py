@@ -18,7 +18,12 @@ def stat_fields(pid: int | str) -> list[str] | None:
 
 def cpu_seconds(fields: list[str]) -> float:
     """User + system CPU seconds of a process from its ``stat_fields``."""
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(user_and_system(fields))
+
+
+def user_and_system(fields: list[str]) -> tuple[float, float]:
+    """A process's user and system (kernel) CPU seconds from its ``stat_fields``."""
+    return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_bytes(fields: list[str]) -> int:
@@ -29,5 +34,5 @@ def pids() -> list[str]:
     return [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()]
 
 
-def cpu_seconds_of(pid: int) -> float:
-    return cpu_seconds(stat_fields(pid))
+def user_and_system_of(pid: int) -> tuple[float, float]:
+    return user_and_system(stat_fields(pid))
