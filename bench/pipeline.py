@@ -194,9 +194,7 @@ def run_captures(urls: list[str], env: dict, moto: int | None = None) -> dict:
     import requests
 
     requests.post(f"{env['AWS_ENDPOINT_URL']}/moto-api/reset", timeout=10)
-    readings = (lambda: {"moto": proc.user_and_system_of(moto), "media server": cpu_seconds()["worker"]}) if moto \
-        else dict
-    before = readings()
+    before = beside_worker(moto)
     child = subprocess.run([sys.executable, __file__, "--capture", *urls], env=env, capture_output=True, text=True)
     if child.returncode:
         raise SystemExit(f"the captures failed:\n{child.stderr[-3000:]}")
@@ -204,9 +202,15 @@ def run_captures(urls: list[str], env: dict, moto: int | None = None) -> dict:
     finished = [json.loads(line) for line in lines if '"capture finished"' in line]
     result = {**json.loads(lines[-1]), "steps": [entry["seconds"] for entry in finished]}
     # the child's start (imports, tables) is in moto's and the media server's, a fraction of a second
-    for name, (user, system) in spent(before, readings()).items():
+    for name, (user, system) in spent(before, beside_worker(moto)).items():
         result["cpu"][name], result["kernel"][name] = user + system, system
     return result
+
+
+def beside_worker(moto: int | None) -> dict[str, tuple[float, float]]:
+    """User and system CPU seconds so far of the moto server (pid ``moto``) and of the media server (this
+    process); none without ``moto``."""
+    return {"moto": proc.user_and_system_of(moto), "media server": cpu_seconds()["worker"]} if moto else {}
 
 
 def steps(result: dict) -> str:

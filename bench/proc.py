@@ -23,7 +23,8 @@ def cpu_seconds(fields: list[str]) -> float:
 
 def user_and_system(fields: list[str]) -> tuple[float, float]:
     """A process's user and system (kernel) CPU seconds from its ``stat_fields``."""
-    return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def rss_bytes(fields: list[str]) -> int:
