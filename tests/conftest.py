@@ -75,11 +75,12 @@ def mocked_aws():
         yield queues
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def atomic_dynamodb():
     """DynamoDB applies each write and each transaction atomically (conditions, then updates); moto checks and
-    updates without a lock, so concurrent writes can interleave there. Give moto DynamoDB's guarantee (in this
-    process: in-process moto and the moto server fixture alike), as the local stack's moto server has it."""
+    updates without a lock, so concurrent writes can interleave there, and a read beside a write can fail. Give
+    moto DynamoDB's guarantee in every test (in-process moto and the moto server fixture alike: a worker thread
+    beside the test's own calls is enough to meet the race), as the local stack's moto server has it."""
     from chalicelib.local.moto_server import make_writes_atomic
 
     _lock, undo = make_writes_atomic()

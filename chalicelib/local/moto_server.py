@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from chalicelib.local.processes import die_with_parent
 
 WRITES = ("update_item", "put_item", "delete_item")  # each names its table first; a transaction names them inside
+COPYING_READS = ("query", "scan")  # each walks a table's items and deep-copies those it answers with
 SNAPSHOT_PATH = "/_prsnl/dynamodb/snapshot"  # POST {"region", "tables", "since"} -> {"writes", "whole", "tables"}
 SERVER_THREADS = 64  # requests at once: each SQS long poll holds one for up to 20 s
 ITEM_ANSWERS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan",  # answers that are the items' own JSON
@@ -97,11 +98,14 @@ def item_key(table, attrs: dict) -> str:
 
 def make_writes_atomic() -> tuple[_WritesLock, Callable[[], None]]:
     """Serialise moto's DynamoDB item writes in this process, with transactions that keep only their own items to
-    roll back; returns the lock (for snapshots) and the undo."""
+    roll back; returns the lock (for snapshots) and the undo. moto's reads walk and copy the very dicts its writes
+    change in place ("dictionary changed size during iteration" from a Scan beside an UpdateItem), so they take the
+    lock too, and GetItem answers with a copy, which the response turns into JSON after the lock is released."""
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = _WritesLock()
-    originals = {name: getattr(DynamoDBBackend, name) for name in (*WRITES, "transact_write_items", "delete_table")}
+    names = (*WRITES, *COPYING_READS, "get_item", "transact_write_items", "delete_table")
+    originals = {name: getattr(DynamoDBBackend, name) for name in names}
 
     def locked(original):
         def write(self, table_name, attrs_or_key, *args, **kwargs):
@@ -113,6 +117,17 @@ def make_writes_atomic() -> tuple[_WritesLock, Callable[[], None]]:
 
         return write
 
+    def read_under_lock(original):
+        def read(self, *args, **kwargs):
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return read
+
+    def get_item(self, *args, **kwargs):
+        with lock:
+            return copy.deepcopy(originals["get_item"](self, *args, **kwargs))
+
     def delete_table(self, name):
         with lock:
             lock.forget()
@@ -120,6 +135,8 @@ def make_writes_atomic() -> tuple[_WritesLock, Callable[[], None]]:
 
     for name in WRITES:
         setattr(DynamoDBBackend, name, locked(originals[name]))
+    for name in COPYING_READS:
+        setattr(DynamoDBBackend, name, read_under_lock(originals[name]))
     transact = _rolled_back_by_item(originals["transact_write_items"])
 
     def transact_write_items(self, transact_items):
@@ -127,6 +144,7 @@ def make_writes_atomic() -> tuple[_WritesLock, Callable[[], None]]:
             return transact(self, transact_items)
 
     DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoDBBackend.get_item = get_item
     DynamoDBBackend.delete_table = delete_table
     return lock, lambda: [setattr(DynamoDBBackend, name, original) for name, original in originals.items()]
 

@@ -23,11 +23,6 @@ def loopback_allowed(settings_env):
     settings_env(PRSNL_ALLOW_LOOPBACK_URLS="true")
 
 
-@pytest.fixture(autouse=True)
-def atomic_item_writes(atomic_dynamodb):
-    """Twenty jobs reserve at once: DynamoDB's atomicity, which moto lacks (see ``atomic_dynamodb``)."""
-
-
 @pytest.fixture(scope="module")
 def tiny_clip(media_dir) -> str:
     """Twenty jobs run at once on two cores: the clip is as small as a real video gets."""

@@ -189,7 +189,7 @@ def test_capturing_a_failed_link_again_reuses_its_record(client, user, drain, mi
     assert [(v.video_id, v.status) for v in Video.scan()] == [(failed["video_id"], videos.READY)]
 
 
-def test_simultaneous_retries_queue_the_video_once(user, drain, missing_file, atomic_dynamodb, client):
+def test_simultaneous_retries_queue_the_video_once(user, drain, missing_file, client):
     failed = failed_capture(client, user, drain, missing_file.url)
     missing_file.put("clip.mp4")
     services = wiring.services()

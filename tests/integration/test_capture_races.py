@@ -22,7 +22,7 @@ def loopback_allowed(settings_env):
 
 
 @pytest.fixture
-def alice(mocked_aws, atomic_dynamodb):
+def alice(mocked_aws):
     return seed_user("alice")
 
 

@@ -1,4 +1,5 @@
-"""The same adapters reach a moto server over HTTP through AWS_ENDPOINT_URL alone (no test-only code path)."""
+"""The same adapters reach a moto server over HTTP through AWS_ENDPOINT_URL alone (no test-only code path); moto, in
+process as served, has DynamoDB's atomicity (``make_writes_atomic``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import wiring
 from chalicelib.records import jobs
+
+WRITES_BESIDE_READS = 100
+ATTRIBUTES = 300
 
 
 def test_queue_and_tables_work_through_the_moto_server(aws_server):
@@ -45,3 +49,51 @@ def test_a_cancelled_transaction_leaves_every_table_as_it_was_when_its_last_cond
     # AND a transaction whose conditions hold writes all of it
     transact(saves=(newcomer,), updates=((User.get("alice"), [User.name.set("changed")], User.name == "alice"),))
     assert (User.get("carol").quota_bytes, User.get("alice").name) == (1, "changed")
+
+
+def test_reads_beside_writes_to_the_same_item_answer_whole_items(mocked_aws):
+    # GIVEN a wide record that a worker keeps changing, adding and removing an attribute each time (moto changes
+    # the item's dict in place, where its reads copy it), with threads switching as often as they can
+    import sys
+    import threading
+
+    from chalicelib import aws
+    from chalicelib.records.models import User
+
+    table, key, dynamodb = User.Meta.table_name, {"user_id": {"S": "alice"}}, aws.client("dynamodb")
+    padding = {f"padding{n}": {"S": "x"} for n in range(ATTRIBUTES)}  # a long copy: a wide window for the race
+    dynamodb.put_item(TableName=table, Item={**key, "name": {"S": "alice"}, **padding})
+    done, failures, switch_interval = threading.Event(), [], sys.getswitchinterval()
+
+    def write():
+        try:
+            for n in range(1, WRITES_BESIDE_READS + 1):
+                dynamodb.update_item(TableName=table, Key=key, UpdateExpression=f"SET note{n} = :n REMOVE note{n - 1}",
+                                     ExpressionAttributeValues={":n": {"N": str(n)}})
+        finally:
+            done.set()
+
+    def read():
+        while not done.is_set():
+            try:
+                scanned = dynamodb.scan(TableName=table)["Items"]
+                got = dynamodb.get_item(TableName=table, Key=key)["Item"]
+                assert [item["name"]["S"] for item in scanned] == ["alice"] and got["name"]["S"] == "alice"
+            except Exception as failure:  # the read's own error, reported below
+                failures.append(failure)
+                return
+
+    # WHEN readers scan and get that item while it is written
+    threads = [threading.Thread(target=write), *(threading.Thread(target=read) for _ in range(2))]
+    sys.setswitchinterval(1e-5)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        sys.setswitchinterval(switch_interval)
+    # THEN every read answered the whole item (moto's copy of it never meets a write half-way)
+    assert done.is_set() and failures == []
+    last = dynamodb.get_item(TableName=table, Key=key)["Item"]
+    assert last[f"note{WRITES_BESIDE_READS}"] == {"N": str(WRITES_BESIDE_READS)} and "note1" not in last

@@ -180,7 +180,7 @@ def test_short_link_to_a_video_the_owner_has_ends_on_it_and_leaves_nothing(user,
     assert bucket_keys() == keys and not any(work_dir.iterdir())
 
 
-def test_two_short_links_to_one_video_run_at_once_make_one_video(user, drain, work_dir, atomic_dynamodb):
+def test_two_short_links_to_one_video_run_at_once_make_one_video(user, drain, work_dir):
     # GIVEN two different short links to the same TikTok video, both queued
     results = [queue(TIKTOK_SHORT), queue(TIKTOK_OTHER_SHORT)]
     assert results[0].video.video_id != results[1].video.video_id

@@ -147,7 +147,7 @@ def test_batch_with_one_bad_message_does_not_redeliver_the_good_one(mocked_aws, 
     assert (jobs.get(bad.job.job_id).status, jobs.get(bad.job.job_id).attempts) == (jobs.FAILED, 3)
 
 
-def test_message_delivered_twice_is_processed_once(user, drain, media_server, lambda_context, atomic_dynamodb):
+def test_message_delivered_twice_is_processed_once(user, drain, media_server, lambda_context):
     # GIVEN the same job message sent three times
     result = queue(media_server.url("files", "clip.mp4"))
     sqs_queue = wiring.services().queue
