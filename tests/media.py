@@ -107,6 +107,18 @@ def make_corrupt(path, *, kind: str = "garbage") -> Path:
     return path
 
 
+def make_subtitled(path, srt_text: str, *, language: str = "eng") -> Path:
+    """An MP4 whose subtitles are a mov_text stream (as phones and editors write them), stream 2."""
+    path = Path(path)
+    srt = path.with_suffix(".srt")
+    srt.write_text(srt_text)
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2", "-f", "lavfi",
+           "-i", "sine=duration=2", "-i", str(srt), "-map", "0", "-map", "1", "-map", "2",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-c:s", "mov_text", "-metadata:s:s:0", f"language={language}", str(path))
+    return path
+
+
 def make_large(path, size_bytes: int, *, seconds: float = 60, width: int = 1920, height: int = 1080) -> Path:
     """An H.264/AAC MP4 of about ``size_bytes`` lasting about ``seconds``, made in a few seconds.
 

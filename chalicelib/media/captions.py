@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.media.download import _base, youtube_dl
+from chalicelib.media.probe import MediaInfo
 from chalicelib.netguard import guarded_connections
 from chalicelib.storage import layout
 
@@ -115,13 +116,9 @@ def fetch(item: dict, dest: Path, *, languages: tuple[str, ...], options: dict, 
 # -- the file's own subtitle streams ------------------------------------------------------------------------------
 
 
-def embedded_streams(source: Path) -> list[tuple[int, str | None]]:
-    """The text subtitle streams of a file: (stream index, language tag)."""
-    import av
-
-    with av.open(os.fspath(source)) as container:
-        return [(stream.index, stream.metadata.get("language")) for stream in container.streams.subtitles
-                if stream.codec_context.name in TEXT_CODECS]
+def embedded_streams(info: MediaInfo) -> list[tuple[int, str | None]]:
+    """The text subtitle streams of a probed file: (stream index, language tag)."""
+    return [(stream.index, stream.language) for stream in info.subtitles if stream.codec in TEXT_CODECS]
 
 
 def pick_embedded(streams: list[tuple[int, str | None]], languages: tuple[str, ...], *,
@@ -139,13 +136,15 @@ def pick_embedded(streams: list[tuple[int, str | None]], languages: tuple[str, .
     return picked
 
 
-def extract(source: Path, dest: Path, *, languages: tuple[str, ...], untagged: bool) -> list[Caption]:
-    """The chosen text subtitle streams of ``source`` (``pick_embedded``) as WebVTT files, in one ffmpeg run."""
+def extract(source: Path, info: MediaInfo, dest: Path, *, languages: tuple[str, ...],
+            untagged: bool) -> list[Caption]:
+    """The chosen text subtitle streams of ``source`` (probed as ``info``; ``pick_embedded``) as WebVTT files, in one
+    ffmpeg run."""
     import ffmpeg
 
     from chalicelib.media.tools import run_ffmpeg
 
-    streams = embedded_streams(source)
+    streams = embedded_streams(info)
     picked = pick_embedded(streams, languages, untagged=untagged)
     if not picked:
         return []

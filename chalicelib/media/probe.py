@@ -36,6 +36,13 @@ class AudioInfo:
 
 
 @dataclass(frozen=True)
+class SubtitleInfo:
+    index: int
+    codec: str | None  # None: ffmpeg has no decoder for it
+    language: str | None
+
+
+@dataclass(frozen=True)
 class MediaInfo:
     format_name: str
     duration: float
@@ -44,13 +51,15 @@ class MediaInfo:
     video: VideoInfo | None
     audio: AudioInfo | None
     cover: int | None = None  # the stream index of embedded cover art (an MP3's or M4A's attached picture)
+    subtitles: tuple[SubtitleInfo, ...] = ()  # the file's own subtitle streams (captions keeps the text ones)
 
     @classmethod
     def from_dict(cls, data: dict) -> MediaInfo:
         """Back from ``dataclasses.asdict`` (a fanned-out capture keeps its source's probe on its job)."""
         video, audio = data.get("video"), data.get("audio")
         return cls(**{**data, "video": VideoInfo(**video) if video else None,
-                      "audio": AudioInfo(**audio) if audio else None})
+                      "audio": AudioInfo(**audio) if audio else None,
+                      "subtitles": tuple(SubtitleInfo(**s) for s in data.get("subtitles", ()))})
 
     def as_record(self) -> dict:
         video = asdict(self.video) if self.video else {}
@@ -94,6 +103,7 @@ def probe(path) -> MediaInfo:
                 video=video,
                 audio=audio,
                 cover=cover,
+                subtitles=tuple(_subtitle(s) for s in container.streams.subtitles),
             )
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         # strerror leaves out the temp path that str(exc) carries
@@ -132,6 +142,12 @@ def _audio(stream) -> AudioInfo:
         channels=context.channels,
         bit_rate=context.bit_rate or None,
     )
+
+
+def _subtitle(stream) -> SubtitleInfo:
+    context = stream.codec_context
+    return SubtitleInfo(index=stream.index, codec=context.name if context else None,
+                        language=stream.metadata.get("language"))
 
 
 def _duration(container) -> float:

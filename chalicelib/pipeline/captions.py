@@ -17,6 +17,7 @@ from chalicelib.records import users
 from chalicelib.storage import layout
 
 if TYPE_CHECKING:
+    from chalicelib.media.probe import MediaInfo
     from chalicelib.pipeline.run import Run
 
 # the record's copy of the transcript: one hour of speech (~49 KB, bench/transcript_size.py) fits whole, about 78
@@ -33,7 +34,8 @@ class Captioned:
     transcript: str | None = None
 
 
-def store(run: Run, item: dict, source: Path, workdir: Path, *, video_id: str, options: dict) -> Captioned:
+def store(run: Run, item: dict, source: Path, source_info: MediaInfo, workdir: Path, *, video_id: str,
+          options: dict) -> Captioned:
     """Fetch, extract and upload the captions in the owner's languages (in their order), and the transcript of the
     first one."""
     languages = users.caption_languages(users.get_user(run.video.owner_id), run.settings.caption_languages)
@@ -41,7 +43,8 @@ def store(run: Run, item: dict, source: Path, workdir: Path, *, video_id: str, o
         item, workdir, languages=languages, options=options, allow_loopback=run.settings.allow_loopback_urls))
     have = {caption.language for caption in found}
     found += _attempt("embedded subtitles", lambda: media_captions.extract(
-        source, workdir, languages=tuple(lang for lang in languages if lang not in have), untagged=not found))
+        source, source_info, workdir, languages=tuple(lang for lang in languages if lang not in have),
+        untagged=not found))
     if not found:
         return Captioned()
     found.sort(key=lambda caption: languages.index(caption.language) if caption.language in languages else 99)

@@ -106,7 +106,7 @@ class CaptureRun(Run):
         with cpu, self.stats.timed(plan.kind):
             final_info = transcode.run(plan, source, output,
                                        on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
-        captioned = captions.store(self, item, source, workdir, video_id=video_id, options=options)
+        captioned = captions.store(self, item, source, source_info, workdir, video_id=video_id, options=options)
         return self.finish_video(video_id, kind, output, final_info, meta, workdir, captioned)
 
     def finish_video(self, video_id: str, kind: str, output: Path, final_info, meta: dict, workdir: Path,

@@ -1,12 +1,14 @@
 """probe() on real files made by ffmpeg."""
 
+import json
+from dataclasses import asdict
 from functools import partial
 
 import pytest
 
 from chalicelib.errors import PermanentJobError
-from chalicelib.media.probe import probe
-from tests.media import make_av1, make_clip, make_corrupt, make_gif_like, make_webm
+from chalicelib.media.probe import MediaInfo, SubtitleInfo, probe
+from tests.media import make_av1, make_clip, make_corrupt, make_gif_like, make_subtitled, make_webm
 
 
 def test_probe_reads_container_video_and_audio(tmp_path):
@@ -25,6 +27,18 @@ def test_probe_reads_container_video_and_audio(tmp_path):
     assert video.bit_rate > 0
     assert (audio.codec, audio.sample_rate, audio.channels) == ("aac", 48000, 1)
     assert audio.bit_rate > 0
+    assert info.subtitles == ()
+
+
+def test_probe_lists_the_files_own_subtitle_streams_and_they_survive_the_jobs_copy(tmp_path):
+    # GIVEN an MP4 with a German mov_text subtitle stream after its video and audio
+    path = make_subtitled(tmp_path / "subtitled.mp4", "1\n00:00:00,000 --> 00:00:01,000\nhallo\n", language="ger")
+    # WHEN it is probed
+    info = probe(path)
+    # THEN the stream is listed with its codec and language (captions picks from these, without opening the file)
+    assert info.subtitles == (SubtitleInfo(index=2, codec="mov_text", language="ger"),)
+    # AND a fanned-out capture's copy of the probe on its job (JSON) comes back the same
+    assert MediaInfo.from_dict(json.loads(json.dumps(asdict(info)))) == info
 
 
 @pytest.mark.parametrize(("make", "codecs"), [

@@ -59,14 +59,7 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def subtitled_mp4(media_dir):
     """An MP4 whose English subtitles are a mov_text stream (as phones and editors write them)."""
-    path = media_dir / "subtitled.mp4"
-    srt = media_dir / "subtitled.srt"
-    srt.write_text(EMBEDDED_SRT)
-    test_media.ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2", "-f", "lavfi",
-                      "-i", "sine=duration=2", "-i", str(srt), "-map", "0", "-map", "1", "-map", "2",
-                      "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-                      "-c:s", "mov_text", "-metadata:s:s:0", "language=eng", str(path))
-    return path
+    return test_media.make_subtitled(media_dir / "subtitled.mp4", EMBEDDED_SRT)
 
 
 @pytest.fixture(autouse=True)
