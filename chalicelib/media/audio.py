@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from chalicelib.errors import PermanentJobError
 from chalicelib.media.probe import AudioInfo, MediaInfo, probe
-from chalicelib.media.tools import run_ffmpeg
+from chalicelib.media.tools import probed_input, run_ffmpeg
 from chalicelib.media.transcode import AUDIO_BITRATE, MIN_OUTPUT_SHARE
 
 COPY_CODECS = frozenset({"aac"})
@@ -58,7 +58,7 @@ def run(p: Plan, src, dst, on_progress: Callable[[float], None] | None = None) -
     """Write ``dst`` as a faststart M4A of the source's first sound, then probe it: what we store is checked."""
     import ffmpeg
 
-    source = ffmpeg.input(os.fspath(src))
+    source = probed_input(src, p.source)
     codec = {"c:a": "copy"} if p.audio == "copy" else {"c:a": "aac", "b:a": p.bitrate, "ac": p.channels}
     output = ffmpeg.output(source[str(p.source.audio.index)], os.fspath(dst), format=CONTAINER,
                            movflags="+faststart", **codec)

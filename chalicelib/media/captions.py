@@ -142,14 +142,14 @@ def extract(source: Path, info: MediaInfo, dest: Path, *, languages: tuple[str, 
     ffmpeg run."""
     import ffmpeg
 
-    from chalicelib.media.tools import run_ffmpeg
+    from chalicelib.media.tools import probed_input, run_ffmpeg
 
     streams = embedded_streams(info)
     picked = pick_embedded(streams, languages, untagged=untagged)
     if not picked:
         return []
     tags = dict(streams)
-    source_input = ffmpeg.input(os.fspath(source))
+    source_input = probed_input(source, info)
     paths = {lang: dest / f"embedded.{lang}.vtt" for lang in picked}
     run_ffmpeg(ffmpeg.merge_outputs(*(source_input[str(index)].output(os.fspath(paths[lang]), **{"c:s": "webvtt"})
                                       for lang, index in picked.items())))

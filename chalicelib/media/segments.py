@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.errors import PermanentJobError
-from chalicelib.media.tools import run_ffmpeg
+from chalicelib.media.tools import probed_input, run_ffmpeg
 from chalicelib.media.transcode import Plan
 
 PART_SUFFIX = ".mkv"  # Matroska takes any codec a source may have (VP9, AV1, HEVC, H.264) by stream copy
@@ -59,7 +59,7 @@ def split(p: Plan, src, workdir: Path, *, seconds: int) -> list[Part]:
     import ffmpeg
 
     listing = workdir / "parts.csv"
-    video = ffmpeg.input(os.fspath(src))[str(p.source.video.index)]
+    video = probed_input(src, p.source)[str(p.source.video.index)]
     run_ffmpeg(ffmpeg.output(video, os.fspath(workdir / f"part%05d{PART_SUFFIX}"), format="segment", c="copy",
                              segment_time=seconds, reset_timestamps=1, segment_list=os.fspath(listing),
                              segment_list_type="csv", avoid_negative_ts="disabled"))

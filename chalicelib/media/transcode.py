@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from chalicelib.config import MB
 from chalicelib.errors import BadRequestError, PermanentJobError
 from chalicelib.media.probe import MediaInfo, VideoInfo, probe, require_video
-from chalicelib.media.tools import run_ffmpeg
+from chalicelib.media.tools import probed_input, run_ffmpeg
 from chalicelib.observability import logger
 
 BROWSER_H264_PROFILES = frozenset({"Constrained Baseline", "Baseline", "Main", "High"})
@@ -141,7 +141,7 @@ def run(p: Plan, src, dst, on_progress: Callable[[float], None] | None = None) -
 def _encode(p: Plan, src, dst, on_progress: Callable[[float], None] | None) -> MediaInfo:
     import ffmpeg
 
-    source = ffmpeg.input(os.fspath(src))
+    source = probed_input(src, p.source)
     video = source[str(p.source.video.index)]
     streams = [video if p.video == "copy" else _scaled(video, p.height)]
     options = {"movflags": "+faststart", **_video_options(p)}
@@ -169,7 +169,7 @@ def encode_audio(p: Plan, src, dst) -> bool:
 
     if not p.audio:
         return False
-    audio = ffmpeg.input(os.fspath(src))[str(p.source.audio.index)]
+    audio = probed_input(src, p.source)[str(p.source.audio.index)]
     run_ffmpeg(ffmpeg.output(audio, os.fspath(dst), format="ipod", **_audio_options(p)))
     return True
 

@@ -3,12 +3,15 @@ process as served, has DynamoDB's atomicity (``make_writes_atomic``)."""
 
 from __future__ import annotations
 
+import base64
+import os
+import zlib
 from datetime import UTC, datetime
 
 import pytest
 from pynamodb.exceptions import TransactWriteError
 
-from chalicelib import wiring
+from chalicelib import aws, wiring
 from chalicelib.records import jobs
 
 WRITES_BESIDE_READS = 100
@@ -22,6 +25,19 @@ def test_queue_and_tables_work_through_the_moto_server(aws_server):
     received = services.queue.receive(wait_seconds=0)
     assert [jobs.JobMessage.from_json(m["Body"]).job_id for m in received] == ["job-1"]
     assert services.queue.url == aws_server["jobs"]
+
+
+def test_an_upload_over_http_carries_its_crc32_and_is_not_hashed_for_the_signature(aws_server, tmp_path):
+    s3, storage = aws.client("s3"), wiring.services().storage
+    sent = []
+    s3.meta.events.register("before-send.s3.PutObject", lambda request, **_: sent.append(request.headers))
+    body = os.urandom(3 * 1024 * 1024)
+    (tmp_path / "clip.mp4").write_bytes(body)
+    assert storage.put_file(tmp_path / "clip.mp4", "videos/clip.mp4") == len(body)
+    [headers] = sent
+    assert headers["X-Amz-Content-SHA256"] == b"UNSIGNED-PAYLOAD"
+    assert base64.b64decode(headers["x-amz-checksum-crc32"]) == zlib.crc32(body).to_bytes(4, "big")
+    assert s3.get_object(Bucket=storage.bucket, Key="videos/clip.mp4")["Body"].read() == body
 
 
 def test_server_state_is_reset_between_tests(aws_server):
