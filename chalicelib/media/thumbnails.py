@@ -18,7 +18,6 @@ from chalicelib.errors import PermanentJobError
 from chalicelib.media.probe import MediaInfo, require_video
 from chalicelib.media.tools import probed_input, run_ffmpeg
 
-
 THUMBNAIL_WIDTHS = {"small": 320, "medium": 640, "large": 1280}
 SEEK_SHARE = 0.1
 WINDOW_FRAMES = 25
