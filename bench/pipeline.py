@@ -28,6 +28,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,8 +46,6 @@ def timed(call) -> tuple[float, object]:
 
 
 def bench_download(url: str, size: int, work: Path, pairs: int) -> list[tuple]:
-    import statistics
-
     from chalicelib.config import get_settings
     from chalicelib.media.download import YtDlpDownloader
     from chalicelib.platforms import get_platform
@@ -71,9 +70,9 @@ def bench_download(url: str, size: int, work: Path, pairs: int) -> list[tuple]:
     for n in range(pairs):
         curl_s, _ = timed(lambda: subprocess.run(["curl", "-sf", "-o", str(work / "curl.mp4"), url], check=True))
         results.append((curl_s, ours(work / f"download-{n}")))
-    curl_s = statistics.median(c for c, _ in results)
-    ours_s = statistics.median(o for _, o in results)
-    ratio = statistics.median(c / o for c, o in results)
+    curl_s = median(c for c, _ in results)
+    ours_s = median(o for _, o in results)
+    ratio = median(c / o for c, o in results)
     return [("download: curl (median)", f"{curl_s:.2f} s", f"{size / curl_s / MB:.0f} MB/s", ""),
             (f"download: ours (yt-dlp, after its job's probe; median of {pairs} pairs)", f"{ours_s:.2f} s",
              f"{size / ours_s / MB:.0f} MB/s", f"{ratio:.2f}x curl throughput (goal >= 0.9); "
@@ -136,11 +135,11 @@ def capture_child(urls: list[str]) -> None:
         time.sleep(0.5)
         finished = finished_or_not(ids)
     used = spent(cpu, cpu_seconds())
-    wall = (max(job.updated_at for job in finished) - started).total_seconds()
+    ready = sorted((job.updated_at - started).total_seconds() for job in finished)
     stop.set()
     loop.join()
     print(json.dumps({
-        "wall": wall, "statuses": sorted(job.status for job in finished),
+        "wall": ready[-1], "ready": ready, "statuses": sorted(job.status for job in finished),
         "stored": [videos.get(q.video.video_id).filesize for q in queued],
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "tools_rss_mb": peaks["children"] / MB, "tree_rss_mb": peaks["tree"] / MB,
@@ -215,10 +214,8 @@ def beside_worker(moto: int | None) -> dict[str, tuple[float, float]]:
 
 def steps(result: dict) -> str:
     """The captures' median seconds per timed step (a step's wait for its slot included)."""
-    import statistics
-
     names = sorted({name for seconds in result["steps"] for name in seconds})
-    return ", ".join(f"{name} {statistics.median(s.get(name, 0) for s in result['steps']):.2f}" for name in names)
+    return ", ".join(f"{name} {median(s.get(name, 0) for s in result['steps']):.2f}" for name in names)
 
 
 def bench_compress(server, env: dict, big_size: int) -> list[tuple]:
@@ -247,6 +244,8 @@ def bench_parallel(server, env: dict, names: list[str], moto: int) -> list[tuple
                  (f"10 captures of distinct files at once, {label}", f"{ten['wall']:.2f} s", "",
                   f"{ten['wall'] / one['wall']:.2f}x one capture's wall time{goal}"),
                  ("  median s per step: one; ten", "", "", f"{steps(one)}; {steps(ten)}"),
+                 ("  the ten ready after (first, median, last)", "", "", ", ".join(
+                     f"{seconds:.2f} s" for seconds in (ten["ready"][0], median(ten["ready"]), ten["ready"][-1]))),
                  ("  CPU s of the ten: " + ", ".join(f"{k} {v:.1f}" for k, v in ten["cpu"].items()),
                   f"{cpu / cores:.2f} s", f"on {cores} cores",
                   f"the CPU alone bounds the ten at {cpu / cores / one['wall']:.2f}x one capture's wall time"),

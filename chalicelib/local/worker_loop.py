@@ -27,6 +27,7 @@ from chalicelib.observability import logger
 from chalicelib.queue import SqsJobQueue
 
 FUNCTION_TIMEOUT_SECONDS = 900
+SQS_MOST_MESSAGES = 10  # the most one ReceiveMessage hands out
 
 
 @dataclass
@@ -84,23 +85,34 @@ def drain(queue: SqsJobQueue, *, max_batches: int = 100) -> int:
 
 
 def serve(queue: SqsJobQueue, *, concurrency: int, stop: threading.Event, poll_seconds: int = 2) -> None:
-    """Long-poll until ``stop`` is set, running up to ``concurrency`` single-message batches at once."""
+    """Long-poll until ``stop`` is set, running up to ``concurrency`` single-message batches at once. Each receive asks
+    for as many messages as there are free slots (SQS hands out ten at most): ten captures queued together start
+    together, not one receive after another while the first ones start."""
     slots, arn = threading.Semaphore(concurrency), queue_arn(queue)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="worker") as pool:
         while not stop.is_set():
-            slots.acquire()
+            free = _free_slots(slots)
             try:
-                messages = queue.receive(max_messages=1, wait_seconds=poll_seconds)
+                messages = queue.receive(max_messages=free, wait_seconds=poll_seconds)
             except Exception:
-                slots.release()
+                messages = []
                 if stop.wait(1):
                     break
-                continue
-            if not messages:
-                slots.release()
-                continue
-            future = pool.submit(run_batch, queue, arn, messages)
-            future.add_done_callback(lambda _f: slots.release())
+            finally:
+                for _ in range(free - len(messages)):
+                    slots.release()
+            for message in messages:
+                future = pool.submit(run_batch, queue, arn, [message])
+                future.add_done_callback(lambda _f: slots.release())
+
+
+def _free_slots(slots: threading.Semaphore) -> int:
+    """Take one slot (waiting for it), then as many more as are free, up to one receive's ten."""
+    slots.acquire()
+    taken = 1
+    while taken < SQS_MOST_MESSAGES and slots.acquire(blocking=False):
+        taken += 1
+    return taken
 
 
 def main() -> int:

@@ -183,6 +183,13 @@ def _guardedyoutube_dl() -> type:
             estimate_sizes(info_dict)
             return super().process_video_result(info_dict, download)
 
+        def _forceprint(self, key, info_dict):
+            # yt-dlp renders the formats, thumbnails and subtitles tables at every stage of every download, in case
+            # ``--print`` asks for them; nothing here does (10 ms of the GIL per download)
+            if self.params["forceprint"].get(key) or self.params["print_to_file"].get(key):
+                return super()._forceprint(key, info_dict)
+            return info_dict
+
     return GuardedYoutubeDL
 
 

@@ -84,17 +84,16 @@ class CaptureRun(Run):
                                          on_progress=self.progress, classify=platform.classify_error)
         self.stats.download_bytes += source.stat().st_size
         self.progress("processing", percent=0)
-        cpu = self.services.slots.cpu  # probe, remux or transcode, thumbnails: the cores' work
         if kind == videos.IMAGE:
-            with cpu:
+            with self.on_the_cores():
                 output, thumbs, record = images.prepare(source, workdir)
             return self._uploaded(video_id, kind, output, thumbs, record, meta, layout.image_key(video_id, created))
-        with cpu:
+        with self.on_the_cores():
             source_info = media_probe.probe(source)
         rules.check_duration(source_info.duration, self.settings)
         kind = rules.stored_kind(kind, source_info)
         if kind == videos.AUDIO:
-            with cpu:
+            with self.on_the_cores():
                 output, thumbs, record = self._audio(source, source_info, workdir)
             return self._uploaded(video_id, kind, output, thumbs, record, meta, layout.audio_key(video_id, created))
         plan = transcode.plan(source_info, transcode.Limits.from_settings(self.settings))
@@ -103,7 +102,7 @@ class CaptureRun(Run):
             self.waiting = True
             return None
         output = workdir / "output.mp4"
-        with cpu, self.stats.timed(plan.kind):
+        with self.on_the_cores(), self.stats.timed(plan.kind):
             final_info = transcode.run(plan, source, output,
                                        on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
         captioned = captions.store(self, item, source, source_info, workdir, video_id=video_id, options=options)
@@ -112,7 +111,7 @@ class CaptureRun(Run):
     def finish_video(self, video_id: str, kind: str, output: Path, final_info, meta: dict, workdir: Path,
                      captioned: captions.Captioned | None = None) -> _Item:
         """A verified browser MP4: its thumbnails, and both uploaded under the record's keys (with its captions)."""
-        with self.services.slots.cpu, self.stats.timed("thumbnails"):
+        with self.on_the_cores(), self.stats.timed("thumbnails"):
             thumbs = thumbnails.make_thumbnails(output, final_info, workdir)
         return self._uploaded(video_id, kind, output, thumbs, final_info.as_record(), meta,
                               layout.video_key(video_id, self.video.created_at), captioned)

@@ -40,7 +40,7 @@ class RenditionRun(Run):
             self.waiting = True
             return
         output = workdir / f"{quality}.mp4"
-        with self.services.slots.cpu, self.stats.timed(plan.kind):
+        with self.on_the_cores(), self.stats.timed(plan.kind):
             result = transcode.run(plan, source, output,
                                    on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))
         self.finish(output, result)

@@ -40,6 +40,7 @@ class Run:
         self.video: Video | None = None
         self.stats = metrics.JobStats()
         self.waiting = False  # the job was handed to segment jobs (``fanout``): it neither succeeded nor failed yet
+        self._turn: int | None = None  # on the cores (``slots``), taken at the first busy step
 
     def run(self) -> None:
         try:
@@ -63,6 +64,12 @@ class Run:
         if quotas.give_back_held(self.job, self.video, now=self.services.clock.now()):
             logger.info("a dead attempt's reservation was given back", extra={"job_id": self.job.job_id})
         clear_leftovers(self.job, self.video, self.services)
+
+    def on_the_cores(self):
+        """A slot for a busy step (probe, encode, thumbnails), before the jobs that have had none yet."""
+        if self._turn is None:
+            self._turn = self.services.slots.cpu.turn()
+        return self.services.slots.cpu.held(self._turn)
 
     def upload(self, path: Path, key: str) -> int:
         self.uploaded.append(key)

@@ -56,7 +56,6 @@ def process_job(message: jobs.JobMessage, *, services: Services, received_at: da
     if not jobs.claim(job, now=services.clock.now(), lease_until=lease_until):
         logger.info("job already claimed or finished", extra={"job_id": job.job_id, "status": job.status})
         return Outcome(False, job.status)
-    job.refresh()
     work = RUNS[job.kind](job, services)
     with LeaseKeeper(job, services, hold_message=hold_message):
         return _run(work, services, reference=message.correlation_id or job.job_id)

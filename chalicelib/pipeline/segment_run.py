@@ -71,7 +71,7 @@ class SegmentRun(Run):
         self.progress("downloading")
         source = self.services.storage.get_file(prefix + part.name, workdir / part.name)
         output = workdir / part.encoded_name
-        with self.services.slots.cpu, self.stats.timed("transcode"):
+        with self.on_the_cores(), self.stats.timed("transcode"):
             transcode.encode_video(transcode.Encoding(**self.job.params["encoding"]), source, output,
                                    duration=part.duration,
                                    on_progress=lambda f: self.progress("processing", percent=round(100 * f, 1)))

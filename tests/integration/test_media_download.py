@@ -99,3 +99,21 @@ def test_a_list_of_allowed_extractors_is_still_yt_dlp_s_to_read():
         names = [name for name in ydl._ies if name not in ours]
 
     assert names == ["Youtube", "Generic"]
+
+
+def test_a_download_renders_no_tables_for_printing_unless_asked_to_print(media_server, tmp_path, monkeypatch, capsys):
+    # GIVEN yt-dlp's table of formats counted each time it is rendered (for --print's formats_table)
+    from chalicelib.media.download import youtube_dl
+
+    rendered = []
+    render = yt_dlp.YoutubeDL.render_formats_table
+    monkeypatch.setattr(yt_dlp.YoutubeDL, "render_formats_table",
+                        lambda self, info: rendered.append(info.get("id")) or render(self, info))
+    # WHEN a link is probed and downloaded
+    _probe_and_download(YtDlpDownloader(), media_server.url("files", "clip.mp4"), tmp_path / "plain")
+    # THEN no stage of it rendered the table
+    assert rendered == []
+    # AND one that asks yt-dlp to print it gets it printed
+    with youtube_dl({"quiet": True, "forceprint": {"video": ["formats_table"]}, "simulate": True}) as ydl:
+        ydl.extract_info(media_server.url("files", "clip.mp4"))
+    assert rendered and "mp4" in capsys.readouterr().out
