@@ -57,3 +57,25 @@ def test_make_thumbnails_decodes_once(tmp_path, monkeypatch, request):
     calls = log.read_text().splitlines()
     assert len(calls) == 1
     assert calls[0].split().count("-i") == 1
+
+
+def mean_brightness(jpeg) -> float:
+    """The mean of a JPEG's luma (0 black to 255 white)."""
+    import av
+
+    with av.open(str(jpeg)) as container:
+        frame = next(container.decode(video=0))
+    luma = bytes(frame.planes[0])
+    return sum(luma) / len(luma)
+
+
+def test_the_thumbnail_passes_over_a_black_frame_at_the_seek_point(tmp_path):
+    # GIVEN a 20 s video with a keyframe every second, black for the second at its seek point (a cut, a fade)
+    black = "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(t,2,2.99)'"
+    src = make_clip(tmp_path / "in.mp4", seconds=20, width=640, height=360, audio=False,
+                    extra=("-vf", black, "-g", "25", "-keyint_min", "25", "-sc_threshold", "0"))
+    info = probe(src)
+    # WHEN its thumbnails are made
+    paths = make_thumbnails(src, info, tmp_path)
+    # THEN they show the picture, not the black keyframe the seek lands on
+    assert mean_brightness(paths["medium"]) > 60
