@@ -25,6 +25,7 @@ GOAL_MB, GOAL_MS = 15, 200
 def package(out: Path) -> tuple[Path, Path]:
     from chalice import api
 
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # chalice asks one for the role's service principal
     policy = out.parent / "policy.json"
     policy.write_text('{"Version": "2012-10-17", "Statement": []}')
     api.package_app(project_dir=str(ROOT), output_dir=str(out), stage="dev",
