@@ -254,7 +254,7 @@ def bench_parallel(server, env: dict, names: list[str], moto: int) -> list[tuple
                  ("  of which in the kernel (page faults, copies to files and sockets): "
                   + ", ".join(f"{k} {v:.2f}" for k, v in kernel.items()), f"{sum(kernel.values()):.2f} s", "", "")]
     rss = proc.rss_bytes(proc.stat_fields(moto)) / MB  # the most its uploads at once held, if it reuses their memory
-    return [*rows, ("the moto server's RSS after these 22 captures", "", f"{rss:.0f} MB", "")]
+    return [*rows, ("the moto server's RSS after the bench's captures", "", f"{rss:.0f} MB", "")]
 
 
 def main() -> None:

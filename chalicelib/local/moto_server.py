@@ -43,7 +43,8 @@ S3_PUT_MAX_BYTES = 5 * 1024**3  # S3's own limit for one PUT (waitress refuses b
 RECV_BYTES = 64 * 1024
 BODY_IN_MEMORY_BYTES = 32 * 1024**2  # an upload of up to two 16 MB parts, or one part
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
-# one arena, buffers of up to 32 MB (the most glibc takes) from the heap, a heap kept up to 1 GB free at its top
+# one arena; buffers of up to 32 MB (a 20 MB upload's copies; older glibc takes no more) from the heap; the heap kept
+# while less than 1 GB of it is free at its top
 MALLOC_SETTINGS = ((M_ARENA_MAX, 1), (M_MMAP_THRESHOLD, 32 * 1024**2), (M_TRIM_THRESHOLD, 1024**3))
 
 

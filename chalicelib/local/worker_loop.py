@@ -91,7 +91,7 @@ def serve(queue: SqsJobQueue, *, concurrency: int, stop: threading.Event, poll_s
     slots, arn = threading.Semaphore(concurrency), queue_arn(queue)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="worker") as pool:
         while not stop.is_set():
-            free = _free_slots(slots)
+            free, messages = _take_free_slots(slots), []
             try:
                 messages = queue.receive(max_messages=free, wait_seconds=poll_seconds)
             except Exception:
@@ -106,7 +106,7 @@ def serve(queue: SqsJobQueue, *, concurrency: int, stop: threading.Event, poll_s
                 future.add_done_callback(lambda _f: slots.release())
 
 
-def _free_slots(slots: threading.Semaphore) -> int:
+def _take_free_slots(slots: threading.Semaphore) -> int:
     """Take one slot (waiting for it), then as many more as are free, up to one receive's ten."""
     slots.acquire()
     taken = 1

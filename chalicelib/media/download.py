@@ -185,8 +185,9 @@ def _guardedyoutube_dl() -> type:
 
         def _forceprint(self, key, info_dict):
             # yt-dlp renders the formats, thumbnails and subtitles tables at every stage of every download, in case
-            # ``--print`` asks for them; nothing here does (10 ms of the GIL per download)
-            if self.params["forceprint"].get(key) or self.params["print_to_file"].get(key):
+            # ``--print`` (or ``--get-url`` and the like) asks for them; nothing here does (10 ms of the GIL a download)
+            if self.params["forceprint"].get(key) or self.params["print_to_file"].get(key) or any(
+                    value for name, value in self.params.items() if name.startswith("force")):
                 return super()._forceprint(key, info_dict)
             return info_dict
 

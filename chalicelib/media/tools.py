@@ -35,7 +35,7 @@ def ffmpeg_exe() -> str:
 
 def probed_input(src, info: MediaInfo, **options):
     """ffmpeg's input of a file we have probed. An MP4's moov box describes each of its streams, so ffmpeg need not
-    decode the first frames to learn them: 54 -> 42 ms of CPU for a 20 MB 1080p remux, 158 -> 149 for thumbnails."""
+    decode the first frames to learn them: 54 -> 42 ms of CPU for a 20 MB 1080p remux, about 10 ms of thumbnails'."""
     import ffmpeg
 
     if info.format_name in HEADER_DESCRIBED:

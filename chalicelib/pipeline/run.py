@@ -66,7 +66,7 @@ class Run:
         clear_leftovers(self.job, self.video, self.services)
 
     def on_the_cores(self):
-        """A slot for a busy step (probe, encode, thumbnails), before the jobs that have had none yet."""
+        """A slot for a busy step (probe, encode, thumbnails), before every job whose first busy step came later."""
         if self._turn is None:
             self._turn = self.services.slots.cpu.turn()
         return self.services.slots.cpu.held(self._turn)

@@ -84,7 +84,6 @@ class SegmentRun(Run):
         now = self.services.clock.now()
         if not jobs.claim_join(parent, now=now, lease_until=now + timedelta(seconds=self.settings.job_lease_seconds)):
             return  # another delivery of this segment is joining
-        parent.refresh()
         join = join_run(parent, self.services)
         with LeaseKeeper(parent, self.services, hold_message=lambda: None):
             try:

@@ -34,6 +34,7 @@ class ByTurn:
         return next(self._turns)
 
     def waiting(self) -> int:
+        """How many turns wait for a slot (the tests wait for a state with it)."""
         with self._changed:
             return len(self._waiting)
 
@@ -41,7 +42,13 @@ class ByTurn:
     def held(self, turn: int) -> Iterator[None]:
         with self._changed:
             heapq.heappush(self._waiting, turn)
-            self._changed.wait_for(lambda: self._free and self._waiting[0] == turn)
+            try:
+                self._changed.wait_for(lambda: self._free and self._waiting[0] == turn)
+            except BaseException:  # a turn left waiting would stop every later one
+                self._waiting.remove(turn)
+                heapq.heapify(self._waiting)
+                self._changed.notify_all()
+                raise
             heapq.heappop(self._waiting)
             self._free -= 1
             self._changed.notify_all()  # a slot may still be free for the next turn
