@@ -95,7 +95,6 @@ def serve(queue: SqsJobQueue, *, concurrency: int, stop: threading.Event, poll_s
             try:
                 messages = queue.receive(max_messages=free, wait_seconds=poll_seconds)
             except Exception:
-                messages = []
                 if stop.wait(1):
                     break
             finally:

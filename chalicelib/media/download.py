@@ -186,8 +186,8 @@ def _guardedyoutube_dl() -> type:
         def _forceprint(self, key, info_dict):
             # yt-dlp renders the formats, thumbnails and subtitles tables at every stage of every download, in case
             # ``--print`` (or ``--get-url`` and the like) asks for them; nothing here does (10 ms of the GIL a download)
-            if self.params["forceprint"].get(key) or self.params["print_to_file"].get(key) or any(
-                    value for name, value in self.params.items() if name.startswith("force")):
+            if self.params["print_to_file"].get(key) or any(
+                    value for name, value in self.params.items() if name.startswith("force")):  # forceprint too
                 return super()._forceprint(key, info_dict)
             return info_dict
 

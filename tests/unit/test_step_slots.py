@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from chalicelib.pipeline.slots import ByTurn
+from tests.e2e.conftest import wait_for
 
 DEADLINE_SECONDS = 30
-
-
-def wait_until(condition) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, "the state was not reached"
-        time.sleep(0.01)
 
 
 def test_a_freed_core_goes_to_the_lowest_turn_waiting_not_the_first_to_ask():
@@ -31,10 +24,10 @@ def test_a_freed_core_goes_to_the_lowest_turn_waiting_not_the_first_to_ask():
         # WHEN the third asks for the core before the second does
         waiters = [threading.Thread(target=step, args=(third,))]
         waiters[0].start()
-        wait_until(lambda: cores.waiting() == 1)
+        wait_for(lambda: cores.waiting() == 1, what="the third waiting")
         waiters.append(threading.Thread(target=step, args=(second,)))
         waiters[1].start()
-        wait_until(lambda: cores.waiting() == 2)
+        wait_for(lambda: cores.waiting() == 2, what="both waiting")
     for waiter in waiters:
         waiter.join(DEADLINE_SECONDS)
     # THEN the second has it first, then the third
@@ -59,7 +52,7 @@ def test_as_many_steps_run_at_once_as_there_are_cores_and_no_more():
     for thread in threads:
         thread.start()
     # WHEN two are inside and the third waits
-    wait_until(lambda: len(inside) == 2 and cores.waiting() == 1)
+    wait_for(lambda: len(inside) == 2 and cores.waiting() == 1, what="two inside, one waiting")
     end.set()
     for thread in threads:
         thread.join(DEADLINE_SECONDS)
