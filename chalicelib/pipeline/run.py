@@ -96,14 +96,18 @@ class Run:
         except Exception:
             logger.exception("a step after the commit failed", extra={"job_id": self.job.job_id})
 
-    def fail(self, error: PrsnlError) -> None:
+    def fail(self, error: PrsnlError) -> bool:
+        """The job fails for good, with its video; False when it was no longer this attempt's (taken back after its
+        lease: the next attempt's to end, and its video with it)."""
         logger.warning("job failed", extra={"job_id": self.job.job_id, "code": error.code, "reason": error.message})
         self.cleanup_outputs()
         now = self.services.clock.now()
-        jobs.fail(self.job, now=now, error_code=error.code, message=error.message)
+        if not jobs.fail(self.job, now=now, error_code=error.code, message=error.message, attempt=self.job.attempts):
+            return False
         if self.video is not None:
             videos.fail_for_job(self.video, self.job, now=now, code=error.code, message=error.message)
         self.services.notifier.failed(self.job, error)
+        return True
 
     def release_for_retry(self, error: PrsnlError) -> None:
         logger.warning("job will be retried", extra={"job_id": self.job.job_id, "attempt": self.job.attempts,

@@ -65,9 +65,9 @@ def _run(work: Run, services: Services, *, reference: str) -> Outcome:
     job = work.job
     try:
         work.run()
-    except JobCancelledError:
+    except JobCancelledError:  # its video deleted, or the job no longer this attempt's (taken back, queued again)
         work.cleanup_outputs()
-        jobs.cancel(job, now=services.clock.now())
+        jobs.cancel(job, now=services.clock.now(), attempt=job.attempts)
         return Outcome(True, jobs.CANCELLED)
     except TakenBackError:  # the job is the reaper's now (queued again or failed): leave it as the reaper left it
         work.cleanup_outputs()
@@ -80,7 +80,8 @@ def _run(work: Run, services: Services, *, reference: str) -> Outcome:
             metrics.job_retried(error.code)
             rollups.record_retry(services, metrics.platform_of(work.video))
             raise  # SQS redelivers it after the worker's backoff
-        work.fail(error)
+        if not work.fail(error):
+            return Outcome(False, "taken_back")
         _finished(work, services, code=error.code, last_attempt=decision is rules.AfterFailure.FAIL_LAST)
         return Outcome(True, jobs.FAILED)
     if work.waiting:  # handed to its segment jobs: the last of them finishes it

@@ -48,9 +48,11 @@ class SegmentRun(Run):
     def recover(self) -> None:
         """A segment holds no reservation, and its part's key is its own: a dead attempt leaves nothing to undo."""
 
-    def fail(self, error: PrsnlError) -> None:
-        super().fail(error)
+    def fail(self, error: PrsnlError) -> bool:
+        if not super().fail(error):
+            return False
         abandon(self.job, self.services, error)
+        return True
 
     def _parent(self) -> Job:
         try:
@@ -64,10 +66,13 @@ class SegmentRun(Run):
     def _encode(self, part: segments.Part, parent: Job, workdir: Path) -> None:
         """The part's picture as H.264, uploaded; the capture hears of its progress at each throttled write."""
         attempt, prefix = self.job.params["attempt"], layout.temp_prefix(parent.job_id)
+
+        def report(progress: dict) -> None:
+            if "percent" in progress:  # the stages around the encode carry none: the share shown stays
+                jobs.report_segment(parent.job_id, part.index, progress["percent"], attempt=attempt)
+
         self.progress = jobs.ProgressReporter(self.job, interval=self.settings.progress_interval_seconds,
-                                              on_change=lambda progress: jobs.report_segment(
-                                                  parent.job_id, part.index, progress.get("percent", 0),
-                                                  attempt=attempt))
+                                              on_change=report)
         self.progress("downloading")
         source = self.services.storage.get_file(prefix + part.name, workdir / part.name)
         output = workdir / part.encoded_name

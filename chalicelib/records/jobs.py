@@ -154,9 +154,11 @@ def segment_finished(parent_id: str, index: int, *, attempt: int) -> int | None:
 
 
 def report_segment(parent_id: str, index: int, percent: float, *, attempt: int) -> None:
-    """A running segment's percent, on its capture (best effort: a capture that stopped waiting ignores it)."""
-    applied(lambda: Job(parent_id).update(actions=[Job.segment_percent[str(index)].set(percent)],
-                                          condition=_waiting(attempt)))
+    """A running segment's percent, on its capture, when it is past the one shown (a retry encodes from 0 again: the
+    capture's progress does not go back). Best effort: a capture that stopped waiting ignores it."""
+    share = Job.segment_percent[str(index)]
+    applied(lambda: Job(parent_id).update(actions=[share.set(percent)],
+                                          condition=_waiting(attempt) & (share.does_not_exist() | (share < percent))))
 
 
 def claim_join(parent: Job, *, now: datetime, lease_until: datetime) -> bool:
@@ -173,9 +175,11 @@ def wait_again(parent: Job, *, now: datetime) -> bool:
     return applied(lambda: _finish(parent, WAITING, now=now, expect=RUNNING, progress={"stage": "processing"}))
 
 
-def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str) -> None:
-    """Give the job back to the queue after a transient failure (the next delivery may claim it)."""
-    _finish(job, QUEUED, now=now, error_code=error_code, message=message, expect=RUNNING)
+def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str) -> bool:
+    """Give this attempt's job back to the queue after a transient failure (the next delivery may claim it); False
+    when it was no longer this attempt's."""
+    return applied(lambda: _finish(job, QUEUED, now=now, error_code=error_code, message=message, expect=RUNNING,
+                                    attempt=job.attempts))
 
 
 def succeed(job: Job, *, now: datetime) -> None:
@@ -191,13 +195,17 @@ def succeed_update(job: Job, *, now: datetime) -> tuple:
         condition
 
 
-def fail(job: Job, *, now: datetime, error_code: str, message: str) -> None:
-    _finish(job, FAILED, now=now, error_code=error_code, message=message, progress={"stage": FAILED})
+def fail(job: Job, *, now: datetime, error_code: str, message: str, attempt: int | None = None) -> bool:
+    """End a job that has not finished as failed; False when it already had. With ``attempt``, only while that
+    attempt holds it (as ``cancel``)."""
+    return applied(lambda: _finish(job, FAILED, now=now, error_code=error_code, message=message,
+                                    progress={"stage": FAILED}, attempt=attempt))
 
 
-def cancel(job: Job, *, now: datetime) -> bool:
-    """Stop a job that has not finished; False when it already had."""
-    return applied(lambda: _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED}))
+def cancel(job: Job, *, now: datetime, attempt: int | None = None) -> bool:
+    """Stop a job that has not finished; False when it already had. With ``attempt``, only while that attempt holds
+    it (running, or waiting for its segments): an attempt taken back, its job queued again, leaves it to the next."""
+    return applied(lambda: _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED}, attempt=attempt))
 
 
 def reap(job: Job, *, now: datetime, requeue: bool, message: str, lease_known_dead: bool = False) -> bool:
@@ -248,14 +256,17 @@ def _finish(job: Job, status: str, **change) -> None:
 
 
 def _transition(job: Job, status: str, *, now: datetime, expect: str | None = None, error_code: str | None = None,
-                message: str | None = None, progress: dict | None = None,
+                message: str | None = None, progress: dict | None = None, attempt: int | None = None,
                 lease_over_at: datetime | None = None, unchanged_since: datetime | None = None) -> tuple:
     actions = [Job.status.set(status), Job.updated_at.set(now), Job.lease_until.remove()]
     if error_code:
         actions += [Job.error_code.set(error_code), Job.error_message.set(message)]
     if progress:
         actions.append(Job.progress.set(progress))
-    condition = (Job.status == expect) if expect else Job.status.is_in(QUEUED, RUNNING, WAITING)
+    unfinished = (RUNNING, WAITING) if attempt else (QUEUED, RUNNING, WAITING)  # an attempt holds no queued job
+    condition = (Job.status == expect) if expect else Job.status.is_in(*unfinished)
+    if attempt:
+        condition &= Job.attempts == attempt
     if lease_over_at:
         condition &= Job.lease_until < lease_over_at
     if unchanged_since:

@@ -12,11 +12,15 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import aws, capture, wiring
+from chalicelib.config import get_settings
 from chalicelib.local import worker_loop
+from chalicelib.ops import maintenance
 from chalicelib.records import jobs, quotas, videos
 from chalicelib.records.users import get_user
 from chalicelib.storage import layout
+from chalicelib.telegram.notifier import NullNotifier
 from tests import media as test_media
+from tests.fakes import FakeClock
 
 MB = 1024 * 1024
 
@@ -102,3 +106,32 @@ def test_the_dead_attempts_reservation_goes_back_once_when_the_reaper_got_there_
     owner, stored = get_user("alice"), videos.get(video.video_id)
     assert (owner.bytes_used, owner.bytes_reserved) == (stored.bytes_stored, 0)
     assert owner.bytes_available == owner.quota_bytes - stored.bytes_stored
+
+
+class ReaperWhileDownloading(NullNotifier):
+    """The real maintenance an hour later, told of the download's start: the attempt is alive, but its lease looks
+    over (its renewals failed), so the reaper takes the job back and queues it again."""
+
+    def __init__(self):
+        self.reports = []
+
+    def progress(self, job, state) -> None:
+        if state["stage"] == "downloading" and not self.reports:
+            later = wiring.Services(get_settings(), clock=FakeClock(later=timedelta(hours=1)))
+            self.reports.append(maintenance.run(services=later, apply=True))
+
+
+def test_an_attempt_taken_back_while_alive_leaves_the_job_to_the_next_attempt(user, drain, media_server):
+    # GIVEN the reaper takes the job back while its worker downloads (the worker's next write of progress fails)
+    chat = ReaperWhileDownloading()
+    wiring.override(notifier=chat)
+    result = queue(media_server.url("files", "clip.mp4"))
+    # WHEN the queue is drained: the taken-back attempt stops, the reaper's message brings the next one
+    drain()
+    # THEN the stopped attempt did not cancel the job queued again: the next attempt stored the video
+    assert chat.reports[0].stuck_jobs_requeued.fixed == 1
+    job = jobs.get(result.job.job_id)
+    assert (job.status, job.attempts) == (jobs.SUCCEEDED, 2)
+    assert videos.get(result.video.video_id).status == videos.READY
+    owner = get_user("alice")
+    assert (owner.bytes_reserved, owner.bytes_used) == (0, videos.get(result.video.video_id).bytes_stored)

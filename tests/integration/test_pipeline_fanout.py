@@ -19,6 +19,8 @@ from chalicelib.media import segments
 from chalicelib.media.probe import probe
 from chalicelib.media.tools import ffmpeg_exe
 from chalicelib.ops import maintenance
+from chalicelib.pipeline import runner
+from chalicelib.pipeline.segment_run import SegmentRun
 from chalicelib.records import jobs, videos
 from chalicelib.records.models import Job
 from chalicelib.records.users import get_user
@@ -197,3 +199,50 @@ def test_long_rendition_is_fanned_out_joined_and_stored_in_sync(client, user, dr
     owner, video = get_user(user.user_id), videos.get(body["video_id"])
     assert (owner.bytes_reserved, owner.bytes_used) == (0, video.bytes_stored)
     assert jobs.get(rendition_job).bytes_reserved == 0
+
+
+def test_a_segment_taken_back_while_its_worker_lives_still_completes_its_capture(client, user, drain, short_webm,
+                                                                                 settings_env):
+    # GIVEN a 4-minute capture fanned out into 4 segments, and a worker running segment 0 whose lease lapsed (its
+    # renewals failed): the maintenance takes the segment back and queues it again
+    settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60")
+    body = api_calls.capture(client, user, short_webm).json_body
+    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
+    services = wiring.services()
+    alive = segment_jobs(body["job_id"])[0]
+    now = services.clock.now()
+    assert jobs.claim(alive, now=now - timedelta(minutes=10), lease_until=now - timedelta(minutes=1))
+    assert maintenance.run(services=services, apply=True).stuck_jobs_requeued.fixed == 1
+    # WHEN the living attempt goes on (its first write finds the segment queued again), then the queue is drained
+    runner._run(SegmentRun(alive, services), services, reference=alive.job_id)
+    left = jobs.get(alive.job_id)
+    drain()
+    # THEN the living attempt left the segment queued to its next attempt, which ran it: the capture is stored
+    assert (left.status, left.attempts) == (jobs.QUEUED, alive.attempts)
+    job, video = jobs.get(body["job_id"]), videos.get(body["video_id"])
+    assert (job.status, video.status) == (jobs.SUCCEEDED, videos.READY), video.error_message
+    assert all(child.status == jobs.SUCCEEDED for child in segment_jobs(body["job_id"]))
+    assert temp_keys(body["job_id"]) == []
+    owner = get_user(user.user_id)
+    assert (owner.bytes_reserved, owner.bytes_used) == (0, video.bytes_stored)
+
+
+def test_the_captures_progress_only_goes_forward_while_its_segments_run(client, user, drain, short_webm,
+                                                                        settings_env, monkeypatch):
+    # GIVEN a 4-minute capture fanned out into 4 segments, each writing every change of its progress
+    settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60", PRSNL_PROGRESS_INTERVAL_SECONDS="0")
+    body = api_calls.capture(client, user, short_webm).json_body
+    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
+    shown, report = [], jobs.report_segment
+
+    def report_and_look(*args, **kwargs):  # the real write, then what GET /api/jobs/{id} shows after it
+        report(*args, **kwargs)
+        shown.append(api_calls.get(client, user, f"/api/jobs/{body['job_id']}").json_body["progress"]["percent"])
+
+    monkeypatch.setattr(jobs, "report_segment", report_and_look)
+    # WHEN the segments run (each downloads its part, encodes it, uploads it)
+    drain()
+    # THEN the percent shown never went back
+    assert len(shown) >= 4  # each segment told its capture of its encode
+    assert shown == sorted(shown), shown
+    assert jobs.get(body["job_id"]).status == jobs.SUCCEEDED
