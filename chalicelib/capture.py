@@ -21,6 +21,7 @@ MAX_TITLE_LENGTH = 1024  # a Telegram caption is at most 1,024 characters
 MAX_NOTE_LENGTH = 10_000
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 64
+TEXT_LIMITS = {"url": MAX_URL_LENGTH, "title": MAX_TITLE_LENGTH, "note": MAX_NOTE_LENGTH, "tags": MAX_TAG_LENGTH}
 QUEUE_UNAVAILABLE = "queue_unavailable"  # error code of a retry whose job could not be queued
 
 
@@ -36,8 +37,8 @@ def capture(url: str, *, owner_id: str, services: Services, source: str = "api",
             job_params: dict | None = None, audio_only: bool = False) -> CaptureResult:
     """Queue a link for download, or return the owner's existing video of the same thing. ``audio_only`` keeps
     its sound alone (an audio record, de-duplicated apart from a capture of the video)."""
-    title, note, tags = _text(title, "title", MAX_TITLE_LENGTH), _text(note, "note", MAX_NOTE_LENGTH), _tags(tags)
-    url = _text((url or "").strip(), "url", MAX_URL_LENGTH)
+    title, note, tags = checked_text(title, "title"), checked_text(note, "note"), checked_tags(tags)
+    url = checked_text((url or "").strip(), "url")
     if not url:
         raise BadRequestError(f"url must be a link of at most {MAX_URL_LENGTH} characters", code="invalid_url")
     resolved = platforms.resolve(url)
@@ -144,25 +145,26 @@ def _not_failed(video: Video) -> ConflictError:
                          code="not_failed")
 
 
-def _text(value: str | None, name: str, limit: int) -> str | None:
-    """A text field as it will be stored: at most ``limit`` characters of valid Unicode (no lone surrogate)."""
+def checked_text(value: str | None, name: str) -> str | None:
+    """A text field as it will be stored (captured or edited): at most its limit of characters of valid Unicode (no
+    lone surrogate); each tag's is ``tags``'s."""
     if value is None:
         return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise BadRequestError(f"{name} is not valid text", code=f"invalid_{name}") from None
-    if len(value) > limit:
-        raise BadRequestError(f"{name} must be at most {limit} characters", code=f"invalid_{name}")
+    if len(value) > TEXT_LIMITS[name]:
+        raise BadRequestError(f"{name} must be at most {TEXT_LIMITS[name]} characters", code=f"invalid_{name}")
     return value
 
 
-def _tags(tags: list[str] | None) -> list[str]:
+def checked_tags(tags: list[str] | None) -> list[str]:
     tags = tags or []
     if len(tags) > MAX_TAGS:
-        raise BadRequestError(f"a capture takes at most {MAX_TAGS} tags", code="invalid_tags")
+        raise BadRequestError(f"a video takes at most {MAX_TAGS} tags", code="invalid_tags")
     for tag in tags:
-        _text(tag, "tags", MAX_TAG_LENGTH)
+        checked_text(tag, "tags")
         if not tag.strip():
             raise BadRequestError("a tag cannot be empty", code="invalid_tags")
     return list(tags)

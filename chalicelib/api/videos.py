@@ -132,16 +132,17 @@ def create_rendition(video_id):
 
 
 def _edited(name: str, value):
-    """An edited field checked: tags a list of strings, title and note a string (or null to clear them)."""
+    """An edited field checked as a capture's (``capture.checked_text``): tags a list of strings, title and note a
+    string (or null to clear them)."""
     if name == "tags":
         if not isinstance(value, list) or not all(isinstance(tag, str) and tag.strip() for tag in value):
             raise BadRequestError("tags must be a list of non-empty strings", code="invalid_tags")
-        return [tag.strip() for tag in value]
+        return capture.checked_tags([tag.strip() for tag in value])
     if value is None:
         return None
     if not isinstance(value, str):
         raise BadRequestError(f"{name} must be a string or null", code=f"invalid_{name}")
-    return value.strip() or None
+    return capture.checked_text(value.strip(), name) or None
 
 
 def _video(video_id: str):

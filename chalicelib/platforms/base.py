@@ -6,6 +6,7 @@ not its machinery: matching is our own small regex code, so the API never import
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -18,6 +19,10 @@ from chalicelib.platforms import failures, options
 TRACKING_PARAMS = re.compile(
     r"utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|igsh|igshid|_ga|_gl|si|ref_src|ref_url"
 )
+
+# A de-duplication key is kept in a record's key with its owner's id: DynamoDB takes 2,048 bytes, and a link of the
+# 2,048 characters a capture accepts may take more (its owner's id, its characters of several bytes).
+DEDUPE_KEY_BYTES = 1536
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class Resolved:
     @property
     def dedupe_key(self) -> str:
         key = f"{self.platform}:{self.platform_id}" if self.platform_id else f"url:{self.canonical_url}"
+        if len(key.encode()) > DEDUPE_KEY_BYTES:  # a long link: its digest, within DynamoDB's limit for a key
+            key = f"sha256:{hashlib.sha256(key.encode()).hexdigest()}"
         return f"{key}#audio" if self.audio else key
 
     def as_audio(self) -> Resolved:

@@ -51,6 +51,40 @@ def test_input_at_the_limits_is_kept_whole(client, user, media_server):
     assert (video.title, video.note, video.tags) == (details["title"], details["note"], details["tags"])
 
 
+@pytest.mark.parametrize("body, code", [
+    ('{"title": ' + LONE_SURROGATE + "}", "invalid_title"),
+    ('{"note": ' + LONE_SURROGATE + "}", "invalid_note"),
+    ('{"tags": [' + LONE_SURROGATE + "]}", "invalid_tags"),
+    (json.dumps({"title": "t" * (capture.MAX_TITLE_LENGTH + 1)}), "invalid_title"),
+    (json.dumps({"note": "n" * (capture.MAX_NOTE_LENGTH + 1)}), "invalid_note"),
+    (json.dumps({"tags": [f"t{n}" for n in range(capture.MAX_TAGS + 1)]}), "invalid_tags"),
+    (json.dumps({"tags": ["x" * (capture.MAX_TAG_LENGTH + 1)]}), "invalid_tags"),
+])
+def test_a_bad_edit_gets_a_4xx_and_changes_nothing(client, user, media_server, body, code):
+    # GIVEN a captured video with a title
+    captured = client.http.post("/api/capture", headers=user.headers, body=json.dumps(
+        {"url": media_server.url("files", "clip.mp4"), "title": "kept", "tags": ["kept"]})).json_body
+    # WHEN an edit sends text the capture would refuse
+    response = client.http.patch(f"/api/videos/{captured['video_id']}", headers=user.headers, body=body)
+    # THEN it is refused like the capture's, and the video is as it was
+    assert (response.status_code, response.json_body["error"]["code"]) == (400, code)
+    video = Video.get(captured["video_id"])
+    assert (video.title, video.note, video.tags) == ("kept", None, ["kept"])
+
+
+def test_a_link_of_the_longest_length_is_captured_once(client, user, media_server):
+    # GIVEN a link of the 2,048 characters a capture takes (its de-duplication key would pass DynamoDB's limit)
+    base = media_server.url("files", "clip.mp4") + "?a="
+    url = base + "é" * (capture.MAX_URL_LENGTH - len(base))
+    # WHEN it is captured twice
+    first, second = (client.http.post("/api/capture", headers=user.headers, body=json.dumps({"url": url}))
+                     for _ in range(2))
+    # THEN it was queued once, and the second capture answered with the same video
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.json_body["video_id"] == first.json_body["video_id"]
+    assert len(list(Video.scan())) == 1
+
+
 def test_a_redirect_to_a_file_url_is_refused_at_once(client, user, drain, media_server):
     # GIVEN a link whose server redirects to file:///etc/passwd
     url = media_server.url("redirect") + "?to=file:///etc/passwd"
