@@ -16,7 +16,7 @@ def create_capture():
     request = bp.current_request
     owner_id = current_user(request)
     body = json_body(request)
-    tags = body.get("tags") or []
+    tags = [] if body.get("tags") is None else body["tags"]  # {}, 0 or false are no list of tags
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise BadRequestError("tags must be a list of strings", code="invalid_tags")
     for name in ("title", "note"):

@@ -30,6 +30,9 @@ LONE_SURROGATE = '"\\ud800"'  # valid JSON, not valid Unicode text: DynamoDB can
     (json.dumps({"url": URL, "tags": [f"t{n}" for n in range(capture.MAX_TAGS + 1)]}), 400, "invalid_tags"),
     (json.dumps({"url": URL, "tags": ["x" * (capture.MAX_TAG_LENGTH + 1)]}), 400, "invalid_tags"),
     (json.dumps({"url": URL, "tags": ["  "]}), 400, "invalid_tags"),
+    (json.dumps({"url": URL, "tags": {}}), 400, "invalid_tags"),
+    (json.dumps({"url": URL, "tags": False}), 400, "invalid_tags"),
+    (json.dumps({"url": URL, "tags": 0}), 400, "invalid_tags"),
     (json.dumps({"url": URL, "title": "a 1 MB title " * 80_000}), 413, "body_too_large"),
     (json.dumps({"url": URL, "note": "x" * MAX_BODY_BYTES}), 413, "body_too_large"),
 ])
