@@ -64,6 +64,20 @@ def segment_jobs(parent_id: str) -> list[Job]:
     return [job for job in Job.scan() if job.kind == jobs.SEGMENT and job.params["parent"] == parent_id]
 
 
+def fanned_out(client, user, url: str) -> dict:
+    """A capture of ``url`` through the API, its first job run by the worker: waiting on its segments."""
+    body = api_calls.capture(client, user, url).json_body
+    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
+    return body
+
+
+def first_segment_with_its_lease_over(parent_id: str) -> Job:
+    """The first segment, claimed by a worker 10 minutes ago whose lease ended a minute ago."""
+    segment, now = segment_jobs(parent_id)[0], wiring.services().clock.now()
+    assert jobs.claim(segment, now=now - timedelta(minutes=10), lease_until=now - timedelta(minutes=1))
+    return segment
+
+
 def test_long_vp9_capture_is_fanned_out_joined_and_plays_back_whole_and_in_sync(client, user, drain, long_webm,
                                                                                  work_dir, tmp_path):
     # GIVEN a 20-minute VP9 link, over the fan-out threshold (10 minutes, 5-minute segments)
@@ -128,15 +142,11 @@ def test_segment_the_maintenance_gives_up_fails_its_capture_and_leaves_nothing(c
                                                                               settings_env, work_dir):
     # GIVEN a 4-minute capture fanned out into 4 segments, one attempt each
     settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60", PRSNL_MAX_ATTEMPTS="1")
-    body = api_calls.capture(client, user, short_webm).json_body
-    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
+    body = fanned_out(client, user, short_webm)
     # WHEN a segment's worker dies on its last attempt (claimed, its lease over, never finished) and the
     # maintenance runs
-    services = wiring.services()
-    dead = segment_jobs(body["job_id"])[0]
-    now = services.clock.now()
-    assert jobs.claim(dead, now=now - timedelta(minutes=10), lease_until=now - timedelta(minutes=1))
-    report = maintenance.run(services=services, apply=True)
+    first_segment_with_its_lease_over(body["job_id"])
+    report = maintenance.run(services=wiring.services(), apply=True)
     drain()
     # THEN the segment is given up, its capture fails with it, the other segments end, and nothing is left
     assert report.stuck_jobs_failed.fixed == 1
@@ -206,12 +216,8 @@ def test_a_segment_taken_back_while_its_worker_lives_still_completes_its_capture
     # GIVEN a 4-minute capture fanned out into 4 segments, and a worker running segment 0 whose lease lapsed (its
     # renewals failed): the maintenance takes the segment back and queues it again
     settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60")
-    body = api_calls.capture(client, user, short_webm).json_body
-    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
-    services = wiring.services()
-    alive = segment_jobs(body["job_id"])[0]
-    now = services.clock.now()
-    assert jobs.claim(alive, now=now - timedelta(minutes=10), lease_until=now - timedelta(minutes=1))
+    body, services = fanned_out(client, user, short_webm), wiring.services()
+    alive = first_segment_with_its_lease_over(body["job_id"])
     assert maintenance.run(services=services, apply=True).stuck_jobs_requeued.fixed == 1
     # WHEN the living attempt goes on (its first write finds the segment queued again), then the queue is drained
     runner._run(SegmentRun(alive, services), services, reference=alive.job_id)
@@ -231,8 +237,7 @@ def test_the_captures_progress_only_goes_forward_while_its_segments_run(client, 
                                                                         settings_env, monkeypatch):
     # GIVEN a 4-minute capture fanned out into 4 segments, each writing every change of its progress
     settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60", PRSNL_PROGRESS_INTERVAL_SECONDS="0")
-    body = api_calls.capture(client, user, short_webm).json_body
-    assert worker_loop.drain(wiring.services().queue, max_batches=1) == 1
+    body = fanned_out(client, user, short_webm)
     shown, report = [], jobs.report_segment
 
     def report_and_look(*args, **kwargs):  # the real write, then what GET /api/jobs/{id} shows after it
