@@ -4,8 +4,9 @@ A segment job encodes its part of the picture and counts itself done on its pare
 (a second delivery counts once). The one whose ADD completes the set takes the parent (``jobs.claim_join``: one
 taker) and joins in the same attempt: concat, the sound muxed once, the timeline and every cut checked, then the
 parent's own finish (a capture's thumbnails and commit, a rendition's commit). A segment that fails is retried on
-its own (its message comes back, and a part already counted is not encoded again); one that fails for good fails
-its parent, which gives back the reservation and removes every temp object of the fan-out.
+its own (its message comes back, and a part already counted is not encoded again), and so is a join whose worker
+died (the redelivery of the segment that joined takes it again once its lease is over); one that fails for good
+fails its parent, which gives back the reservation and removes every temp object of the fan-out.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ if TYPE_CHECKING:
 class SegmentRun(Run):
     def execute(self, workdir: Path) -> None:
         parent = self._parent()
+        if jobs.joining(parent) or self._counted(parent, workdir) == parent.segments:
+            self._join(parent)  # the last one counted joins; after its worker died joining, its redelivery does
+        jobs.succeed(self.job, now=self.services.clock.now())
+
+    def _counted(self, parent: Job, workdir: Path) -> int:
+        """The part encoded (unless an earlier attempt's already counted) and counted: how many are done now."""
         part = segments.Part.from_params(self.job.params["part"])
         if part.index not in (parent.segments_done or ()):
             self._encode(part, parent, workdir)
@@ -41,9 +48,7 @@ class SegmentRun(Run):
         if done is None:
             raise JobCancelledError("the capture no longer waits for its segments")
         self.uploaded = []  # counted: the part is the capture's now
-        if done == parent.segments:
-            self._join(parent)
-        jobs.succeed(self.job, now=self.services.clock.now())
+        return done
 
     def recover(self) -> None:
         """A segment holds no reservation, and its part's key is its own: a dead attempt leaves nothing to undo."""
@@ -59,7 +64,8 @@ class SegmentRun(Run):
             parent = jobs.get(self.job.params["parent"])
         except NotFoundError:
             raise JobCancelledError("the capture is gone") from None
-        if parent.status != jobs.WAITING or parent.attempts != self.job.params["attempt"]:
+        held = parent.status == jobs.WAITING or jobs.joining(parent)
+        if parent.attempts != self.job.params["attempt"] or not held:
             raise JobCancelledError(f"the capture is {parent.status}, no longer waiting for its segments")
         return parent
 

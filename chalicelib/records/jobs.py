@@ -11,6 +11,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
+from pynamodb.expressions.condition import size
+
 from chalicelib.errors import JobCancelledError
 from chalicelib.records.models import Job, applied, fetch, to_json_dict
 
@@ -163,11 +165,20 @@ def report_segment(parent_id: str, index: int, percent: float, *, attempt: int) 
 
 def claim_join(parent: Job, *, now: datetime, lease_until: datetime) -> bool:
     """The segment that finished last takes its waiting capture to join the parts: one taker only (a conditional
-    write), under a lease like any running job. The attempt stays the fan-out's."""
+    write), under a lease like any running job; or takes it again from a join whose lease is over (its worker died).
+    The attempt stays the fan-out's."""
+    lapsed = ((Job.status == RUNNING) & (Job.attempts == parent.attempts) & (Job.lease_until < now)
+              & (size(Job.segments_done) == parent.segments))
     return applied(lambda: parent.update(
         actions=[Job.status.set(RUNNING), Job.lease_until.set(lease_until), Job.updated_at.set(now),
                  Job.progress.set({"stage": "joining", "percent": 100})],
-        condition=_waiting(parent.attempts)))
+        condition=_waiting(parent.attempts) | lapsed))
+
+
+def joining(parent: Job) -> bool:
+    """The capture is being joined: running with every segment of its fan-out counted (nothing else runs such a
+    capture: a new attempt's fan-out starts the count again)."""
+    return parent.status == RUNNING and len(parent.segments_done or ()) == parent.segments
 
 
 def wait_again(parent: Job, *, now: datetime) -> bool:

@@ -251,3 +251,50 @@ def test_the_captures_progress_only_goes_forward_while_its_segments_run(client, 
     assert len(shown) >= 4  # each segment told its capture of its encode
     assert shown == sorted(shown), shown
     assert jobs.get(body["job_id"]).status == jobs.SUCCEEDED
+
+
+class WorkerDied(BaseException):
+    """The worker's process ends here: none of its except clauses runs."""
+
+
+class DiesAtTheFirstVideoUpload:
+    """The real S3 storage, except that the worker dies at its first upload of a stored video (the join's)."""
+
+    def __init__(self):
+        self.storage, self.died = wiring.services().storage, False
+
+    def __getattr__(self, name):
+        return getattr(self.storage, name)
+
+    def put_file(self, path, key: str) -> int:
+        if key.startswith("videos/") and not self.died:
+            self.died = True
+            raise WorkerDied(key)
+        return self.storage.put_file(path, key)
+
+
+def test_a_join_whose_worker_died_is_taken_again_by_the_segments_redelivery(client, user, drain, short_webm,
+                                                                            settings_env):
+    # GIVEN a 4-minute capture fanned out into 4 segments, and a worker that dies in the join, uploading the video
+    settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60")
+    body = fanned_out(client, user, short_webm)
+    wiring.override(storage=DiesAtTheFirstVideoUpload())
+    with pytest.raises(WorkerDied):
+        drain()
+    services = wiring.services()
+    parent, [joiner] = jobs.get(body["job_id"]), [j for j in segment_jobs(body["job_id"]) if j.status == jobs.RUNNING]
+    assert (parent.status, len(parent.segments_done)) == (jobs.RUNNING, 4)
+    # WHEN both leases are over and the joining segment's message comes back
+    past = services.clock.now() - timedelta(minutes=1)
+    for job_id in (parent.job_id, joiner.job_id):
+        Job(job_id).update(actions=[Job.lease_until.set(past)])
+    services.queue.send(jobs.JobMessage(joiner.job_id, body["video_id"], user.user_id, kind=jobs.SEGMENT))
+    drain()
+    # THEN the redelivery joined again, in the fan-out's own attempt: nothing was downloaded or encoded again
+    job, video = jobs.get(body["job_id"]), videos.get(body["video_id"])
+    assert (job.status, job.attempts, video.status) == (jobs.SUCCEEDED, 1, videos.READY), video.error_message
+    assert len(segment_jobs(body["job_id"])) == 4
+    assert all(child.status == jobs.SUCCEEDED for child in segment_jobs(body["job_id"]))
+    assert temp_keys(body["job_id"]) == []
+    owner = get_user(user.user_id)
+    assert (owner.bytes_reserved, owner.bytes_used) == (0, video.bytes_stored)
