@@ -291,10 +291,20 @@ TABLE_SETTINGS = {User: "users_table", ApiKey: "api_keys_table", Video: "videos_
                   Event: "events_table"}
 
 
+KEY_BYTES = 1024  # DynamoDB's limit for a sort key's value (a partition key's is 2,048): within both
+
+
+def storable_key(value: str) -> bool:
+    """A key DynamoDB looks up: a non-empty string within its limit (past it, DynamoDB refuses the request with an
+    error rather than find nothing). No record has a longer key: ours are ids and dates."""
+    return isinstance(value, str) and 0 < len(value.encode("utf-8", "surrogatepass")) <= KEY_BYTES
+
+
 def fetch(model: type[Model], key: str, *, owner_id: str | None = None) -> Model:
-    """The record, or NotFoundError; another owner's record answers exactly like a missing one."""
+    """The record, or NotFoundError; another owner's record answers exactly like a missing one, and so does a key no
+    record can have (an id of 3,000 characters in a path)."""
     try:
-        record = model.get(key)
+        record = model.get(key) if storable_key(key) else None
     except model.DoesNotExist:
         record = None
     if record is None or (owner_id is not None and record.owner_id != owner_id):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.errors import BadRequestError
 from chalicelib.records import events, jobs
-from chalicelib.records.models import Job, Video, VideoSource, applied, fetch, to_json_dict, transact
+from chalicelib.records.models import Job, Video, VideoSource, applied, fetch, storable_key, to_json_dict, transact
 from chalicelib.storage import layout
 
 if TYPE_CHECKING:
@@ -137,6 +137,9 @@ def _whole(found: list[Video]) -> list[Video]:
     return [by_id[video.video_id] for video in found if video.video_id in by_id]
 
 
+INDEX_KEY = ("video_id", "owner_id", "created_at")  # a position in the owner index, as a cursor holds it
+
+
 def index_key(video: Video) -> dict:
     """The owner index position of a video, as DynamoDB states it (what ``last_evaluated_key`` holds)."""
     return {"video_id": {"S": video.video_id}, "owner_id": {"S": video.owner_id},
@@ -153,8 +156,9 @@ def decode_cursor(cursor: str | None, owner_id: str) -> dict | None:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        values = {name: key[name]["S"] for name in ("video_id", "owner_id", "created_at")}
-        valid = len(key) == 3 and all(isinstance(v, str) for v in values.values())
+        values = {name: key[name]["S"] for name in INDEX_KEY}
+        as_given = key == {name: {"S": value} for name, value in values.items()}  # these names, each a string alone
+        valid = as_given and all(storable_key(value) for value in values.values())
     except (ValueError, TypeError, KeyError, binascii.Error):
         valid = False
     if not valid or values["owner_id"] != owner_id:

@@ -3,6 +3,8 @@ listing, reading, metadata, stream/thumbnail redirects, renditions, delete and t
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -274,3 +276,37 @@ def test_an_unexpected_failure_answers_internal_with_a_reference_never_the_pytho
     assert error["code"] == "internal"
     assert re.fullmatch(r"Something went wrong on our side \(reference [\w-]+\)", error["message"]), error
     assert "TypeError" not in str(response.json_body) and "NoneType" not in str(response.json_body)
+
+
+def cursor_of(key) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def test_a_cursor_dynamodb_would_refuse_is_refused_as_no_position_of_the_list(client, user, media_server):
+    # GIVEN a position this list gave, and forgeries of it that DynamoDB cannot read as a key
+    capture(client, user, media_server.url("files", "clip.mp4?n=1"))
+    capture(client, user, media_server.url("files", "clip.mp4?n=2"))
+    cursor = get(client, user, "/api/videos?limit=1").json_body["next_cursor"]
+    given = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    forged = [{**given, "video_id": {"S": given["video_id"]["S"], "N": "1"}},  # a value of two types
+              {**given, "video_id": {"S": ""}},  # an empty key
+              {**given, "created_at": {"S": "x" * 3000}}]  # a key past DynamoDB's limit
+    # WHEN each is sent back
+    answers = [get(client, user, f"/api/videos?cursor={cursor_of(key)}") for key in forged]
+    # THEN each is refused as a cursor the list did not give, and the one it gave still pages
+    assert [(a.status_code, a.json_body["error"]["code"]) for a in answers] == [(400, "invalid_cursor")] * 3
+    assert len(get(client, user, f"/api/videos?cursor={cursor}").json_body["videos"]) == 1
+
+
+def test_an_id_no_record_can_have_is_not_found_without_asking_dynamodb(client, user):
+    # GIVEN every GetItem of videos and jobs seen (DynamoDB refuses one whose key passes its limit with an error)
+    asked = []
+    for model in (Video, Job):
+        model._get_connection().connection.client.meta.events.register(
+            "before-call.dynamodb.GetItem", lambda **kwargs: asked.append(kwargs["params"]))
+    # WHEN a video and a job are asked for by ids no record can have
+    for path in ("/api/videos/" + "x" * 3000, "/api/jobs/" + "é" * 1000):
+        response = get(client, user, path)
+        # THEN each is not found, as a missing record, and DynamoDB was not asked
+        assert (response.status_code, response.json_body["error"]["code"]) == (404, "not_found"), path
+    assert asked == []
