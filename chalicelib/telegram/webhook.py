@@ -22,6 +22,7 @@ from chalicelib.observability import logger
 from chalicelib.ops import metrics
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+UPDATE_IDS = 2**63  # Telegram's update ids are positive and below it; a larger one could not be kept as handled
 
 bp = Blueprint(__name__)
 
@@ -48,7 +49,7 @@ def _receive(request):
         metrics.telegram_update(handled=False, kind=refusal.code)
         raise
     data = _json_object(request.raw_body)
-    if data is None or not isinstance(data.get("update_id"), int):
+    if data is None or not isinstance(data.get("update_id"), int) or not 0 <= data["update_id"] < UPDATE_IDS:
         logger.warning("telegram webhook body is not an update; ignored")
         return json_response({"ok": True, "handled": False})
     return json_response({"ok": True, "handled": _handle(data, services)})
@@ -72,6 +73,20 @@ def _json_object(body: bytes | None) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def _readable(message) -> bool:
+    """What the bot reads of a message has the types the Bot API gives it: text and caption strings, entities at
+    whole-number positions, a text link's URL a string (``de_json`` checks no type)."""
+    from telegram import MessageEntity
+
+    if message is None:
+        return True
+    entities = (*message.entities, *message.caption_entities)
+    return (all(isinstance(text, str | None) for text in (message.text, message.caption))
+            and all(isinstance(entity.offset, int) and isinstance(entity.length, int)
+                    and isinstance(entity.url, str if entity.type == MessageEntity.TEXT_LINK else str | None)
+                    for entity in entities))
+
+
 def _handle(data: dict, services) -> bool:
     from telegram import Update
 
@@ -82,6 +97,8 @@ def _handle(data: dict, services) -> bool:
         try:
             update = Update.de_json(data, bot)
         except (KeyError, TypeError, ValueError, AttributeError):
+            update = None
+        if update is None or not _readable(update.effective_message):
             logger.warning("telegram update could not be read; ignored", extra={"update_id": data["update_id"]})
             return False
         return await commands.process(update, bot=bot, services=services)

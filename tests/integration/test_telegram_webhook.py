@@ -227,10 +227,22 @@ def test_update_whose_reply_keeps_failing_is_delivered_again_and_captured_once(c
     assert post_update(client, update).json_body["handled"] is False  # a third delivery: already handled
 
 
+def changed(update: dict, **fields) -> str:
+    """An update's body with some of its message's fields replaced."""
+    return json.dumps({**update, "message": {**update["message"], **fields}})
+
+
 @pytest.mark.parametrize("body", [
     "not json", "", "[1, 2]", json.dumps({"no_update_id": 1}), json.dumps({"update_id": "11"}),
     json.dumps({"update_id": 12, "message": "not a message"}),
     json.dumps({"update_id": 13, "message": {"message_id": 1}}),
+    json.dumps({"update_id": 10**30}),  # no key could keep it as handled
+    # fields of the wrong type (python-telegram-bot's de_json checks none)
+    changed(text_update(15, TELEGRAM_USER, "hi"), text=5),
+    changed(text_update(16, TELEGRAM_USER, "hi"), entities=[{"type": "text_link", "offset": 0, "length": 2}]),
+    changed(text_update(17, TELEGRAM_USER, "hi"), entities=[{"type": "text_link", "offset": 0, "length": 2, "url": 7}]),
+    changed(text_update(18, TELEGRAM_USER, "hi"), entities=[{"type": "url", "offset": "a", "length": 2}]),
+    changed(photo_update(19, TELEGRAM_USER, file_id="f", unique_id="u", size=10), caption=5),
 ])
 def test_malformed_update_is_acknowledged_and_ignored(client, telegram, drain, body):
     response = post_update(client, body)
