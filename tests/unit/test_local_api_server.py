@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+
+import requests
 
 from app import app
 from chalicelib.config import load_settings
@@ -23,3 +26,22 @@ def test_environment_wins_over_chalice_config(monkeypatch):
     finally:
         server.server.server_close()
         app.__class__ = app_class  # the server's subclass swap, undone for the other tests of this process
+
+
+def test_a_path_deeper_than_the_catch_all_routes_is_not_found_without_repeating_the_callers_key():
+    # GIVEN make run's API server
+    app_class = app.__class__
+    server = api_server.create_server("127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        # WHEN a path deeper than the catch-all routes is asked for, with an API key
+        url = f"http://127.0.0.1:{server.server.server_port}/" + "/".join("abcdefghijk")
+        response = requests.get(url, headers={"Authorization": "Bearer prsnl_secret"}, timeout=30)
+        # THEN it is not found, in the API's error shape (as API Gateway's gateway response answers it in AWS)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+        assert "prsnl_secret" not in response.text
+    finally:
+        server.shutdown()
+        server.server.server_close()
+        app.__class__ = app_class
