@@ -152,10 +152,12 @@ class _Join:
         clear_leftovers(self.job, self.video, self.services)  # every part, encoded part and the sound
 
     def give_up(self, error: PrsnlError) -> None:
-        """A segment failed for good: the job fails, its reservation goes back, its temp objects go."""
+        """A segment failed for good: the job fails, its reservation goes back, its temp objects go (again once it
+        failed: a segment may count its part between the first removal and the fail, and none can after it)."""
         self.video = videos.find(self.job.video_id)
         self.reserved = quotas.held(self.job, self.video)
-        self.fail(error)
+        if self.fail(error):
+            clear_leftovers(self.job, None, self.services)
 
 
 class CaptureJoin(_Join, CaptureRun):

@@ -9,6 +9,7 @@ small pictures at 5 fps so that twenty minutes encode in seconds.
 from __future__ import annotations
 
 import subprocess
+import threading
 from datetime import timedelta
 
 import pytest
@@ -298,3 +299,54 @@ def test_a_join_whose_worker_died_is_taken_again_by_the_segments_redelivery(clie
     assert temp_keys(body["job_id"]) == []
     owner = get_user(user.user_id)
     assert (owner.bytes_reserved, owner.bytes_used) == (0, video.bytes_stored)
+
+
+class HoldsAPartUntilTheGiveUp:
+    """The real S3 storage, except that a worker uploading ``held`` waits there until the capture's give-up has
+    deleted the fan-out's temp objects; the give-up then waits for that worker to upload and count its part."""
+
+    def __init__(self, held: str):
+        self.storage, self.held = wiring.services().storage, held
+        self.holding, self.go, self.worker = threading.Event(), threading.Event(), None
+
+    def __getattr__(self, name):
+        return getattr(self.storage, name)
+
+    def put_file(self, path, key: str) -> int:
+        if key.endswith(self.held):
+            self.holding.set()
+            self.go.wait(120)
+        return self.storage.put_file(path, key)
+
+    def delete(self, keys) -> None:
+        self.storage.delete(keys)
+        if any("/part" in key for key in keys) and not self.go.is_set():
+            self.go.set()
+            self.worker.join(120)
+
+
+def test_a_part_counted_while_its_capture_gives_up_is_removed_with_the_rest(client, user, drain, short_webm,
+                                                                           settings_env, tmp_path):
+    # GIVEN a 4-minute capture fanned out into 4 segments whose part 2 is damaged (it fails for good), segments 0
+    # and 1 done, and segment 3 running in another worker, about to upload its encoded part
+    settings_env(PRSNL_FANOUT_ABOVE_SECONDS="60", PRSNL_SEGMENT_SECONDS="60")
+    body = fanned_out(client, user, short_webm)
+    storage = HoldsAPartUntilTheGiveUp(segments.Part(3, 0, 0).encoded_name)
+    wiring.override(storage=storage)
+    garbage = tmp_path / "garbage.mkv"
+    garbage.write_bytes(b"\x00" * 4096)
+    storage.put_file(garbage, layout.temp_prefix(body["job_id"]) + segments.Part(2, 0, 0).name)
+    assert drain(max_batches=2) == 2
+    queue = wiring.services().queue
+    segment_2 = queue.receive(max_messages=1, wait_seconds=0)
+    storage.worker = threading.Thread(target=worker_loop.drain, args=(queue,), kwargs={"max_batches": 1})
+    storage.worker.start()
+    assert storage.holding.wait(120)
+    # WHEN segment 2 fails for good, and segment 3 counts itself after the give-up deleted the temp objects but
+    # before the capture is failed
+    worker_loop.run_batch(queue, worker_loop.queue_arn(queue), segment_2)
+    # THEN the capture failed and nothing of its fan-out is left, that part included
+    assert jobs.get(body["job_id"]).status == jobs.FAILED
+    assert temp_keys(body["job_id"]) == []
+    owner = get_user(user.user_id)
+    assert (owner.bytes_reserved, owner.bytes_used) == (0, 0)
