@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from chalicelib import aws
 from chalicelib.config import Settings
 from chalicelib.local.moto_server import TablesCopy
@@ -71,22 +73,30 @@ def save(data: Path, settings: Settings, *, tables: TablesCopy | None = None) ->
     return done
 
 
+class Unreadable(Exception):
+    """A saved file that cannot be read back: the start stops there, and leaves the saved library as it is."""
+
+
 def load(data: Path, settings: Settings) -> Pass:
     """Put every saved item and object into the (new) tables and buckets; nothing saved, nothing done."""
-    started, done = time.monotonic(), Pass()
-    for model in ALL_MODELS:
-        path = data / "tables" / f"{model.__name__}.jsonl"
-        if path.exists():
-            with path.open() as lines:
-                done.items += put_items(model.Meta.table_name, (json.loads(line) for line in lines))
-    s3 = aws.client("s3")
-    for bucket in _buckets(settings):
-        for key, meta in _index(data / "s3" / bucket).items():
-            with (data / "s3" / bucket / "objects" / key).open("rb") as body:
-                s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=meta["content_type"],
-                              CacheControl=meta.get("cache_control") or "")
-            done.objects_written += 1
-            done.bytes_written += meta["size"]
+    started, done, path = time.monotonic(), Pass(), data
+    try:
+        for model in ALL_MODELS:
+            path = data / "tables" / f"{model.__name__}.jsonl"
+            if path.exists():
+                with path.open() as lines:
+                    done.items += put_items(model.Meta.table_name, (json.loads(line) for line in lines))
+        s3 = aws.client("s3")
+        for bucket in _buckets(settings):
+            for key, meta in _index(data / "s3" / bucket).items():
+                path = data / "s3" / bucket / "objects" / key
+                with path.open("rb") as body:
+                    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=meta["content_type"],
+                                  CacheControl=meta.get("cache_control") or "")
+                done.objects_written += 1
+                done.bytes_written += meta["size"]
+    except (OSError, ValueError, KeyError, ClientError) as error:
+        raise Unreadable(f"{path} could not be read back ({type(error).__name__}: {error})") from error
     done.seconds = time.monotonic() - started
     return done
 

@@ -166,10 +166,11 @@ class Stack:
         self.children: dict[str, subprocess.Popen] = {}
         self.stop_event = threading.Event()
         self.logs = state_dir() / "logs"
+        self.loaded = False  # the saved library restored into moto (a stop before that must not save over it)
 
     def start(self) -> dict:
         from chalicelib import wiring
-        from chalicelib.local import console, persist
+        from chalicelib.local import console, persist, processes
         from chalicelib.local.bootstrap import bootstrap
         from chalicelib.local.moto_server import TablesCopy
         from chalicelib.local.samples import MediaServer, make_samples
@@ -183,7 +184,11 @@ class Stack:
                                          timeout=self.settings.start_timeout_seconds, children=self.children,
                                          log=self._log("moto_server"), say=self.say)
         queues = bootstrap(self.settings)
-        restored = persist.load(data, self.settings) if persist.saved_anything(data) else None
+        try:
+            restored = persist.load(data, self.settings) if persist.saved_anything(data) else None
+        except persist.Unreadable as error:
+            raise processes.StartError(f"the saved library is left as it was: {error}") from None
+        self.loaded = True  # from here on, what moto holds is the library: the stop saves it
         services = wiring.services()
         resent = maintenance.resend_queued(services=services).lost_jobs_resent.fixed
         api_key = seed_user(services, previous_key())
@@ -250,14 +255,15 @@ class Stack:
         return 0
 
     def stop(self) -> None:
-        """API and worker first, then a last save while moto still runs, then moto."""
+        """API and worker first, then a last save while moto still runs (once it holds the restored library: a start
+        that failed or was stopped while restoring would save a part of it over the whole), then moto."""
         from chalicelib.local import persist, processes
 
         self.stop_event.set()
         moto = self.children.pop(MOTO, None)
         processes.stop(list(self.children.values()))
         stop_standalone_worker()
-        if moto is not None and moto.poll() is None:
+        if moto is not None and moto.poll() is None and self.loaded:
             try:
                 persist.save(data_dir(self.settings.stage), self.settings)
             except Exception as error:  # moto not up yet or gone: the last pass stands

@@ -96,6 +96,40 @@ def test_library_survives_ctrl_c_stop_and_start(tmp_path):
         stop_stack(again)
 
 
+def saved_files(data: Path) -> dict[str, str]:
+    """Every file under the saved library, by its path, with the SHA-256 of its bytes."""
+    return {str(path.relative_to(data)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(data.rglob("*")) if path.is_file()}
+
+
+def test_a_library_that_cannot_be_read_back_stops_the_start_and_is_left_as_it_was(tmp_path):
+    # GIVEN a saved library one of whose files is gone (a disk error, a person's rm)
+    env = stack_env(tmp_path / "stack")
+    stack = start_stack(env)
+    try:
+        library = two_captures(stack)
+    finally:
+        stop_stack(stack)
+    data = Path(stack["data_dir"])
+    missing = sorted((data / "s3" / stack["bucket"] / "objects").rglob("*.jpg"))[0]
+    kept = missing.read_bytes()
+    missing.unlink()
+    before, console_before = saved_files(data), stack["log"].read_text()
+    # WHEN `make run` starts again
+    status = launch(env).wait(timeout=180)
+    # THEN it stops saying which file it could not read, and leaves every saved file as it was
+    said = stack["log"].read_text()[len(console_before):]
+    assert status == 1 and "could not start" in said and missing.name in said, said
+    assert saved_files(data) == before
+    # AND with the file back, the whole library is back
+    missing.write_bytes(kept)
+    again = start_stack(env)
+    try:
+        assert {video_id: streamed(again, video_id) for video_id in library} == library
+    finally:
+        stop_stack(again)
+
+
 def saved_statuses(stack: dict, video_ids) -> set[str]:
     """The statuses the last save pass wrote for these videos (a pass may have caught a record mid-capture)."""
     lines = (Path(stack["data_dir"]) / "tables" / "Video.jsonl").read_text().splitlines()
