@@ -263,12 +263,14 @@ class Stack:
         moto = self.children.pop(MOTO, None)
         processes.stop(list(self.children.values()))
         stop_standalone_worker()
-        if moto is not None and moto.poll() is None and self.loaded:
+        if moto is None:
+            return
+        if moto.poll() is None and self.loaded:
             try:
                 persist.save(data_dir(self.settings.stage), self.settings)
-            except Exception as error:  # moto not up yet or gone: the last pass stands
+            except Exception as error:  # moto gone meanwhile: the last pass stands
                 self.say(f"the last save failed ({error}); the previous one stands")
-            processes.stop([moto])
+        processes.stop([moto])
 
 
 def stop_standalone_worker() -> None:
