@@ -116,11 +116,21 @@ class Run:
         jobs.release_for_retry(self.job, now=self.services.clock.now(), error_code=error.code, message=error.message)
 
     def cleanup_outputs(self) -> None:
-        """Remove what this attempt uploaded and give back what it reserved, once."""
+        """Remove what this attempt uploaded and give back what it reserved, once; nothing when they are no longer
+        its own to undo."""
+        if (self.uploaded or self.reserved) and not self._owns_outputs():
+            self.uploaded, self.reserved = [], 0
         self.remove_uploads()
         if self.reserved:
             quotas.give_back_held(self.job, self.video, now=self.services.clock.now())
             self.reserved = 0
+
+    def _owns_outputs(self) -> bool:
+        """Every attempt of a video uploads to the same keys and reserves on the same record, so what this one did is
+        its own only while the job is still its own, or is gone with its video (deleted). Once the job moved on (the
+        reaper took it back and gave its reservation back; a retry replaced it), the keys are another attempt's."""
+        found = jobs.find(self.job.job_id)
+        return jobs.still_this_attempts(found, self.job) if found else videos.find(self.job.video_id) is None
 
     def remove_uploads(self) -> None:
         if self.uploaded:

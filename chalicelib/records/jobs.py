@@ -65,6 +65,20 @@ def get(job_id: str) -> Job:
     return fetch(Job, job_id)
 
 
+def find(job_id: str) -> Job | None:
+    """The job as it is now (a consistent read), or None."""
+    try:
+        return Job.get(job_id, consistent_read=True)
+    except Job.DoesNotExist:
+        return None
+
+
+def still_this_attempts(found: Job, attempt: Job) -> bool:
+    """The job (``found`` as it is now) is still the one ``attempt`` ran: running or waiting under it, or cancelled
+    with it. Not once it moved on: taken back (queued again, run by a later attempt, failed by the reaper)."""
+    return found.attempts == attempt.attempts and found.status in (RUNNING, WAITING, CANCELLED)
+
+
 def get_for_owner(job_id: str, owner_id: str) -> Job:
     return fetch(Job, job_id, owner_id=owner_id)
 
@@ -105,14 +119,18 @@ def claim(job: Job, *, now: datetime, lease_until: datetime) -> bool:
 def renew_lease(job: Job, *, until: datetime) -> bool:
     """The attempt is alive: its lease runs to ``until``. False when the job is no longer this attempt's (finished,
     or taken back after the lease ended). Written on a record of its own: it runs beside the attempt's writes."""
-    return applied(lambda: Job(job.job_id).update(
-        actions=[Job.lease_until.set(until)],
-        condition=(Job.status == RUNNING) & (Job.attempts == job.attempts)))
+    return applied(lambda: Job(job.job_id).update(actions=[Job.lease_until.set(until)], condition=_held(job)))
 
 
 def hold_reservation(job: Job, nbytes: int) -> None:
     """A rendition's reservation, noted on its job so that whoever ends the job gives it back (once)."""
-    job.update(actions=[Job.bytes_reserved.set(nbytes)], condition=Job.status == RUNNING)
+    job.update(actions=[Job.bytes_reserved.set(nbytes)], condition=_held(job))
+
+
+def _held(job: Job):
+    """The running job is still this attempt's. Every write of an attempt holds to it: one that succeeded after a
+    later attempt's claim would also read that attempt's number back into ``job`` (PynamoDB answers with the item)."""
+    return (Job.status == RUNNING) & (Job.attempts == job.attempts)
 
 
 def reservation_cleared(job: Job, nbytes: int) -> tuple:
@@ -136,7 +154,7 @@ def fan_out(job: Job, *, segments: int, join: dict, now: datetime) -> bool:
                  Job.params.set({**(job.params or {}), "fanout": join}), Job.segments.set(segments),
                  Job.segments_done.remove(), Job.segment_percent.set({}),
                  Job.progress.set({"stage": "processing", "percent": 0})],
-        condition=(Job.status == RUNNING) & (Job.attempts == job.attempts)))
+        condition=_held(job)))
 
 
 def _waiting(attempt: int):
@@ -183,7 +201,8 @@ def joining(parent: Job) -> bool:
 
 def wait_again(parent: Job, *, now: datetime) -> bool:
     """A join that failed hands the capture back to its segments: the retry of the last one joins again."""
-    return applied(lambda: _finish(parent, WAITING, now=now, expect=RUNNING, progress={"stage": "processing"}))
+    return applied(lambda: _finish(parent, WAITING, now=now, expect=RUNNING, attempt=parent.attempts,
+                                    progress={"stage": "processing"}))
 
 
 def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str) -> bool:
@@ -200,7 +219,7 @@ def succeed(job: Job, *, now: datetime) -> None:
 def succeed_update(job: Job, *, now: datetime) -> tuple:
     """The running job's move to succeeded as a (record, actions, condition) item of the worker's commit transaction;
     an earlier attempt's error goes with it."""
-    record, actions, condition = _transition(job, SUCCEEDED, now=now, expect=RUNNING,
+    record, actions, condition = _transition(job, SUCCEEDED, now=now, expect=RUNNING, attempt=job.attempts,
                                              progress={"stage": "ready", "percent": 100})
     return record, [*actions, Job.error_code.remove(), Job.error_message.remove(), Job.bytes_reserved.set(0)], \
         condition
@@ -302,7 +321,7 @@ class ProgressReporter:
             return
         self._last_write, self._last_stage = now, stage
         progress = {"stage": stage, **{k: v for k, v in figures.items() if v is not None}}
-        if not applied(lambda: self._job.update(actions=[Job.progress.set(progress)], condition=Job.status == RUNNING)):
+        if not applied(lambda: self._job.update(actions=[Job.progress.set(progress)], condition=_held(self._job))):
             raise JobCancelledError(f"job {self._job.job_id} is no longer running")
         if self._on_change:
             self._on_change(progress)

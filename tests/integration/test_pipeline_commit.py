@@ -8,6 +8,7 @@ while the worker uploads, run from a thin proxy around the real S3 storage insta
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -152,3 +153,66 @@ def test_video_deleted_while_it_uploads_gives_every_byte_back_once(user, drain, 
     assert owner.bytes_available == owner.quota_bytes
     assert not list(wiring.services().storage.list("videos/"))
     assert not list(wiring.services().storage.list("thumbnails/"))
+
+
+def next_attempt_in_another_worker(drain, reports: list, *, to_its_end: bool = True):
+    """A step: the reaper takes the job back, then another worker starts the next attempt (and runs it to its end,
+    unless ``to_its_end`` is False: its thread is then the last of ``reports``)."""
+    take_back = reaper(reports)
+
+    def step() -> None:
+        take_back()
+        worker = threading.Thread(target=drain, kwargs={"max_batches": 1}, name="next-attempt")
+        worker.start()
+        if to_its_end:
+            worker.join()
+        reports.append(worker)
+
+    return step
+
+
+def test_an_attempt_taken_back_after_its_uploads_leaves_the_next_attempts_stored_video(user, drain, media_server):
+    # GIVEN the reaper takes the job back once the worker uploaded everything, and the next attempt runs to its end
+    # in another worker before the first one commits (both attempts upload to the same keys)
+    reports = []
+    wiring.override(storage=AfterUpload(LAST_UPLOAD, next_attempt_in_another_worker(drain, reports)))
+    result = queue(media_server.url("files", "clip.mp4"))
+    # WHEN the first attempt goes on to its commit
+    drain(max_batches=1)
+    # THEN its commit was refused and it removed nothing: the video the next attempt stored is whole, counted once
+    job = jobs.get(result.job.job_id)
+    assert (job.status, job.attempts) == (jobs.SUCCEEDED, 2)
+    assert assert_stored_and_counted_once(result.video.video_id).status == videos.READY
+
+
+class PausesTheNextAttemptsVideoUpload(AfterUpload):
+    """``AfterUpload``, and the next attempt's worker waits before its video upload until ``resume`` is set."""
+
+    def __init__(self, step):
+        super().__init__(LAST_UPLOAD, step)
+        self.waiting, self.resume = threading.Event(), threading.Event()
+
+    def put_file(self, path, key: str) -> int:
+        if threading.current_thread().name == "next-attempt" and key.startswith("videos/"):
+            self.waiting.set()
+            self.resume.wait(120)
+        return super().put_file(path, key)
+
+
+def test_an_attempt_taken_back_cannot_commit_while_the_next_attempt_runs(user, drain, media_server):
+    # GIVEN the reaper takes the job back once the worker uploaded everything, and the next attempt is running
+    reports = []
+    start_next = next_attempt_in_another_worker(drain, reports, to_its_end=False)
+    storage = PausesTheNextAttemptsVideoUpload(lambda: (start_next(), storage.waiting.wait(120)))
+    wiring.override(storage=storage)
+    result = queue(media_server.url("files", "clip.mp4"))
+    # WHEN the first attempt goes on to its commit, then the next attempt goes on to its own
+    drain(max_batches=1)
+    first = jobs.get(result.job.job_id)
+    storage.resume.set()
+    reports[-1].join(120)
+    # THEN the first attempt could not commit the job the next one held; the next one stored the video, counted once
+    assert (first.status, first.attempts) == (jobs.RUNNING, 2)
+    job = jobs.get(result.job.job_id)
+    assert (job.status, job.attempts) == (jobs.SUCCEEDED, 2)
+    assert assert_stored_and_counted_once(result.video.video_id).status == videos.READY
