@@ -146,8 +146,8 @@ def _not_failed(video: Video) -> ConflictError:
 
 
 def checked_text(value: str | None, name: str) -> str | None:
-    """A text field as it will be stored (captured or edited): at most its limit of characters of valid Unicode (no
-    lone surrogate); each tag's is ``tags``'s."""
+    """A text field as it will be stored (captured or edited): valid Unicode (no lone surrogate) of at most
+    ``TEXT_LIMITS[name]`` characters (``tags``: one tag's)."""
     if value is None:
         return None
     try:
@@ -160,6 +160,7 @@ def checked_text(value: str | None, name: str) -> str | None:
 
 
 def checked_tags(tags: list[str] | None) -> list[str]:
+    """At most ``MAX_TAGS`` tags, each a checked text that is not blank."""
     tags = tags or []
     if len(tags) > MAX_TAGS:
         raise BadRequestError(f"a video takes at most {MAX_TAGS} tags", code="invalid_tags")

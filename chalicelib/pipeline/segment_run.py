@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chalicelib.errors import JobCancelledError, NotFoundError, PrsnlError
+from chalicelib.errors import JobCancelledError, NotFoundError, PrsnlError, TransientJobError
 from chalicelib.media import probe as media_probe
 from chalicelib.media import segments, transcode
 from chalicelib.ops.leftovers import clear_leftovers
@@ -91,16 +91,19 @@ class SegmentRun(Run):
 
     def _join(self, parent: Job) -> None:
         """Take the capture and join it here; a join that fails hands it back to its segments (this one's retry
-        joins again; its failure for good fails the capture)."""
+        joins again; its failure for good fails the capture). What the failed join uploaded stays: the retry's
+        join writes the same keys (and the orphan sweep takes what no record names), and a join taken over from a
+        worker that only looked dead shares its attempt, so removing them could remove the other join's."""
         now = self.services.clock.now()
         if not jobs.claim_join(parent, now=now, lease_until=now + timedelta(seconds=self.settings.job_lease_seconds)):
+            if jobs.joining(parent):  # a join holds it: a live one, or a dead one whose lease is not over yet
+                raise TransientJobError("the capture is being joined by another worker; trying again later")
             return  # another delivery of this segment is joining
         join = join_run(parent, self.services)
         with LeaseKeeper(parent, self.services, hold_message=lambda: None):
             try:
                 join.run()
             except Exception:
-                join.remove_uploads()
                 jobs.wait_again(parent, now=self.services.clock.now())
                 raise
 

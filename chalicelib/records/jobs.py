@@ -194,8 +194,8 @@ def claim_join(parent: Job, *, now: datetime, lease_until: datetime) -> bool:
 
 
 def joining(parent: Job) -> bool:
-    """The capture is being joined: running with every segment of its fan-out counted (nothing else runs such a
-    capture: a new attempt's fan-out starts the count again)."""
+    """The capture is being joined: running with every segment of its fan-out counted. Callers also check that it
+    is the fan-out's attempt: a capture claimed again keeps the earlier fan-out's count until it fans out anew."""
     return parent.status == RUNNING and len(parent.segments_done or ()) == parent.segments
 
 
@@ -205,11 +205,11 @@ def wait_again(parent: Job, *, now: datetime) -> bool:
                                     progress={"stage": "processing"}))
 
 
-def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str) -> bool:
-    """Give this attempt's job back to the queue after a transient failure (the next delivery may claim it); False
-    when it was no longer this attempt's."""
-    return applied(lambda: _finish(job, QUEUED, now=now, error_code=error_code, message=message, expect=RUNNING,
-                                    attempt=job.attempts))
+def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str) -> None:
+    """Give this attempt's job back to the queue after a transient failure (the next delivery may claim it), unless
+    it is no longer this attempt's."""
+    applied(lambda: _finish(job, QUEUED, now=now, error_code=error_code, message=message, expect=RUNNING,
+                            attempt=job.attempts))
 
 
 def succeed(job: Job, *, now: datetime) -> None:

@@ -73,11 +73,14 @@ def _json_object(body: bytes | None) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _readable(message) -> bool:
-    """What the bot reads of a message has the types the Bot API gives it: text and caption strings, entities at
-    whole-number positions, a text link's URL a string (``de_json`` checks no type)."""
+def _readable(update) -> bool:
+    """What the bot reads of an update has the types the Bot API gives it: a button's data, a message's text and
+    caption strings, its entities at whole-number positions, a text link's URL a string (``de_json`` checks none)."""
     from telegram import MessageEntity
 
+    if update.callback_query is not None and not isinstance(update.callback_query.data, str | None):
+        return False
+    message = update.effective_message
     if message is None:
         return True
     entities = (*message.entities, *message.caption_entities)
@@ -98,7 +101,7 @@ def _handle(data: dict, services) -> bool:
             update = Update.de_json(data, bot)
         except (KeyError, TypeError, ValueError, AttributeError):
             update = None
-        if update is None or not _readable(update.effective_message):
+        if update is None or not _readable(update):
             logger.warning("telegram update could not be read; ignored", extra={"update_id": data["update_id"]})
             return False
         return await commands.process(update, bot=bot, services=services)

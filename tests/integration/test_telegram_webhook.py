@@ -243,6 +243,8 @@ def changed(update: dict, **fields) -> str:
     changed(text_update(17, TELEGRAM_USER, "hi"), entities=[{"type": "text_link", "offset": 0, "length": 2, "url": 7}]),
     changed(text_update(18, TELEGRAM_USER, "hi"), entities=[{"type": "url", "offset": "a", "length": 2}]),
     changed(photo_update(19, TELEGRAM_USER, file_id="f", unique_id="u", size=10), caption=5),
+    json.dumps(button_update(20, TELEGRAM_USER, {"message_id": 5, "date": 0, "chat": {"id": TELEGRAM_USER,
+                                                                                      "type": "private"}}, 5)),
 ])
 def test_malformed_update_is_acknowledged_and_ignored(client, telegram, drain, body):
     response = post_update(client, body)
