@@ -221,3 +221,40 @@ def test_a_failed_capture_is_retried_from_its_card_and_storage_shows_day_by_day(
     screenshot(page, "5-storage-trend")
     context.close()
     assert requests.delete(f"{api}/api/videos/{video_id}", headers=headers, timeout=10).status_code == 204
+
+
+def ready_video(stack: dict, url: str) -> dict:
+    """A capture of ``url`` through the stack's API, once it is ready."""
+    headers = {"Authorization": f"Bearer {stack['api_key']}"}
+    video_id = requests.post(f"{stack['api_url']}/api/capture", json={"url": url}, headers=headers,
+                             timeout=30).json()["video_id"]
+    deadline = time.monotonic() + DEADLINE_MS / 1000
+    while (video := requests.get(f"{stack['api_url']}/api/videos/{video_id}", headers=headers,
+                                 timeout=30).json())["status"] != "ready":
+        assert time.monotonic() < deadline and video["status"] != "failed", video
+        time.sleep(0.5)
+    return video
+
+
+def test_the_watch_page_asks_its_link_again_when_the_cdn_refuses_its_signed_url(local_stack, browser):
+    # GIVEN a ready video's watch page, and a CDN that refuses the signed URL once the player is under way (as
+    # CloudFront refuses one past its lifetime, after a long pause; moto's S3 checks no lifetime, so the browser
+    # refuses it here)
+    video = ready_video(local_stack, local_stack["samples"][0] + "?via=expired-link")
+    page = browser.new_page()
+    refused, links = [], []
+    page.on("request", lambda request: links.append(request.url) if request.url.endswith("/video") else None)
+
+    def expired(route):
+        if refused or route.request.headers.get("range", "bytes=0-") == "bytes=0-":
+            return route.fallback()  # the player's first request (its link is fresh), and any after the refusal
+        refused.append(route.request.url)
+        return route.fulfill(status=403, body="Request has expired")
+
+    page.route(lambda url: "/videos/" in url and "X-Amz-Signature" in url, expired)
+    # WHEN it is opened and played
+    page.goto(video["watch_url"])
+    # THEN the player asked its own link again for a fresh signed URL, and plays on
+    assert wait_playing(page, "#player") > 0.5
+    assert len(refused) == 1 and len(links) >= 2, (refused, links)
+    page.close()

@@ -307,9 +307,7 @@ function play(video) {
 }
 
 function switchQuality() {
-  const player = $("player"), at = player.currentTime, playing = !player.paused;
-  player.src = $("player-quality").value;
-  player.addEventListener("loadedmetadata", () => { player.currentTime = at; if (playing) player.play(); }, { once: true });
+  resumeFrom($("player"), $("player-quality").value);
 }
 
 // -- small helpers -------------------------------------------------------------------------------
@@ -357,6 +355,7 @@ document.addEventListener("DOMContentLoaded", () => {
     reload();
   });
   $("player-quality").addEventListener("change", switchQuality);
+  keepPlaying($("player"));
   $("player-dialog").addEventListener("close", () => { $("player").pause(); $("player").removeAttribute("src"); $("player").load(); });
   new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) loadMore(); }).observe($("more"));
   show();
