@@ -181,15 +181,22 @@ class _Sweep:
         return True
 
     def _take_back(self, job: Job, video: Video | None, *, failed: bool, code: str, message: str) -> None:
-        """What a job taken back held: its reservation, its work files and uploads; its video fails with it."""
+        """What a job taken back held: its reservation, its work files and uploads; its video fails with it, and the
+        chat that asked for it is told, as a worker's own failure tells it."""
         quotas.give_back_held(job, video, now=self.now)
-        if video is not None and failed:
-            videos.fail_for_job(video, job, now=self.now, code=code, message=message)
+        if video is not None and failed and videos.fail_for_job(video, job, now=self.now, code=code, message=message):
+            self._tell_failed(job, PermanentJobError(message, code=code))
         clear_leftovers(job, video, self.services)
         if failed and job.kind == jobs.SEGMENT:  # its capture can never be joined: it fails, and gives back
             from chalicelib.pipeline import segment_run  # worker side (media), here only on this rare path
 
             segment_run.abandon(job, self.services, PermanentJobError(f"a segment: {message}", code=code))
+
+    def _tell_failed(self, job: Job, error: PermanentJobError) -> None:
+        try:
+            self.services.notifier.failed(job, error)
+        except Exception:  # the chat is a courtesy: the job and its video are failed whatever it answers
+            logger.exception("the chat could not be told of a job given up", extra={"job_id": job.job_id})
 
     def _send(self, job: Job) -> None:
         self.services.queue.send(jobs.JobMessage(job.job_id, job.video_id, job.owner_id, kind=job.kind))

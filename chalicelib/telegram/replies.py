@@ -33,6 +33,8 @@ REASONS = {
     "no_audio": "there is no sound in it",
     "no_video_in_post": "there is no video at this link",
     "transient": "the site did not answer; please try again later",
+    "lease_expired": "saving it stopped half-way; please try again",  # the maintenance gave the job up
+    "message_lost": "it waited too long to be saved; please try again",
 }
 
 HELP = """Send me a link to a video (YouTube, X, TikTok, Instagram, any page with a video, a video file) \

@@ -7,12 +7,14 @@ import json
 import re
 import shutil
 import uuid
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 
 from chalicelib import aws, wiring
-from chalicelib.records import videos
+from chalicelib.ops import maintenance
+from chalicelib.records import jobs, videos
 from chalicelib.records.models import IdempotencyKey, Job, User, Video
 from tests.conftest import TELEGRAM_USER, WEBHOOK_SECRET
 from tests.fake_telegram import TOKEN, button_update, photo_update, text_update, video_update
@@ -438,3 +440,23 @@ def test_api_does_not_import_telegram():
     code = "import sys, app; print(sorted(m for m in sys.modules if m.split('.')[0] in ('telegram', 'httpx')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_capture_the_maintenance_gives_up_ends_its_reply_with_the_reason(client, telegram, drain, media_server,
+                                                                          settings_env):
+    # GIVEN a link sent to the bot, on its last attempt, whose worker died (claimed, its lease over, never finished)
+    settings_env(PRSNL_MAX_ATTEMPTS="1")
+    post_update(client, text_update(44, TELEGRAM_USER, media_server.url("files", "clip.mp4")))
+    [video] = videos_of(TELEGRAM_USER)
+    now = wiring.services().clock.now()
+    assert jobs.claim(jobs.get(video.job_id), now=now - timedelta(minutes=10), lease_until=now - timedelta(minutes=1))
+    # WHEN the maintenance runs
+    report = maintenance.run(services=wiring.services(), apply=True)
+    # THEN the job was given up, and its reply says so in plain words, with the Retry button
+    assert report.stuck_jobs_failed.fixed == 1
+    assert videos.get(video.video_id).status == "failed"
+    [reply] = [m for (chat, _), m in sorted(telegram.messages.items()) if chat == TELEGRAM_USER]
+    assert reply["text"].startswith("❌ Not saved: saving it stopped half-way; please try again.")
+    assert reply["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"retry:{video.video_id}"
+    drain()  # the capture's own message, delivered late: its job is over
+    assert jobs.get(video.job_id).status == jobs.FAILED
