@@ -102,7 +102,7 @@ class Run:
         logger.warning("job failed", extra={"job_id": self.job.job_id, "code": error.code, "reason": error.message})
         self.cleanup_outputs()
         now = self.services.clock.now()
-        if not jobs.fail(self.job, now=now, error_code=error.code, message=error.message, attempt=self.job.attempts):
+        if not jobs.fail(self.job, now=now, error_code=error.code, message=error.message):
             return False
         if self.video is not None:
             videos.fail_for_job(self.video, self.job, now=now, code=error.code, message=error.message)

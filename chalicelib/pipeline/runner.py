@@ -67,7 +67,7 @@ def _run(work: Run, services: Services, *, reference: str) -> Outcome:
         work.run()
     except JobCancelledError:  # its video deleted, or the job no longer this attempt's (taken back, queued again)
         work.cleanup_outputs()
-        jobs.cancel(job, now=services.clock.now(), attempt=job.attempts)
+        jobs.cancel(job, now=services.clock.now(), by_its_attempt=True)
         return Outcome(True, jobs.CANCELLED)
     except TakenBackError:  # the job is the reaper's now (queued again or failed): leave it as the reaper left it
         work.cleanup_outputs()

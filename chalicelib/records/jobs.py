@@ -185,8 +185,7 @@ def claim_join(parent: Job, *, now: datetime, lease_until: datetime) -> bool:
     """The segment that finished last takes its waiting capture to join the parts: one taker only (a conditional
     write), under a lease like any running job; or takes it again from a join whose lease is over (its worker died).
     The attempt stays the fan-out's."""
-    lapsed = ((Job.status == RUNNING) & (Job.attempts == parent.attempts) & (Job.lease_until < now)
-              & (size(Job.segments_done) == parent.segments))
+    lapsed = _held(parent) & (Job.lease_until < now) & (size(Job.segments_done) == parent.segments)
     return applied(lambda: parent.update(
         actions=[Job.status.set(RUNNING), Job.lease_until.set(lease_until), Job.updated_at.set(now),
                  Job.progress.set({"stage": "joining", "percent": 100})],
@@ -201,7 +200,7 @@ def joining(parent: Job) -> bool:
 
 def wait_again(parent: Job, *, now: datetime) -> bool:
     """A join that failed hands the capture back to its segments: the retry of the last one joins again."""
-    return applied(lambda: _finish(parent, WAITING, now=now, expect=RUNNING, attempt=parent.attempts,
+    return applied(lambda: _finish(parent, WAITING, now=now, expect=RUNNING, by_its_attempt=True,
                                     progress={"stage": "processing"}))
 
 
@@ -209,7 +208,7 @@ def release_for_retry(job: Job, *, now: datetime, error_code: str, message: str)
     """Give this attempt's job back to the queue after a transient failure (the next delivery may claim it), unless
     it is no longer this attempt's."""
     applied(lambda: _finish(job, QUEUED, now=now, error_code=error_code, message=message, expect=RUNNING,
-                            attempt=job.attempts))
+                            by_its_attempt=True))
 
 
 def succeed(job: Job, *, now: datetime) -> None:
@@ -219,23 +218,25 @@ def succeed(job: Job, *, now: datetime) -> None:
 def succeed_update(job: Job, *, now: datetime) -> tuple:
     """The running job's move to succeeded as a (record, actions, condition) item of the worker's commit transaction;
     an earlier attempt's error goes with it."""
-    record, actions, condition = _transition(job, SUCCEEDED, now=now, expect=RUNNING, attempt=job.attempts,
+    record, actions, condition = _transition(job, SUCCEEDED, now=now, expect=RUNNING, by_its_attempt=True,
                                              progress={"stage": "ready", "percent": 100})
     return record, [*actions, Job.error_code.remove(), Job.error_message.remove(), Job.bytes_reserved.set(0)], \
         condition
 
 
-def fail(job: Job, *, now: datetime, error_code: str, message: str, attempt: int | None = None) -> bool:
-    """End a job that has not finished as failed; False when it already had. With ``attempt``, only while that
-    attempt holds it (as ``cancel``)."""
+def fail(job: Job, *, now: datetime, error_code: str, message: str) -> bool:
+    """End the job as failed while the attempt that ran it holds it (running, or waiting for its segments); False
+    when it had finished or moved on to another attempt."""
     return applied(lambda: _finish(job, FAILED, now=now, error_code=error_code, message=message,
-                                    progress={"stage": FAILED}, attempt=attempt))
+                                    progress={"stage": FAILED}, by_its_attempt=True))
 
 
-def cancel(job: Job, *, now: datetime, attempt: int | None = None) -> bool:
-    """Stop a job that has not finished; False when it already had. With ``attempt``, only while that attempt holds
-    it (running, or waiting for its segments): an attempt taken back, its job queued again, leaves it to the next."""
-    return applied(lambda: _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED}, attempt=attempt))
+def cancel(job: Job, *, now: datetime, by_its_attempt: bool = False) -> bool:
+    """Stop a job that has not finished; False when it already had. ``by_its_attempt``: only while the attempt that
+    ran it holds it (running, or waiting for its segments): one taken back, its job queued again, leaves it to the
+    next."""
+    return applied(lambda: _finish(job, CANCELLED, now=now, progress={"stage": CANCELLED},
+                                    by_its_attempt=by_its_attempt))
 
 
 def reap(job: Job, *, now: datetime, requeue: bool, message: str, lease_known_dead: bool = False) -> bool:
@@ -286,17 +287,17 @@ def _finish(job: Job, status: str, **change) -> None:
 
 
 def _transition(job: Job, status: str, *, now: datetime, expect: str | None = None, error_code: str | None = None,
-                message: str | None = None, progress: dict | None = None, attempt: int | None = None,
+                message: str | None = None, progress: dict | None = None, by_its_attempt: bool = False,
                 lease_over_at: datetime | None = None, unchanged_since: datetime | None = None) -> tuple:
     actions = [Job.status.set(status), Job.updated_at.set(now), Job.lease_until.remove()]
     if error_code:
         actions += [Job.error_code.set(error_code), Job.error_message.set(message)]
     if progress:
         actions.append(Job.progress.set(progress))
-    unfinished = (RUNNING, WAITING) if attempt else (QUEUED, RUNNING, WAITING)  # an attempt holds no queued job
+    unfinished = (RUNNING, WAITING) if by_its_attempt else (QUEUED, RUNNING, WAITING)  # no attempt holds a queued job
     condition = (Job.status == expect) if expect else Job.status.is_in(*unfinished)
-    if attempt:
-        condition &= Job.attempts == attempt
+    if by_its_attempt:
+        condition &= Job.attempts == job.attempts
     if lease_over_at:
         condition &= Job.lease_until < lease_over_at
     if unchanged_since:
