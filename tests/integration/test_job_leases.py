@@ -122,13 +122,14 @@ class ReaperWhileDownloading(NullNotifier):
 
 
 def test_an_attempt_taken_back_while_alive_leaves_the_job_to_the_next_attempt(user, drain, media_server):
-    # GIVEN the reaper takes the job back while its worker downloads (the worker's next write of progress fails)
+    # GIVEN the reaper takes the job back while its worker downloads (and, on this machine, removes the work dir the
+    # download writes to: the living attempt then fails for good)
     chat = ReaperWhileDownloading()
     wiring.override(notifier=chat)
     result = queue(media_server.url("files", "clip.mp4"))
     # WHEN the queue is drained: the taken-back attempt stops, the reaper's message brings the next one
     drain()
-    # THEN the stopped attempt did not cancel the job queued again: the next attempt stored the video
+    # THEN the stopped attempt did not fail the job queued again: the next attempt stored the video
     assert chat.reports[0].stuck_jobs_requeued.fixed == 1
     job = jobs.get(result.job.job_id)
     assert (job.status, job.attempts) == (jobs.SUCCEEDED, 2)
