@@ -1,11 +1,11 @@
 """Storage care, run hourly (EventBridge in AWS, a timer in the local stack) and by ``prsnl-video maintenance``.
 
-One run: take back jobs whose worker died or whose queue message was lost, delete objects no
-record points to, mark records whose objects are gone ``broken``, clear temp leftovers, and
-recompute each user's counters from the records. Everything pages through the bucket and the
-tables a page at a time, and a dry run changes nothing. A capture in flight is never touched:
-objects younger than the grace period, videos still queued or processing and users with such
-videos are left alone.
+One run: take back jobs whose worker died or whose queue message was lost, fail videos left waiting
+for a job that ended, delete objects no record points to, mark records whose objects are gone
+``broken``, clear temp leftovers, and recompute each user's counters from the records. Everything
+pages through the bucket and the tables a page at a time, and a dry run changes nothing. A capture
+in flight is never touched: objects younger than the grace period, videos still queued or
+processing for a job that has not ended, and users with such videos are left alone.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ HEAD_THREADS = 8  # existence checks in parallel: one HEAD per stored object is 
 SAMPLE = 20  # examples kept per finding: the report stays small whatever the bucket holds
 _KEY_ATTRIBUTES = ["video_id", "status", "file_key", "thumbnails", "object_sizes", "renditions"]  # a list, for PynamoDB
 _COUNT_ATTRIBUTES = [*_KEY_ATTRIBUTES, "bytes_reserved", "bytes_stored"]
+_WAIT_ATTRIBUTES = ["video_id", "status", "job_id", "renditions", "updated_at"]
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Report:
     stuck_jobs_failed: Finding = field(default_factory=Finding)
     lost_jobs_resent: Finding = field(default_factory=Finding)
     lost_jobs_failed: Finding = field(default_factory=Finding)
+    stranded_videos: Finding = field(default_factory=Finding)
     temp_leftovers: Finding = field(default_factory=Finding)
     stale_uploads: Finding = field(default_factory=Finding)
     quota_drift: Finding = field(default_factory=Finding)
@@ -88,6 +90,7 @@ def run(*, services: Services, apply: bool) -> Report:
     sweep = _Sweep(services, apply)
     sweep.reap_stuck_jobs()
     sweep.reap_lost_jobs()
+    sweep.fail_stranded()
     sweep.delete_orphans()
     sweep.mark_broken()
     sweep.clear_temp()
@@ -221,6 +224,43 @@ class _Sweep:
             return False
         self._take_back(job, video, failed=True, code=jobs.MESSAGE_LOST, message=message)
         return True
+
+    # videos left waiting for a job that ended: its worker (or a maintenance run) stopped between the job's write and
+    # the video's. They would show progress for ever and keep their owner's counters from every check.
+
+    def fail_stranded(self) -> None:
+        maybe_waiting = Video.scan(filter_condition=Video.status.is_in(*videos.IN_FLIGHT) | Video.renditions.exists(),
+                                   page_size=PAGE, attributes_to_get=_WAIT_ATTRIBUTES)
+        for page in batched(maybe_waiting, PAGE):
+            waits = [(video, job_id, quality) for video in page for job_id, quality in videos.waiting_for(video)]
+            ids = {job_id for _, job_id, _ in waits}
+            found = {job.job_id: job for job in Job.batch_get(ids)} if ids else {}
+            for video, job_id, quality in waits:
+                if self._ended_without(video, found.get(job_id)):
+                    self._strand(video.video_id, found.get(job_id), job_id, quality)
+
+    def _ended_without(self, video: Video, job: Job | None) -> bool:
+        """The job finished (or is gone) longer than the grace period ago: its own last writes are long over."""
+        if job is None:
+            return video.updated_at < self.cutoff
+        return job.status in jobs.FINISHED and job.updated_at < self.cutoff
+
+    def _strand(self, video_id: str, job: Job | None, job_id: str, quality: str | None) -> None:
+        part = f"rendition {quality}" if quality else "capture"
+        self.report.stranded_videos.add(f"video {video_id} ({part}; job {job_id} {job.status if job else 'gone'})")
+        if not self.apply or (video := videos.find(video_id)) is None:  # the whole record (its event's fields)
+            return
+        if job is not None and quality is None and job.video_id != video.video_id:
+            videos.remove(video)  # a short link's duplicate: its job ended on the video the owner already had
+            self.report.stranded_videos.fixed += 1
+            return
+        code, message = jobs.LEASE_EXPIRED, "its job ended before it was stored; please try again"
+        if job is not None and job.status == jobs.FAILED and job.error_code:
+            code, message = job.error_code, job.error_message or message
+        if videos.fail_waiting(video, job_id, quality, now=self.now, code=code, message=message):
+            self.report.stranded_videos.fixed += 1
+            if job is not None and quality is None:
+                self._tell_failed(job, PermanentJobError(message, code=code))
 
     # objects no record points to
 

@@ -344,13 +344,30 @@ def fail_for_job(video: Video, job: Job, *, now: datetime, code: str, message: s
     when the video was deleted or retried meanwhile."""
     if job.kind == jobs.SEGMENT:
         return False  # a segment's capture fails the video, after giving back the reservation the video holds
-    if job.kind == jobs.RENDITION:
-        entry = {"status": FAILED, "job_id": job.job_id, "error_code": code, "error_message": message}
-        return _set_rendition(video, job.params["quality"], entry, now=now)
+    quality = job.params["quality"] if job.kind == jobs.RENDITION else None
+    return fail_waiting(video, job.job_id, quality, now=now, code=code, message=message)
+
+
+def waiting_for(video: Video) -> list[tuple[str, str | None]]:
+    """The jobs the video waits for, as (job id, quality): its capture's (quality None) while it is queued or
+    processing, and each queued rendition's."""
+    waits = [(video.job_id, None)] if video.status in IN_FLIGHT and video.job_id else []
+    return waits + [(entry["job_id"], quality) for quality, entry in _as_dict(video.renditions).items()
+                    if entry.get("status") == QUEUED and entry.get("job_id")]
+
+
+def fail_waiting(video: Video, job_id: str, quality: str | None, *, now: datetime, code: str, message: str) -> bool:
+    """The capture (``quality`` None) or the rendition that ``job_id`` was making fails with it; False when the
+    video was deleted, or that part of it is another job's by now (retried)."""
+    if quality is not None:
+        slot = Video.renditions[quality]
+        entry = {"status": FAILED, "job_id": job_id, "error_code": code, "error_message": message}
+        return applied(lambda: video.update(actions=[slot.set(entry), Video.updated_at.set(now)],
+                                            condition=Video.video_id.exists() & (slot["job_id"] == job_id)))
     actions = [Video.status.set(FAILED), Video.error_code.set(code), Video.error_message.set(message),
                Video.bytes_reserved.set(0), Video.updated_at.set(now)]
     event = events.failed(video, now=now, code=code, message=message)  # the outbox's, in the same write
-    still_its_job = Video.video_id.exists() & (Video.job_id == job.job_id)
+    still_its_job = Video.video_id.exists() & (Video.job_id == job_id)
     return applied(lambda: transact(saves=(event,), updates=((video, actions, still_its_job),)))
 
 
@@ -370,11 +387,6 @@ def rendition_ready_update(video: Video, quality: str, entry: dict, *, key: str,
     actions = [Video.renditions[quality].set(entry), Video.object_sizes[key].set(size), Video.bytes_stored.add(size),
                Video.updated_at.set(now)]
     return video, actions, Video.video_id.exists()
-
-
-def _set_rendition(video: Video, quality: str, entry: dict, *, now: datetime) -> bool:
-    return applied(lambda: video.update(actions=[Video.renditions[quality].set(entry), Video.updated_at.set(now)],
-                                        condition=Video.video_id.exists()))
 
 
 # -- what the owner changes ------------------------------------------------------------------------------------

@@ -274,3 +274,53 @@ def test_the_hourly_schedule_runs_the_maintenance(world, client):
     # THEN the leftovers are cleaned
     assert not exists(world["stray"])
     assert jobs.get(world["first_stuck"].job_id).status == jobs.QUEUED
+
+
+def ended_job(video: Video, *, status: str, kind: str = jobs.CAPTURE, error_code: str | None = None,
+              on_video: str | None = None, params: dict | None = None, hours_later: float = 0) -> Job:
+    """A job that ended (``hours_later`` than now) while its video still waits for it."""
+    now = datetime.now(UTC) + timedelta(hours=hours_later)
+    job = jobs.new_job(str(uuid.uuid4()), video_id=on_video or video.video_id, owner_id=video.owner_id, kind=kind,
+                       now=now, params=params)
+    job.status, job.attempts, job.error_code = status, 1, error_code
+    job.error_message = "unreadable media" if error_code else None
+    job.save()
+    if kind == jobs.CAPTURE:
+        video.update(actions=[Video.job_id.set(job.job_id)])
+    else:
+        video.update(actions=[Video.renditions[params["quality"]].set({"status": videos.QUEUED, "job_id": job.job_id})])
+    return job
+
+
+def test_videos_left_waiting_for_a_job_that_ended_fail_as_it_did(mocked_aws):
+    # GIVEN videos whose job ended without them (a worker or a maintenance stopped between the two writes): a
+    # capture whose job failed, one whose job is gone, a rendition whose job failed, a short link's duplicate
+    # whose job ended on the video the owner already had; and another owner's capture whose job failed just now
+    user, other = seed_user("erin").user_id, seed_user("fred").user_id
+    failed = video_record(user, status=videos.PROCESSING)
+    ended_job(failed, status=jobs.FAILED, error_code="invalid_media")
+    orphaned = video_record(user, status=videos.QUEUED)
+    orphaned.update(actions=[Video.job_id.set(str(uuid.uuid4()))])
+    rendered = video_record(user)
+    ended_job(rendered, status=jobs.FAILED, kind=jobs.RENDITION, error_code="invalid_media",
+              params={"quality": "480p"})
+    had = video_record(user)
+    duplicate = video_record(user, status=videos.QUEUED)
+    ended_job(duplicate, status=jobs.SUCCEEDED, on_video=had.video_id)
+    recent = video_record(other, status=videos.PROCESSING)
+    ended_job(recent, status=jobs.FAILED, error_code="invalid_media", hours_later=2)
+    # WHEN the maintenance runs, dry then applied
+    before = state()
+    dry = sweep(apply=False)
+    assert (dry.stranded_videos.found, dry.stranded_videos.fixed, state()) == (4, 0, before)
+    report = sweep(apply=True)
+    # THEN each failed as its job did (the one whose job is gone as stopped half-way), the duplicate is gone,
+    # the one within the grace period was left to its worker, and the owner's counters were checked again
+    assert report.stranded_videos.fixed == 4 and report.users_skipped_busy == 1
+    assert [(v.status, v.error_code) for v in (videos.get(failed.video_id), videos.get(orphaned.video_id))] == \
+        [(videos.FAILED, "invalid_media"), (videos.FAILED, jobs.LEASE_EXPIRED)]
+    entry = videos.get(rendered.video_id).renditions.as_dict()["480p"]
+    assert (entry["status"], entry["error_code"]) == (videos.FAILED, "invalid_media")
+    assert videos.find(duplicate.video_id) is None and videos.find(had.video_id).status == videos.READY
+    assert videos.get(recent.video_id).status == videos.PROCESSING
+    assert sweep(apply=False).stranded_videos.found == 0

@@ -15,9 +15,10 @@ import pytest
 from chalicelib import aws, wiring
 from chalicelib.ops import maintenance
 from chalicelib.records import jobs, videos
-from chalicelib.records.models import IdempotencyKey, Job, User, Video
+from chalicelib.records.models import ALL_MODELS, IdempotencyKey, Job, User, Video
 from tests.conftest import TELEGRAM_USER, WEBHOOK_SECRET
 from tests.fake_telegram import TOKEN, button_update, photo_update, text_update, video_update
+from tests.fakes import FakeClock
 from tests.media import ffmpeg
 
 STRANGER = 999
@@ -460,3 +461,51 @@ def test_a_capture_the_maintenance_gives_up_ends_its_reply_with_the_reason(clien
     assert reply["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"retry:{video.video_id}"
     drain()  # the capture's own message, delivered late: its job is over
     assert jobs.get(video.job_id).status == jobs.FAILED
+
+
+class WorkerDied(BaseException):
+    """The worker's process ends here: none of its except clauses runs."""
+
+
+def die_at_the_videos_failure() -> None:
+    """The worker dies as it sends DynamoDB the video's move to failed (after its job's), once."""
+    died = []
+
+    def handler(params, **_):
+        writes = json.dumps(params["TransactItems"])
+        if Video.Meta.table_name in writes and '"failed"' in writes and not died:
+            died.append(writes)
+            raise WorkerDied("killed between the job's failure and its video's")
+
+    clients = {id(c): c for c in (model._get_connection().connection.client for model in ALL_MODELS)}
+    for dynamodb in clients.values():
+        dynamodb.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", handler)
+
+
+def test_a_capture_whose_worker_died_after_failing_its_job_ends_its_reply_at_the_next_maintenance(
+        client, telegram, drain, media_server):
+    # GIVEN a damaged file sent to the bot, whose worker died between the job's failure and its video's
+    post_update(client, text_update(45, TELEGRAM_USER, media_server.url("files", "corrupt.mp4")))
+    die_at_the_videos_failure()
+    with pytest.raises(WorkerDied):
+        drain()
+    [video] = videos_of(TELEGRAM_USER)
+    assert (jobs.get(video.job_id).status, video.status) == (jobs.FAILED, videos.PROCESSING)
+    [reply] = [m for (chat, _), m in sorted(telegram.messages.items()) if chat == TELEGRAM_USER]
+    assert not reply["text"].startswith("❌")
+    # WHEN the maintenance runs after the grace period (a dry run first)
+    wiring.override(clock=FakeClock(later=timedelta(hours=2)))
+    dry = maintenance.run(services=wiring.services(), apply=False)
+    assert (dry.stranded_videos.found, videos.get(video.video_id).status) == (1, videos.PROCESSING)
+    report = maintenance.run(services=wiring.services(), apply=True)
+    # THEN the video failed as its job did, its reply says why with the Retry button, and its owner's counters
+    # were checked (a video processing for ever kept them from every check)
+    assert report.stranded_videos.fixed == 1 and report.users_skipped_busy == 0
+    video = videos.get(video.video_id)
+    assert (video.status, video.error_code, video.bytes_reserved) == ("failed", "invalid_media", 0)
+    [reply] = [m for (chat, _), m in sorted(telegram.messages.items()) if chat == TELEGRAM_USER]
+    assert reply["text"].startswith("❌ Not saved: the file is damaged or is not a video.")
+    assert reply["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"retry:{video.video_id}"
+    owner = User.get(video.owner_id)
+    assert (owner.bytes_reserved, owner.bytes_used, owner.video_count) == (0, 0, 0)
+    assert maintenance.run(services=wiring.services(), apply=True).stranded_videos.found == 0
