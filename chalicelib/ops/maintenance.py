@@ -102,7 +102,8 @@ def run(*, services: Services, apply: bool) -> Report:
 
 def take_back_running(*, services: Services) -> Report:
     """When no worker can be running (the local worker starts, or the stack after a stop or crash): every running
-    job is taken back at once, its lease notwithstanding, and queued again while it has attempts left. Then each
+    job is taken back at once, its lease notwithstanding, and queued again while it has attempts left, and a video
+    left waiting for a job that ended fails as it did. Then each
     user's counters are set to what the records hold: with no worker, no bytes are moving, so a reservation that a
     crash (or a save of the tables) caught between its two writes is given back here."""
     sweep = _Sweep(services, apply=True)
@@ -112,6 +113,8 @@ def take_back_running(*, services: Services) -> Report:
         finding.add(f"job {job.job_id} (video {job.video_id}, attempt {job.attempts})")
         if sweep._reap(job, retry, lease_known_dead=True):
             finding.fixed += 1
+    sweep.cutoff = sweep.now  # a job that ended has made its last write: its video need not wait out the grace
+    sweep.fail_stranded()
     sweep.reconcile_counters(idle=True)
     return sweep.report
 

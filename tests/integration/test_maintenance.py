@@ -324,3 +324,16 @@ def test_videos_left_waiting_for_a_job_that_ended_fail_as_it_did(mocked_aws):
     assert videos.find(duplicate.video_id) is None and videos.find(had.video_id).status == videos.READY
     assert videos.get(recent.video_id).status == videos.PROCESSING
     assert sweep(apply=False).stranded_videos.found == 0
+
+
+def test_a_video_left_waiting_for_a_job_that_ended_fails_when_the_worker_starts(mocked_aws, work_dir):
+    # GIVEN a capture whose job failed a moment ago while its video stayed processing (the worker was killed)
+    user = seed_user("gina").user_id
+    video = video_record(user, status=videos.PROCESSING)
+    ended_job(video, status=jobs.FAILED, error_code="invalid_media")
+    assert sweep(apply=True, hours_later=0).stranded_videos.found == 0  # within the grace period
+    # WHEN the worker starts (no worker can be running, so nothing is still to write)
+    report = maintenance.take_back_running(services=wiring.services())
+    # THEN the video failed as its job did at once
+    assert report.stranded_videos.fixed == 1
+    assert (videos.get(video.video_id).status, videos.get(video.video_id).error_code) == ("failed", "invalid_media")
