@@ -78,3 +78,32 @@ class FakeDownloader:
 
     def follow_redirects(self, url: str, **_options) -> str:
         return self.redirects.get(url, url)
+
+
+class WorkerDied(BaseException):
+    """The worker's process ends here: none of its except clauses runs."""
+
+
+def die_at_a_dynamodb_write(matches, *, applied: bool = False) -> None:
+    """The worker dies at the first DynamoDB write (an update, a put or a transaction) whose parameters, as JSON,
+    ``matches`` accepts: as it sends it, or once DynamoDB ``applied`` it. Hooked into botocore, below our code."""
+    from chalicelib.records.models import ALL_MODELS
+
+    writes, seen = ("UpdateItem", "PutItem", "TransactWriteItems"), []
+
+    def before(params, event_name, **_):
+        if not seen and event_name.rsplit(".", 1)[-1] in writes and matches(json.dumps(params, default=str)):
+            seen.append(event_name)
+            if not applied:
+                raise WorkerDied(event_name)
+
+    def after(event_name, **_):
+        if len(seen) == 1 and seen[0].rsplit(".", 1)[-1] == event_name.rsplit(".", 1)[-1]:
+            seen.append(event_name)
+            raise WorkerDied(event_name)
+
+    clients = {id(client): client for client in (model._get_connection().connection.client for model in ALL_MODELS)}
+    for client in clients.values():
+        client.meta.events.register("before-parameter-build.dynamodb", before)
+        if applied:
+            client.meta.events.register("after-call.dynamodb", after)

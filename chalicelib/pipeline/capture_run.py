@@ -166,11 +166,11 @@ class CaptureRun(Run):
         raise TransientJobError("the video's link kept changing hands; trying again")
 
     def _end_on(self, existing: Video) -> None:
-        """The owner already has what the short link leads to: the job points at it, the duplicate record goes."""
-        jobs.repoint(self.job, existing.video_id)
-        videos.remove(self.video)
+        """The owner already has what the short link leads to: the job succeeds on it and the duplicate record goes,
+        in one write (a worker killed between them left its next attempt capturing the owner's video again)."""
+        ended = jobs.ended_on_update(self.job, existing.video_id, now=self.services.clock.now())
+        self.end_without_storing(ended, deletes=videos.removal(self.video))
         self.video = existing
-        jobs.succeed(self.job, now=self.services.clock.now())
         if existing.status == videos.READY:
             self.best_effort(lambda: self.services.notifier.ready(self.job, existing))
 

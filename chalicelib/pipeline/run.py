@@ -89,6 +89,11 @@ class Run:
             QuotaExceededError(f"the stored video takes {actual} bytes, more than the quota has left")))
         self.uploaded, self.reserved = [], 0  # the video's own now: nothing undoes them
 
+    def end_without_storing(self, job_update: tuple, *, deletes: tuple) -> None:
+        """The job succeeds with nothing of its own to store: its success and ``deletes`` in one write, held to this
+        attempt as the commit is."""
+        _all_or_nothing((job_update,), deletes=deletes, errors=(TakenBackError(),))
+
     def best_effort(self, step) -> None:
         """A step after the commit: the job succeeded whatever happens here, so a failure is only logged."""
         try:
@@ -138,13 +143,14 @@ class Run:
             self.uploaded = []
 
 
-def _all_or_nothing(updates: tuple, *, errors: tuple, saves: tuple = ()) -> None:
-    """Write ``updates`` (and ``saves``) in one transaction; when conditions fail, raise the error given for the
-    first update whose condition did not hold."""
+def _all_or_nothing(updates: tuple, *, errors: tuple, saves: tuple = (), deletes: tuple = ()) -> None:
+    """Write ``updates`` (and ``saves``, ``deletes``) in one transaction; when conditions fail, raise the error given
+    for the first update whose condition did not hold."""
     try:
-        transact(saves=saves, updates=updates)
+        transact(saves=saves, deletes=deletes, updates=updates)
     except Exception as exc:
-        error = next((error for error, did in zip(errors, failed_items(exc)[len(saves):], strict=False) if did), None)
+        failed = failed_items(exc)[len(saves) + len(deletes):]
+        error = next((error for error, did in zip(errors, failed, strict=False) if did), None)
         if error is None:
             raise
         raise error from None

@@ -277,9 +277,11 @@ def superseded(job_id: str) -> Job:
     return Job(job_id)
 
 
-def repoint(job: Job, video_id: str) -> None:
-    """The job ends on another video (a short link led to one the owner already has)."""
-    job.update(actions=[Job.video_id.set(video_id)])
+def ended_on_update(job: Job, video_id: str, *, now: datetime) -> tuple:
+    """The running job succeeds on another video (a short link led to one the owner already has), as an item of
+    the worker's write that also removes the duplicate record."""
+    record, actions, condition = succeed_update(job, now=now)
+    return record, [*actions, Job.video_id.set(video_id)], condition
 
 
 def _finish(job: Job, status: str, **change) -> None:

@@ -257,7 +257,12 @@ def undo_create(video: Video, job: Job) -> None:
 
 def remove(video: Video) -> None:
     """Drop a record nobody keeps: a short link's duplicate of a video the owner has, with the source it held."""
-    transact(deletes=(video, *_held_source(video)))
+    transact(deletes=removal(video))
+
+
+def removal(video: Video) -> tuple:
+    """``remove``'s deletes, for a transaction of the caller's."""
+    return (video, *_held_source(video))
 
 
 def redirected(video: Video, resolved: Resolved, *, claimed: str | None, replacing: Video | None) -> bool:

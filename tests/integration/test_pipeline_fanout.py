@@ -28,6 +28,7 @@ from chalicelib.records.users import get_user
 from chalicelib.storage import layout
 from tests import api_calls
 from tests import media as test_media
+from tests.fakes import WorkerDied
 
 FPS = 5
 FRAME = 1 / FPS
@@ -252,10 +253,6 @@ def test_the_captures_progress_only_goes_forward_while_its_segments_run(client, 
     assert len(shown) >= 4  # each segment told its capture of its encode
     assert shown == sorted(shown), shown
     assert jobs.get(body["job_id"]).status == jobs.SUCCEEDED
-
-
-class WorkerDied(BaseException):
-    """The worker's process ends here: none of its except clauses runs."""
 
 
 class DiesAtTheFirstVideoUpload:

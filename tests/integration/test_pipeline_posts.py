@@ -20,6 +20,7 @@ from chalicelib.config import MB
 from chalicelib.errors import NotFoundError
 from chalicelib.local import worker_loop
 from chalicelib.media.probe import probe
+from chalicelib.ops import maintenance
 from chalicelib.records import jobs, videos
 from chalicelib.records.users import get_user
 from chalicelib.storage import layout
@@ -178,6 +179,30 @@ def test_short_link_to_a_video_the_owner_has_ends_on_it_and_leaves_nothing(user,
     after = get_user("alice")
     assert (after.bytes_used, after.bytes_reserved, after.video_count) == (before.bytes_used, 0, 1)
     assert bucket_keys() == keys and not any(work_dir.iterdir())
+
+
+def test_a_worker_killed_once_its_short_link_ended_on_the_owners_video_leaves_it_counted_once(user, drain,
+                                                                                               work_dir):
+    # GIVEN an owner who already saved the TikTok video, and a short link to it whose worker is killed right after
+    # its job was pointed at that video
+    first = queue(TIKTOK_VIDEO)
+    drain()
+    keys, before = bucket_keys(), get_user("alice")
+    again = queue(TIKTOK_SHORT)
+    fakes.die_at_a_dynamodb_write(lambda writes: first.video.video_id in writes and jobs.Job.Meta.table_name in writes,
+                                  applied=True)
+    with pytest.raises(fakes.WorkerDied):
+        drain()
+    # WHEN the worker starts again (what a killed worker held is taken back) and runs what is queued
+    maintenance.take_back_running(services=wiring.services())
+    drain()
+    # THEN the job ended on the existing video, the duplicate is gone, and nothing was captured or counted again
+    job = jobs.get(again.job.job_id)
+    assert (job.status, job.video_id) == (jobs.SUCCEEDED, first.video.video_id)
+    assert videos.find(again.video.video_id) is None
+    after = get_user("alice")
+    assert (after.bytes_used, after.bytes_reserved, after.video_count) == (before.bytes_used, 0, 1)
+    assert bucket_keys() == keys
 
 
 def test_two_short_links_to_one_video_run_at_once_make_one_video(user, drain, work_dir):

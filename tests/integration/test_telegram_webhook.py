@@ -15,10 +15,10 @@ import pytest
 from chalicelib import aws, wiring
 from chalicelib.ops import maintenance
 from chalicelib.records import jobs, videos
-from chalicelib.records.models import ALL_MODELS, IdempotencyKey, Job, User, Video
+from chalicelib.records.models import IdempotencyKey, Job, User, Video
 from tests.conftest import TELEGRAM_USER, WEBHOOK_SECRET
 from tests.fake_telegram import TOKEN, button_update, photo_update, text_update, video_update
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, WorkerDied, die_at_a_dynamodb_write
 from tests.media import ffmpeg
 
 STRANGER = 999
@@ -463,30 +463,11 @@ def test_a_capture_the_maintenance_gives_up_ends_its_reply_with_the_reason(clien
     assert jobs.get(video.job_id).status == jobs.FAILED
 
 
-class WorkerDied(BaseException):
-    """The worker's process ends here: none of its except clauses runs."""
-
-
-def die_at_the_videos_failure() -> None:
-    """The worker dies as it sends DynamoDB the video's move to failed (after its job's), once."""
-    died = []
-
-    def handler(params, **_):
-        writes = json.dumps(params["TransactItems"])
-        if Video.Meta.table_name in writes and '"failed"' in writes and not died:
-            died.append(writes)
-            raise WorkerDied("killed between the job's failure and its video's")
-
-    clients = {id(c): c for c in (model._get_connection().connection.client for model in ALL_MODELS)}
-    for dynamodb in clients.values():
-        dynamodb.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", handler)
-
-
 def test_a_capture_whose_worker_died_after_failing_its_job_ends_its_reply_at_the_next_maintenance(
         client, telegram, drain, media_server):
     # GIVEN a damaged file sent to the bot, whose worker died between the job's failure and its video's
     post_update(client, text_update(45, TELEGRAM_USER, media_server.url("files", "corrupt.mp4")))
-    die_at_the_videos_failure()
+    die_at_a_dynamodb_write(lambda writes: Video.Meta.table_name in writes and '"failed"' in writes)
     with pytest.raises(WorkerDied):
         drain()
     [video] = videos_of(TELEGRAM_USER)
