@@ -86,13 +86,14 @@ def capture_resolved(resolved: platforms.Resolved, url: str, *, owner_id: str, s
 def retry(video_id: str, *, owner_id: str, services: Services, correlation_id: str | None = None,
           job_params: dict | None = None) -> CaptureResult:
     """Queue a failed capture again under its id, checked as a new capture of its link would be (the address
-    guard, the quota). Its earlier job's params go with it (the chat the bot tells), else ``job_params``."""
+    guard, the quota). Its earlier job's params go with it (the file the bot received), with ``job_params``' chat
+    reply in place of the earlier one."""
     video = videos.get_for_owner(video_id, owner_id)
     if video.status != videos.FAILED:
         raise _not_failed(video)
     _guard(video.canonical_url, video.platform, services)
     _check_quota(owner_id)
-    result = _requeue(video, services=services, changes={}, params=_earlier_params(video) or job_params,
+    result = _requeue(video, services=services, changes={}, params=_retry_params(video, job_params),
                       correlation_id=correlation_id)
     if result is None:  # retried (or deleted) meanwhile
         raise _not_failed(videos.get_for_owner(video_id, owner_id))
@@ -131,6 +132,15 @@ def _guard(url: str, platform: str, services: Services) -> None:
 def _check_quota(owner_id: str) -> None:
     if users.get_user(owner_id).bytes_available <= 0:  # the worker's reservation is the real check
         raise QuotaExceededError("the storage quota is used up: delete a video first")
+
+
+def _retry_params(video: Video, given: dict | None) -> dict | None:
+    """The earlier job's params (the file the bot received, the chat to tell), with the chat's reply ``given`` in
+    place of the earlier one: a Retry pressed under an older reply of the same video is followed there."""
+    params = _earlier_params(video) or {}
+    if given and "telegram" in given:
+        params = {**params, "telegram": {**params.get("telegram", {}), **given["telegram"]}}
+    return params or given
 
 
 def _earlier_params(video: Video) -> dict | None:

@@ -28,6 +28,9 @@ PUBLIC_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 TEXT_FIELDS = {"text", "caption", "file_id", "url", "secret_token", "parse_mode", "callback_query_id"}
 
 
+TEXT_LIMIT = 4096  # characters of one message's text (the Bot API's sendMessage and editMessageText)
+
+
 class ApiError(Exception):
     def __init__(self, code: int, description: str, parameters: dict | None = None):
         super().__init__(description)
@@ -76,6 +79,20 @@ class FakeBotApi:
         self._failures[method] = [ApiError(429, f"Too Many Requests: retry after {retry_after}",
                                            {"retry_after": retry_after}) for _ in range(times)]
 
+    def refuse_once(self, method: str, when, error: ApiError) -> list[dict]:
+        """The first call of ``method`` (snake case) whose params ``when`` accepts answers ``error``; the refused
+        params are listed in what this returns."""
+        answer, refused = getattr(self, f"_{method}"), []
+
+        def handler(params: dict):
+            if not refused and when(params):
+                refused.append(params)
+                raise error
+            return answer(params)
+
+        setattr(self, f"_{method}", handler)
+        return refused
+
     def push_update(self, update: dict) -> None:
         with self._changed:
             self._updates.append(update)
@@ -117,7 +134,7 @@ class FakeBotApi:
         return BOT_USER
 
     def _send_message(self, params: dict) -> dict:
-        return self._new_message(params, text=params["text"])
+        return self._new_message(params, text=_text(params))
 
     def _send_photo(self, params: dict) -> dict:
         photo = params["photo"]
@@ -147,7 +164,7 @@ class FakeBotApi:
         message = self.messages.get((int(params["chat_id"]), int(params["message_id"])))
         if message is None:
             raise ApiError(400, "Bad Request: message to edit not found")
-        if message.get("text") == params["text"]:
+        if message.get("text") == _text(params):
             raise ApiError(400, "Bad Request: message is not modified")
         message.update(text=params["text"], edit_date=int(time.time()))
         if params.get("reply_markup"):
@@ -155,6 +172,11 @@ class FakeBotApi:
         else:
             message.pop("reply_markup", None)
         return message
+
+    def _delete_message(self, params: dict) -> bool:
+        if self.messages.pop((int(params["chat_id"]), int(params["message_id"])), None) is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        return True
 
     def _answer_callback_query(self, params: dict) -> bool:
         if not params.get("callback_query_id"):
@@ -199,6 +221,13 @@ class FakeBotApi:
                    "chat": {"id": chat_id, "type": "private"}, **{k: v for k, v in content.items() if v}}
         self.messages[(chat_id, message["message_id"])] = message
         return message
+
+
+def _text(params: dict) -> str:
+    """A message's text, refused as Telegram refuses it past 4,096 characters."""
+    if len(params["text"]) > TEXT_LIMIT:
+        raise ApiError(400, "Bad Request: message is too long")
+    return params["text"]
 
 
 def _handler(api: FakeBotApi):

@@ -57,12 +57,12 @@ async def process(update, *, bot, services: Services) -> bool:
 
 
 async def handle(update, *, bot, services: Services) -> None:
-    message, sender = update.effective_message, update.effective_user
+    message, sender = update.message, update.effective_user
     if update.callback_query is not None:
         await press(update.callback_query, bot=bot, services=services, correlation_id=f"telegram-{update.update_id}")
         return
     if message is None or sender is None:
-        return  # not a message (an edit, a member change...): nothing to do
+        return  # not a new message (an edit, a channel post, a member change...): nothing to do
     if sender.id not in services.settings.telegram_allowed_users:
         _refused(sender.id)
         await telegram_bot.patiently(lambda: bot.send_message(message.chat_id, replies.refusal(sender.id)))
@@ -98,11 +98,15 @@ async def press(query, *, bot, services: Services, correlation_id: str) -> None:
     reply = query.message
     label = replies.label_of(getattr(reply, "text", None)) or "your capture"
     target = {"chat_id": reply.chat.id, "message_id": reply.message_id, "label": label} if reply else None
+    owner_id = accounts.owner_for(sender.id, sender.full_name, services)
+    if (refusal := _not_retryable(videos.find(video_id), owner_id)) is not None:
+        # a late or repeated press (the reply shows its job's state), or another member's in a group: left as it is
+        await telegram_bot.patiently(lambda: bot.answer_callback_query(query.id, text=refusal))
+        return
     # the reply says "queued" (its button gone) before the job is sent, so the worker's edits always come after
     await _edit(bot, target, replies.progress(label, {"stage": "queued"}))
     try:
-        capture_service.retry(video_id, owner_id=accounts.owner_for(sender.id, sender.full_name, services),
-                              services=services, correlation_id=correlation_id,
+        capture_service.retry(video_id, owner_id=owner_id, services=services, correlation_id=correlation_id,
                               job_params={"telegram": target} if target else None)
     except Exception as error:
         code = getattr(error, "code", None)
@@ -115,6 +119,15 @@ async def press(query, *, bot, services: Services, correlation_id: str) -> None:
         await telegram_bot.patiently(lambda: bot.answer_callback_query(query.id, text=why))
         return
     await telegram_bot.patiently(lambda: bot.answer_callback_query(query.id, text=replies.RETRYING))
+
+
+def _not_retryable(video, owner_id: str) -> str | None:
+    """Why a Retry press cannot queue the video again, as the press's answer; None when it can."""
+    if video is None:
+        return replies.retry_refused("not_found", "")
+    if video.owner_id != owner_id:
+        return replies.retry_refused("not_yours", "")
+    return None if video.status == videos.FAILED else replies.retry_refused("not_failed", "")
 
 
 async def _edit(bot, target: dict | None, text: str | None, *, markup=None) -> None:
@@ -246,5 +259,15 @@ class _Chat:
         except PrsnlError as error:
             await self.edit(reply, replies.failed(label, error.code, error.message))
             return
+        except Exception:  # our storage, for a moment: Telegram sends the update again, which replies anew
+            await self._withdraw(reply)
+            raise
         if not result.created:
             await self.edit(reply, replies.already_saved(label, result.video, self.watch_link(result.video)))
+
+    async def _withdraw(self, reply) -> None:
+        """Delete a reply whose capture was not queued, so that it does not stay "queued" beside the next one."""
+        try:
+            await telegram_bot.patiently(lambda: self.bot.delete_message(reply.chat_id, reply.message_id))
+        except Exception as exc:
+            telegram_bot.log_failure("telegram reply not withdrawn", exc, chat_id=reply.chat_id)

@@ -4,7 +4,8 @@ The bot puts ``{"telegram": {"chat_id", "message_id", "label"}}`` in the job's p
 queues a capture; jobs without it are nobody's business here. The final message carries the watch
 link (it plays without a key) and, within Telegram's upload limit, the video itself. Progress edits are throttled per
 message (Telegram allows about one edit a second per chat, and each edit costs a round trip);
-the final state is always sent. A Telegram failure never fails a job: it is logged and dropped.
+the final state is always sent, tried again when Telegram asks to wait. A Telegram failure never fails a job: it
+is logged and dropped.
 """
 
 from __future__ import annotations
@@ -78,13 +79,17 @@ class TelegramNotifier:
 
     def _send(self, target: dict, text: str, *, attachment: Attachment | None = None, final: bool = False,
               markup=None) -> None:
-        """Edit the reply (and send the video or its thumbnail under it); log what Telegram refuses. An edit
-        without ``markup`` removes any button the reply had."""
+        """Edit the reply (and send the video or its thumbnail under it); log what Telegram refuses. The final state
+        is tried again after a flood control or a network error (the next progress edit replaces a lost one, nothing
+        replaces the last). An edit without ``markup`` removes any button the reply had."""
 
         async def work(bot) -> None:
-            await bot.edit_message_text(text, chat_id=target["chat_id"], message_id=target["message_id"],
-                                        disable_web_page_preview=True, reply_markup=markup)
-            if attachment is not None:
+            def edit():
+                return bot.edit_message_text(text, chat_id=target["chat_id"], message_id=target["message_id"],
+                                             disable_web_page_preview=True, reply_markup=markup)
+
+            await (telegram_bot.patiently(edit) if final else edit())
+            if attachment is not None:  # not tried again: an upload whose answer was lost would come twice
                 await attachment.send(bot, target["chat_id"], reply_to=target["message_id"])
 
         if final:

@@ -19,6 +19,9 @@ STAGES = {
 SHOWS_PERCENT = ("downloading", "processing")
 
 # Failure codes in plain words; anything else is told with the error's own message.
+MESSAGE_CHARACTERS = 4096  # the most text one Telegram message holds
+NAME_CHARACTERS = 100  # of a title or link in a list
+
 REASONS = {
     "too_large": "it is larger than the size limit",
     "too_long": "it is longer than the duration limit",
@@ -107,6 +110,8 @@ def retry_refused(code: str, message: str) -> str:
         return "It is not failed any more: nothing to retry."
     if code == "not_found":
         return "That capture is gone."
+    if code == "not_yours":
+        return "Only the person who saved it can retry it."
     return f"Not retried: {REASONS.get(code, message)}"[:200]
 
 
@@ -131,14 +136,31 @@ def video_list(items: list[Video], watch_urls: dict[str, str | None]) -> str:
     """The recent captures, each ready one with its watch link (``watch_urls`` by video id)."""
     if not items:
         return "Nothing saved yet. Send me a link."
-    return "Your recent captures:\n" + "\n".join(_list_line(video, watch_urls.get(video.video_id)) for video in items)
+    return _within_limit("Your recent captures:", [_list_line(video, watch_urls.get(video.video_id))
+                                                   for video in items])
 
 
 def status(items: list[tuple[Video, dict]]) -> str:
     if not items:
         return "Nothing is being saved right now."
-    lines = [progress(video.title or video.source_url, state).replace("\n", ": ", 1) for video, state in items]
-    return "In progress:\n" + "\n".join(lines)
+    return _within_limit("In progress:", [progress(_name(video), state).replace("\n", ": ", 1)
+                                          for video, state in items])
+
+
+def _name(video: Video) -> str:
+    """A capture's title (or link) as a line of a list shows it: titles and links may be thousands of characters."""
+    name = video.title or video.source_url or ""
+    return name if len(name) <= NAME_CHARACTERS else name[:NAME_CHARACTERS - 1] + "…"
+
+
+def _within_limit(head: str, lines: list[str]) -> str:
+    """``head`` and as many of ``lines`` as one Telegram message holds, then how many were left out."""
+    text = head
+    for shown, line in enumerate(lines):
+        if len(text) + 1 + len(line) > MESSAGE_CHARACTERS - len("\n…and 1000 more"):
+            return f"{text}\n…and {len(lines) - shown} more"
+        text += "\n" + line
+    return text
 
 
 def quota(user: User) -> str:
@@ -168,5 +190,5 @@ def duration(seconds: float | None) -> str | None:
 
 def _list_line(video: Video, watch_url: str | None) -> str:
     icon = {"ready": "✅", "failed": "❌"}.get(video.status, "⏳")
-    line = f"{icon} {video.title or video.source_url}"
+    line = f"{icon} {_name(video)}"
     return f"{line}\n   {watch_url}" if watch_url else line

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -274,14 +272,6 @@ def test_failed_job_ends_with_the_reason_in_plain_words(client, telegram, drain,
     [video] = videos_of(TELEGRAM_USER)
     assert video.status == "failed"
     assert telegram.texts(TELEGRAM_USER)[0].startswith("❌ Not saved: the file is damaged or is not a video.")
-
-
-@pytest.fixture
-def later_link(media_dir, media_server):
-    """A link that answers 404 until the test copies the clip to it (``put()``)."""
-    name = f"later-{uuid.uuid4().hex}.mp4"
-    yield media_server.url("files", name), lambda: shutil.copy(media_dir / "clip.mp4", media_dir / name)
-    (media_dir / name).unlink(missing_ok=True)
 
 
 def failed_reply(client, telegram, drain, link: str) -> tuple[Video, dict]:
