@@ -145,6 +145,11 @@ async def _edit(bot, target: dict | None, text: str | None, *, markup=None) -> N
             raise
 
 
+def _progress_of(job) -> dict:
+    """A job's progress; none for a job gone (expired, or the maintenance has yet to fail its video)."""
+    return (job.progress or {}) if job is not None else {}
+
+
 def _refused(telegram_id: int) -> None:
     logger.info("telegram user refused", extra={"telegram_id": telegram_id})
     metrics.telegram_update(handled=False, kind="user_not_allowed")
@@ -229,7 +234,7 @@ class _Chat:
     def _in_progress(self) -> list[tuple]:
         page, _ = videos.list_for_owner(self.owner_id, limit=5 * RECENT)
         active = [video for video in page if video.status in IN_PROGRESS and video.job_id]
-        return [(video, jobs.get(video.job_id).progress or {}) for video in active]
+        return [(video, _progress_of(jobs.find(video.job_id))) for video in active]
 
     async def save_link(self, link: str, *, audio_only: bool = False) -> None:
         reply = await self.say(replies.progress(link, {"stage": "queued"}))

@@ -9,7 +9,7 @@ import json
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from chalicelib.records.models import ALL_MODELS
+from chalicelib.records.models import ALL_MODELS, Job
 from tests.conftest import TELEGRAM_USER
 from tests.fake_telegram import ApiError, button_update, text_update, video_update
 from tests.integration.test_telegram_webhook import post_update, videos_of
@@ -175,3 +175,15 @@ def test_another_members_retry_in_a_group_leaves_the_owners_button(client, teleg
     post_update(client, button_update(112, TELEGRAM_USER, replies_in(telegram, GROUP)[-1], press))
     assert drain() == 1
     assert text_of(telegram, reply).startswith("✅")
+
+
+def test_status_answers_while_a_queued_captures_job_is_gone(client, telegram, media_server):
+    # GIVEN a queued capture whose job record is gone (expired; the maintenance fails such a video later)
+    post_update(client, text_update(120, TELEGRAM_USER, media_server.url("files", "clip.mp4")))
+    [video] = videos_of(TELEGRAM_USER)
+    Job(video.job_id).delete()
+    # WHEN the person asks what is being saved
+    response = post_update(client, text_update(121, TELEGRAM_USER, "/status"))
+    # THEN the webhook answers 200 (not a 503 Telegram would send again for ever) with the capture listed
+    assert response.status_code == 200
+    assert telegram.texts(TELEGRAM_USER)[-1].startswith("In progress:\n⏳ Queued")
