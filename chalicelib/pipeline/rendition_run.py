@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chalicelib import renditions
-from chalicelib.errors import BadRequestError, PermanentJobError
+from chalicelib.errors import BadRequestError, JobCancelledError, PermanentJobError
 from chalicelib.media import probe as media_probe
 from chalicelib.media import transcode
 from chalicelib.pipeline import fanout, rules
@@ -33,7 +33,9 @@ class RenditionRun(Run):
             raise PermanentJobError(exc.message, code=exc.code) from None
         estimate = min(info.size, int(info.size * (height / max(1, renditions.source_height(video))) ** 2))
         quotas.reserve(video.owner_id, estimate)
-        jobs.hold_reservation(self.job, estimate)  # a rendition's reservation is held on its job
+        if not jobs.hold_reservation(self.job, estimate):  # a rendition's reservation is held on its job
+            quotas.release(video.owner_id, reserved=estimate)  # nobody else knows of these bytes
+            raise JobCancelledError("the rendition's job ended meanwhile (its video deleted, or taken back)")
         self.reserved = estimate
         if rules.fans_out(plan, self.settings, single=True):
             fanout.start(self, plan, source, workdir, join={})

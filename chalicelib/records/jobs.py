@@ -122,9 +122,10 @@ def renew_lease(job: Job, *, until: datetime) -> bool:
     return applied(lambda: Job(job.job_id).update(actions=[Job.lease_until.set(until)], condition=_held(job)))
 
 
-def hold_reservation(job: Job, nbytes: int) -> None:
-    """A rendition's reservation, noted on its job so that whoever ends the job gives it back (once)."""
-    job.update(actions=[Job.bytes_reserved.set(nbytes)], condition=_held(job))
+def hold_reservation(job: Job, nbytes: int) -> bool:
+    """A rendition's reservation, noted on its job so that whoever ends the job gives it back (once); False when the
+    job is no longer this attempt's (deleted with its video, or taken back)."""
+    return applied(lambda: job.update(actions=[Job.bytes_reserved.set(nbytes)], condition=_held(job)))
 
 
 def _held(job: Job):

@@ -197,6 +197,27 @@ def test_delete_of_a_queued_capture_cancels_its_job(client, user, drain, media_s
     assert (owner.bytes_used, owner.bytes_reserved, owner.bytes_available) == (0, 0, owner.quota_bytes)
 
 
+def test_delete_while_a_rendition_reads_its_source_gives_all_its_bytes_back(client, user, ready_video, drain):
+    # GIVEN a rendition asked for, and the video deleted once its worker has fetched the stored file (before it
+    # reserves the rendition's bytes)
+    video_id = ready_video["video_id"]
+    assert transcode(client, user, video_id, "360p").status_code == 202
+    deleted = []
+
+    def delete_now(**_):
+        if not deleted:
+            deleted.append(client.http.delete(f"/api/videos/{video_id}", headers=user.headers).status_code)
+
+    wiring.services().storage._s3.meta.events.register("after-call.s3.GetObject", delete_now)
+    # WHEN the worker runs the rendition
+    drain()
+    # THEN nothing is left, and the owner's counters hold no reservation
+    assert deleted == [204] and Video.count() == 0 and Job.count() == 0
+    owner = User.get(user.user_id)
+    assert (owner.bytes_used, owner.bytes_reserved, owner.video_count) == (0, 0, 0)
+    assert owner.bytes_available == owner.quota_bytes
+
+
 def test_storage_stats_come_from_the_counters(client, user, other_user, ready_video):
     stats = get(client, user, "/api/storage/stats").json_body
     stored = Video.get(ready_video["video_id"]).object_sizes.as_dict()
