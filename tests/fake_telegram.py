@@ -45,6 +45,7 @@ class FakeBotApi:
         self.messages: dict[tuple[int, int], dict] = {}
         self.files: dict[str, dict] = {}
         self.webhook: dict | None = None
+        self.deleted: set[tuple[int, int]] = set()  # (chat, message) of the person's messages they deleted
         self.connections: set[tuple[str, int]] = set()
         self._updates: list[dict] = []
         self._failures: dict[str, list[ApiError]] = {}
@@ -217,6 +218,9 @@ class FakeBotApi:
 
     def _new_message(self, params: dict, **content) -> dict:
         chat_id = int(params["chat_id"])
+        replied = params.get("reply_parameters") or {}
+        if (chat_id, replied.get("message_id")) in self.deleted and not replied.get("allow_sending_without_reply"):
+            raise ApiError(400, "Bad Request: message to be replied not found")
         message = {"message_id": next(self._ids), "date": int(time.time()), "from": BOT_USER,
                    "chat": {"id": chat_id, "type": "private"}, **{k: v for k, v in content.items() if v}}
         self.messages[(chat_id, message["message_id"])] = message

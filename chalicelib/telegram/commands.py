@@ -205,7 +205,8 @@ class _Chat:
 
     async def say(self, text: str):
         return await telegram_bot.patiently(lambda: self.bot.send_message(
-            self.message.chat_id, text, reply_to_message_id=self.message.message_id, disable_web_page_preview=True))
+            self.message.chat_id, text, reply_to_message_id=self.message.message_id, disable_web_page_preview=True,
+            allow_sending_without_reply=True))  # a message deleted meanwhile still gets its answer (and its capture)
 
     async def edit(self, reply, text: str) -> None:
         await telegram_bot.patiently(lambda: self.bot.edit_message_text(

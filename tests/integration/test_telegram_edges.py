@@ -187,3 +187,15 @@ def test_status_answers_while_a_queued_captures_job_is_gone(client, telegram, me
     # THEN the webhook answers 200 (not a 503 Telegram would send again for ever) with the capture listed
     assert response.status_code == 200
     assert telegram.texts(TELEGRAM_USER)[-1].startswith("In progress:\n⏳ Queued")
+
+
+def test_a_link_whose_message_was_deleted_at_once_is_still_saved(client, telegram, drain, media_server):
+    # GIVEN a link sent, and its message deleted by the person before the bot answered it
+    update = text_update(130, TELEGRAM_USER, media_server.url("files", "clip.mp4"))
+    telegram.deleted.add((TELEGRAM_USER, update["message"]["message_id"]))
+    # WHEN the update arrives and the worker runs
+    assert post_update(client, update).status_code == 200
+    drain()
+    # THEN the reply came anyway (not as a reply to a message that is gone), and the link was saved
+    assert [video.status for video in videos_of(TELEGRAM_USER)] == ["ready"]
+    assert telegram.texts(TELEGRAM_USER)[0].startswith("✅ Saved")
