@@ -87,8 +87,6 @@ class WorkerDied(BaseException):
 def die_at_a_dynamodb_write(matches, *, applied: bool = False) -> None:
     """The worker dies at the first DynamoDB write (an update, a put or a transaction) whose parameters, as JSON,
     ``matches`` accepts: as it sends it, or once DynamoDB ``applied`` it. Hooked into botocore, below our code."""
-    from chalicelib.records.models import ALL_MODELS
-
     writes, seen = ("UpdateItem", "PutItem", "TransactWriteItems"), []
 
     def before(params, event_name, **_):
@@ -102,8 +100,15 @@ def die_at_a_dynamodb_write(matches, *, applied: bool = False) -> None:
             seen.append(event_name)
             raise WorkerDied(event_name)
 
-    clients = {id(client): client for client in (model._get_connection().connection.client for model in ALL_MODELS)}
-    for client in clients.values():
+    for client in dynamodb_clients():
         client.meta.events.register("before-parameter-build.dynamodb", before)
         if applied:
             client.meta.events.register("after-call.dynamodb", after)
+
+
+def dynamodb_clients() -> list:
+    """The botocore clients our records use (the models may share one), to hook DynamoDB calls below our code."""
+    from chalicelib.records.models import ALL_MODELS
+
+    clients = {id(client): client for client in (model._get_connection().connection.client for model in ALL_MODELS)}
+    return list(clients.values())

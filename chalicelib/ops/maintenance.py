@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.errors import PermanentJobError
@@ -103,9 +103,9 @@ def run(*, services: Services, apply: bool) -> Report:
 def take_back_running(*, services: Services) -> Report:
     """When no worker can be running (the local worker starts, or the stack after a stop or crash): every running
     job is taken back at once, its lease notwithstanding, and queued again while it has attempts left, and a video
-    left waiting for a job that ended fails as it did. Then each
-    user's counters are set to what the records hold: with no worker, no bytes are moving, so a reservation that a
-    crash (or a save of the tables) caught between its two writes is given back here."""
+    left waiting for a job that ended fails as it did. Then each user's counters are set to what the records hold:
+    with no worker, no bytes are moving, so a reservation that a crash (or a save of the tables) caught between its
+    two writes is given back here."""
     sweep = _Sweep(services, apply=True)
     for job in Job.by_status.query(jobs.RUNNING):
         retry = job.attempts < services.settings.max_attempts
@@ -113,8 +113,7 @@ def take_back_running(*, services: Services) -> Report:
         finding.add(f"job {job.job_id} (video {job.video_id}, attempt {job.attempts})")
         if sweep._reap(job, retry, lease_known_dead=True):
             finding.fixed += 1
-    sweep.cutoff = sweep.now  # a job that ended has made its last write: its video need not wait out the grace
-    sweep.fail_stranded()
+    sweep.fail_stranded(idle=True)
     sweep.reconcile_counters(idle=True)
     return sweep.report
 
@@ -127,6 +126,13 @@ def resend_queued(*, services: Services) -> Report:
         sweep._send(job)
         sweep.report.lost_jobs_resent.fixed += 1
     return sweep.report
+
+
+def _ended_before(cutoff: datetime, video: Video, job: Job | None) -> bool:
+    """The job finished (or is gone) before ``cutoff``: its own last writes are over."""
+    if job is None:
+        return video.updated_at < cutoff
+    return job.status in jobs.FINISHED and job.updated_at < cutoff
 
 
 def _held_by_waiting_jobs() -> dict[str, int]:
@@ -231,7 +237,10 @@ class _Sweep:
     # videos left waiting for a job that ended: its worker (or a maintenance run) stopped between the job's write and
     # the video's. They would show progress for ever and keep their owner's counters from every check.
 
-    def fail_stranded(self) -> None:
+    def fail_stranded(self, *, idle: bool = False) -> None:
+        """``idle``: no worker runs, so a job that ended has made its last write: its video need not wait out the
+        grace period."""
+        cutoff = self.now if idle else self.cutoff
         maybe_waiting = Video.scan(filter_condition=Video.status.is_in(*videos.IN_FLIGHT) | Video.renditions.exists(),
                                    page_size=PAGE, attributes_to_get=_WAIT_ATTRIBUTES)
         for page in batched(maybe_waiting, PAGE):
@@ -239,14 +248,8 @@ class _Sweep:
             ids = {job_id for _, job_id, _ in waits}
             found = {job.job_id: job for job in Job.batch_get(ids)} if ids else {}
             for video, job_id, quality in waits:
-                if self._ended_without(video, found.get(job_id)):
+                if _ended_before(cutoff, video, found.get(job_id)):
                     self._strand(video.video_id, found.get(job_id), job_id, quality)
-
-    def _ended_without(self, video: Video, job: Job | None) -> bool:
-        """The job finished (or is gone) longer than the grace period ago: its own last writes are long over."""
-        if job is None:
-            return video.updated_at < self.cutoff
-        return job.status in jobs.FINISHED and job.updated_at < self.cutoff
 
     def _strand(self, video_id: str, job: Job | None, job_id: str, quality: str | None) -> None:
         part = f"rendition {quality}" if quality else "capture"

@@ -18,10 +18,10 @@ STAGES = {
 }
 SHOWS_PERCENT = ("downloading", "processing")
 
-# Failure codes in plain words; anything else is told with the error's own message.
 MESSAGE_CHARACTERS = 4096  # the most text one Telegram message holds
 NAME_CHARACTERS = 100  # of a title or link in a list
 
+# Failure codes in plain words; anything else is told with the error's own message.
 REASONS = {
     "too_large": "it is larger than the size limit",
     "too_long": "it is longer than the duration limit",

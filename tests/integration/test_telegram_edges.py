@@ -9,7 +9,8 @@ import json
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from chalicelib.records.models import ALL_MODELS, Job
+from chalicelib.records.models import Job
+from tests import fakes
 from tests.conftest import TELEGRAM_USER
 from tests.fake_telegram import ApiError, button_update, text_update, video_update
 from tests.integration.test_telegram_webhook import post_update, videos_of
@@ -114,8 +115,7 @@ def storage_refuses_once() -> list:
             refused.append(True)
             raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
 
-    clients = {id(client): client for client in (model._get_connection().connection.client for model in ALL_MODELS)}
-    for client in clients.values():
+    for client in fakes.dynamodb_clients():
         client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", refuse)
     return refused
 
